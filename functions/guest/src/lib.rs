@@ -1,0 +1,35 @@
+//! The guest library: everything the newsfeed functions share.
+//!
+//! A function is a screen of business logic: it parses the request with
+//! [`request`], calls the store through the traits of [`store`], and shapes the
+//! answer with [`json`]. Errors of every kind become [`ApiError`], which
+//! [`respond`] turns into the contract's `{"error": ...}` JSON.
+//!
+//! The traits in [`store`] are the functions' mocking point: in a component
+//! they call the WIT imports ([`Wit`]); in unit tests they call the in-memory
+//! [`fake::MemoryStore`] (feature `fake`).
+
+pub mod error;
+#[cfg(any(test, feature = "fake"))]
+pub mod fake;
+pub mod json;
+pub mod occurred;
+pub mod request;
+pub mod store;
+
+pub use error::{respond, ApiError, Reply};
+pub use spin_sdk::http::{Method, Request, Response};
+pub use store::{Friendships, Participants, Publishing, Search, Storage, Wit};
+
+/// Bindings for the `newsfeed:feed` WIT package (world `guest`).
+///
+/// A component imports only the functions it actually calls; the host checks
+/// those against the world named in the component's manifest entry.
+pub mod bindings {
+    wit_bindgen::generate!({
+        world: "guest",
+        path: "../../wit",
+    });
+}
+
+pub use bindings::newsfeed::feed::types::{Error as StoreError, FeedItem, Friendship, Id, Participant, Post};

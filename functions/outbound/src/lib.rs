@@ -1,0 +1,100 @@
+//! The outbound function: `POST /participant/{id}/outbound` publishes a post
+//! (stored, fanned out to every friend's feed and made searchable, atomically,
+//! by the one `publish` call); `GET` lists `{id}`'s posts, newest first.
+//! World: `outbound-function`.
+
+use newsfeed_guest::request::{limit, participant_id, Body};
+use newsfeed_guest::{json, occurred, respond, ApiError, Method, Post, Publishing, Reply, Request, Response, Storage};
+
+#[cfg(target_arch = "wasm32")]
+#[spin_sdk::http_component]
+fn entry(req: Request) -> Response {
+    handle(&req, &newsfeed_guest::Wit)
+}
+
+pub fn handle(req: &Request, store: &(impl Storage + Publishing)) -> Response {
+    respond(match req.method() {
+        Method::Post => publish(req, store),
+        Method::Get => list(req, store),
+        _ => Err(ApiError::method_not_allowed("GET, POST")),
+    })
+}
+
+fn publish(req: &Request, store: &impl Publishing) -> Reply {
+    let author = participant_id(req, "/outbound")?;
+    let body = Body::parse(req)?;
+    body.from_matches(author)?;
+    let post = Post {
+        author,
+        occurred: match body.optional_str("occurred")? {
+            Some(given) => occurred::check(given)?.to_string(),
+            None => occurred::now(),
+        },
+        subject: body.required_str("subject")?.to_string(),
+        story: body.required_str("story")?.to_string(),
+    };
+    Ok(json::outbound(&store.publish(&post)?))
+}
+
+fn list(req: &Request, store: &impl Storage) -> Reply {
+    let id = participant_id(req, "/outbound")?;
+    let posts = store.list_outbound(id, limit(req, 100, 1000)?)?;
+    Ok(json::list(&posts, json::outbound))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use newsfeed_guest::fake::MemoryStore;
+    use newsfeed_guest::{Friendships, Participants};
+    use serde_json::{json, Value};
+
+    fn call(store: &MemoryStore, method: Method, uri: &str, body: &str) -> (u16, Value) {
+        let req = Request::builder().method(method).uri(uri).body(body.to_string()).build();
+        let res = handle(&req, store);
+        (*res.status(), serde_json::from_slice(res.body()).unwrap())
+    }
+
+    #[test]
+    fn publishes_to_the_outbound_list_and_every_friends_feed() {
+        let store = MemoryStore::default();
+        for name in ["a", "b", "c"] {
+            store.create(name).unwrap();
+        }
+        store.befriend(1, 2).unwrap();
+        store.befriend(3, 1).unwrap();
+        let body = r#"{"from": "/participant/1", "occurred": "2026-11-24", "subject": "hi", "story": "a story"}"#;
+        let expected = json!({"from": "/participant/1", "occurred": "2026-11-24", "subject": "hi", "story": "a story"});
+        assert_eq!(call(&store, Method::Post, "/participant/1/outbound", body), (200, expected.clone()));
+        assert_eq!(call(&store, Method::Get, "/participant/1/outbound", "").1, json!([expected]));
+        assert_eq!(store.list_inbound(2, 10).unwrap().len(), 1);
+        assert_eq!(store.list_inbound(3, 10).unwrap().len(), 1);
+        assert_eq!(store.list_inbound(1, 10).unwrap().len(), 0);
+    }
+
+    #[test]
+    fn fills_in_occurred_when_left_out() {
+        let store = MemoryStore::default();
+        store.create("a").unwrap();
+        let (status, post) = call(&store, Method::Post, "/participant/1/outbound", r#"{"subject": "s", "story": "t"}"#);
+        assert_eq!(status, 200);
+        assert!(occurred::check(post["occurred"].as_str().unwrap()).is_ok());
+    }
+
+    #[test]
+    fn refuses_bad_posts_without_writing() {
+        let store = MemoryStore::default();
+        store.create("a").unwrap();
+        for bad in [
+            r#"{"subject": "s"}"#,
+            r#"{"subject": "s", "story": ""}"#,
+            r#"{"subject": "s", "story": "t", "occurred": "today"}"#,
+            r#"{"subject": "s", "story": "t", "occurred": null}"#,
+            r#"{"subject": "s", "story": "t", "from": "/participant/2"}"#,
+        ] {
+            assert_eq!(call(&store, Method::Post, "/participant/1/outbound", bad).0, 400, "{bad}");
+        }
+        assert_eq!(call(&store, Method::Post, "/participant/2/outbound", r#"{"subject": "s", "story": "t"}"#).0, 404);
+        assert_eq!(store.list_outbound(1, 10).unwrap(), vec![]);
+    }
+}

@@ -1,0 +1,70 @@
+//! The participant function: `POST /participant` creates one,
+//! `GET /participant/{id}` reads one. World: `participant-function`.
+
+use newsfeed_guest::request::{participant_id, Body};
+use newsfeed_guest::{json, respond, ApiError, Method, Participants, Reply, Request, Response, Storage};
+
+#[cfg(target_arch = "wasm32")]
+#[spin_sdk::http_component]
+fn entry(req: Request) -> Response {
+    handle(&req, &newsfeed_guest::Wit)
+}
+
+pub fn handle(req: &Request, store: &(impl Storage + Participants)) -> Response {
+    respond(if req.path() == "/participant" {
+        match req.method() {
+            Method::Post => create(req, store),
+            _ => Err(ApiError::method_not_allowed("POST")),
+        }
+    } else {
+        match req.method() {
+            Method::Get => get(req, store),
+            _ => Err(ApiError::method_not_allowed("GET")),
+        }
+    })
+}
+
+fn create(req: &Request, store: &impl Participants) -> Reply {
+    let body = Body::parse(req)?;
+    let participant = store.create(body.required_str("name")?)?;
+    Ok(json::participant(&participant))
+}
+
+fn get(req: &Request, store: &impl Storage) -> Reply {
+    let id = participant_id(req, "")?;
+    Ok(json::participant(&store.get_participant(id)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use newsfeed_guest::fake::MemoryStore;
+    use serde_json::{json, Value};
+
+    fn call(store: &MemoryStore, method: Method, uri: &str, body: &str) -> (u16, Value) {
+        let req = Request::builder().method(method).uri(uri).body(body.to_string()).build();
+        let res = handle(&req, store);
+        (*res.status(), serde_json::from_slice(res.body()).unwrap())
+    }
+
+    #[test]
+    fn creates_then_reads_a_participant() {
+        let store = MemoryStore::default();
+        let created = call(&store, Method::Post, "/participant", r#"{"name": "joe"}"#);
+        assert_eq!(created, (200, json!({"id": 1, "name": "joe", "link": "/participant/1"})));
+        assert_eq!(call(&store, Method::Get, "/participant/1", ""), created);
+    }
+
+    #[test]
+    fn refuses_bad_requests() {
+        let store = MemoryStore::default();
+        assert_eq!(call(&store, Method::Post, "/participant", r#"{"name": ""}"#).0, 400);
+        assert_eq!(call(&store, Method::Post, "/participant", r#"{"name": 5}"#).0, 400);
+        assert_eq!(call(&store, Method::Post, "/participant", "not json").0, 400);
+        assert_eq!(call(&store, Method::Get, "/participant/abc", "").0, 400);
+        assert_eq!(call(&store, Method::Get, "/participant/9", "").0, 404);
+        assert_eq!(call(&store, Method::Delete, "/participant/9", "").0, 405);
+        assert_eq!(call(&store, Method::Get, "/participant", "").0, 405);
+        assert_eq!(store.get_participant(1).unwrap_err(), newsfeed_guest::StoreError::NotFound("participant 1 not found".into()));
+    }
+}

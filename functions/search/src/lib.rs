@@ -1,0 +1,67 @@
+//! The search function: `GET /outbound?keywords=a b&limit=10` lists the links
+//! of posters whose stories hold any keyword, best match first.
+//! World: `search-function` (search only: it can neither read feeds nor write).
+
+use newsfeed_guest::request::{limit, link, query_param};
+use newsfeed_guest::{respond, ApiError, Method, Reply, Request, Response, Search};
+use serde_json::json;
+
+#[cfg(target_arch = "wasm32")]
+#[spin_sdk::http_component]
+fn entry(req: Request) -> Response {
+    handle(&req, &newsfeed_guest::Wit)
+}
+
+pub fn handle(req: &Request, store: &impl Search) -> Response {
+    respond(match (req.path(), req.method()) {
+        ("/outbound", Method::Get) => search(req, store),
+        ("/outbound", _) => Err(ApiError::method_not_allowed("GET")),
+        (path, _) => Err(ApiError::no_route(path)),
+    })
+}
+
+fn search(req: &Request, store: &impl Search) -> Reply {
+    let text = query_param(req, "keywords").unwrap_or_default();
+    let keywords: Vec<String> = text.split_whitespace().map(str::to_string).collect();
+    if keywords.is_empty() {
+        return Err(ApiError::bad_request("keywords is required: one or more words separated by spaces"));
+    }
+    let posters = store.find_posters(&keywords, limit(req, 10, 100)?)?;
+    Ok(json!(posters.into_iter().map(link).collect::<Vec<_>>()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use newsfeed_guest::fake::MemoryStore;
+    use newsfeed_guest::{Participants, Post, Publishing};
+    use serde_json::Value;
+
+    fn call(store: &MemoryStore, uri: &str) -> (u16, Value) {
+        let req = Request::builder().method(Method::Get).uri(uri).build();
+        let res = handle(&req, store);
+        (*res.status(), serde_json::from_slice(res.body()).unwrap())
+    }
+
+    #[test]
+    fn ranks_posters_by_their_best_post() {
+        let store = MemoryStore::default();
+        for (author, story) in [(1, "the quick fox"), (2, "a quick brown fox"), (3, "nothing here")] {
+            store.create("p").unwrap();
+            let post = Post { author, occurred: "2026-11-24".into(), subject: "s".into(), story: story.into() };
+            store.publish(&post).unwrap();
+        }
+        assert_eq!(call(&store, "/outbound?keywords=brown+fox").1, json!(["/participant/2", "/participant/1"]));
+        assert_eq!(call(&store, "/outbound?keywords=FOX").1, json!(["/participant/2", "/participant/1"]));
+        assert_eq!(call(&store, "/outbound?keywords=fox&limit=1").1, json!(["/participant/2"]));
+        assert_eq!(call(&store, "/outbound?keywords=zebra").1, json!([]));
+    }
+
+    #[test]
+    fn refuses_missing_keywords_and_bad_limits() {
+        let store = MemoryStore::default();
+        assert_eq!(call(&store, "/outbound").0, 400);
+        assert_eq!(call(&store, "/outbound?keywords=%20%20").0, 400);
+        assert_eq!(call(&store, "/outbound?keywords=a&limit=101").0, 400);
+    }
+}

@@ -1,0 +1,47 @@
+//! Where the news feed's data lives: one trait, [`Backend`], that the WIT
+//! imports (`feed`) call, and its implementations. SQLite in one file is the
+//! embedded default; another database plugs in behind the same trait without
+//! touching the functions.
+//!
+//! Every method keeps the guarantees written in `wit/feed.wit`: a write is
+//! durable and visible to every later call when it returns, and a failed call
+//! writes nothing.
+
+pub mod sqlite;
+
+use crate::feed::types::{FeedItem, Friendship, Id, Participant, Post};
+
+/// What a backend call can fail with. Callers branch on the case: the WIT
+/// error variant has the same three.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+}
+
+impl StoreError {
+    pub fn unknown_participant(id: Id) -> Self {
+        StoreError::NotFound(format!("participant {id} not found"))
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// The storage and search operations of the `newsfeed:feed` interfaces.
+#[async_trait::async_trait]
+pub trait Backend: Send + Sync + 'static {
+    async fn get_participant(&self, id: Id) -> StoreResult<Participant>;
+    async fn list_friends(&self, id: Id, limit: u32) -> StoreResult<Vec<Friendship>>;
+    async fn list_outbound(&self, id: Id, limit: u32) -> StoreResult<Vec<Post>>;
+    async fn list_inbound(&self, id: Id, limit: u32) -> StoreResult<Vec<FeedItem>>;
+    async fn create_participant(&self, name: String) -> StoreResult<Participant>;
+    async fn befriend(&self, a: Id, b: Id) -> StoreResult<Friendship>;
+    /// Stores the post, fans it out to every current friend's feed and
+    /// indexes it for search, in one transaction.
+    async fn publish(&self, post: Post) -> StoreResult<Post>;
+    async fn find_posters(&self, keywords: Vec<String>, limit: u32) -> StoreResult<Vec<Id>>;
+}

@@ -1,0 +1,389 @@
+//! The embedded backend: one SQLite file (WAL mode) with FTS5 for search.
+//!
+//! One writer connection, behind a mutex, takes every write: SQLite allows a
+//! single writer anyway, and one connection means no busy retries. Reads take
+//! a connection from a small pool and run concurrently with the writer (WAL).
+//! All of it runs on tokio's blocking pool, never on the reactor threads.
+//!
+//! Durability: `synchronous = FULL`, so a transaction that has committed, and
+//! so every answer acknowledged with 200, survives a crash of the process or
+//! of the machine.
+
+use super::{Backend, StoreError, StoreResult};
+use crate::feed::types::{FeedItem, Friendship, Id, Participant, Post};
+use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+/// The schema, one migration per entry; `PRAGMA user_version` counts how many
+/// have run.
+const MIGRATIONS: &[&str] = &[r#"
+    CREATE TABLE participant (
+        id   INTEGER PRIMARY KEY AUTOINCREMENT,
+        name TEXT NOT NULL
+    );
+    -- One row per friendship, stored with low < high; read from either side.
+    CREATE TABLE friendship (
+        id   INTEGER PRIMARY KEY AUTOINCREMENT,
+        low  INTEGER NOT NULL REFERENCES participant(id),
+        high INTEGER NOT NULL REFERENCES participant(id),
+        UNIQUE (low, high),
+        CHECK (low < high)
+    );
+    CREATE INDEX friendship_by_high ON friendship(high);
+    CREATE TABLE post (
+        id       INTEGER PRIMARY KEY AUTOINCREMENT,
+        author   INTEGER NOT NULL REFERENCES participant(id),
+        occurred TEXT NOT NULL,
+        subject  TEXT NOT NULL,
+        story    TEXT NOT NULL
+    );
+    CREATE INDEX post_by_author ON post(author, id);
+    CREATE TABLE inbound (
+        id     INTEGER PRIMARY KEY AUTOINCREMENT,
+        reader INTEGER NOT NULL REFERENCES participant(id),
+        post   INTEGER NOT NULL REFERENCES post(id)
+    );
+    CREATE INDEX inbound_by_reader ON inbound(reader, id);
+    -- The search index over post's text, kept in step by `publish`.
+    CREATE VIRTUAL TABLE post_text USING fts5(subject, story, content = 'post', content_rowid = 'id');
+"#];
+
+/// Readers kept open between calls; more are opened under load, then closed.
+const IDLE_READERS: usize = 16;
+
+/// The most distinct keywords one search may hold.
+pub const MAX_KEYWORDS: usize = 32;
+
+pub struct Sqlite {
+    path: PathBuf,
+    writer: Arc<Mutex<Connection>>,
+    readers: Arc<Mutex<Vec<Connection>>>,
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(error: rusqlite::Error) -> Self {
+        StoreError::Unavailable(error.to_string())
+    }
+}
+
+fn open_connection(path: &Path) -> StoreResult<Connection> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(conn)
+}
+
+impl Sqlite {
+    /// Opens (creating if need be) the database file and brings its schema up
+    /// to date.
+    pub fn open(path: &Path) -> StoreResult<Sqlite> {
+        let mut writer = open_connection(path)?;
+        migrate(&mut writer)?;
+        Ok(Sqlite {
+            path: path.to_path_buf(),
+            writer: Arc::new(Mutex::new(writer)),
+            readers: Arc::new(Mutex::new(Vec::new())),
+        })
+    }
+
+    async fn read<T, F>(&self, query: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction) -> StoreResult<T> + Send + 'static,
+    {
+        let (path, readers) = (self.path.clone(), self.readers.clone());
+        blocking(move || {
+            let pooled = readers.lock().map_err(poisoned)?.pop();
+            let mut conn = match pooled {
+                Some(conn) => conn,
+                None => open_connection(&path)?,
+            };
+            // One transaction: every statement of the call sees one snapshot.
+            let tx = conn.transaction()?;
+            let result = query(&tx);
+            tx.finish()?;
+            let mut idle = readers.lock().map_err(poisoned)?;
+            if idle.len() < IDLE_READERS {
+                idle.push(conn);
+            }
+            result
+        })
+        .await
+    }
+
+    async fn write<T, F>(&self, change: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction) -> StoreResult<T> + Send + 'static,
+    {
+        let writer = self.writer.clone();
+        blocking(move || {
+            let mut conn = writer.lock().map_err(poisoned)?;
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            // Dropping `tx` on an error rolls everything back.
+            let result = change(&tx)?;
+            tx.commit()?;
+            Ok(result)
+        })
+        .await
+    }
+}
+
+async fn blocking<T: Send + 'static>(work: impl FnOnce() -> StoreResult<T> + Send + 'static) -> StoreResult<T> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .unwrap_or_else(|error| Err(StoreError::Unavailable(format!("storage task failed: {error}"))))
+}
+
+fn poisoned<E>(_: E) -> StoreError {
+    StoreError::Unavailable("a storage task panicked".into())
+}
+
+fn migrate(conn: &mut Connection) -> StoreResult<()> {
+    let done: usize = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    for (version, migration) in MIGRATIONS.iter().enumerate().skip(done) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(migration)?;
+        tx.pragma_update(None, "user_version", version + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+fn require_participant(tx: &Transaction, id: Id) -> StoreResult<()> {
+    let known = tx
+        .prepare_cached("SELECT 1 FROM participant WHERE id = ?1")?
+        .exists(params![id])?;
+    if known { Ok(()) } else { Err(StoreError::unknown_participant(id)) }
+}
+
+/// An FTS5 query matching `keyword` as a plain phrase: quoted, so that no
+/// character of it is FTS syntax.
+fn phrase(keyword: &str) -> String {
+    format!("\"{}\"", keyword.replace('"', "\"\""))
+}
+
+/// The search query: posts scored by how many distinct keywords they hold,
+/// each poster ranked by its best post (more keywords, then newer).
+fn search_sql(keywords: usize) -> String {
+    let hits: Vec<String> = (1..=keywords)
+        .map(|i| format!("SELECT rowid AS post FROM post_text WHERE post_text MATCH ?{i}"))
+        .collect();
+    format!(
+        "WITH hit AS ({hits}),
+              scored AS (SELECT post, COUNT(*) AS score FROM hit GROUP BY post),
+              ranked AS (
+                  SELECT p.author, s.score, s.post,
+                         ROW_NUMBER() OVER (PARTITION BY p.author ORDER BY s.score DESC, s.post DESC) AS nth
+                  FROM scored s JOIN post p ON p.id = s.post)
+         SELECT author FROM ranked WHERE nth = 1 ORDER BY score DESC, post DESC LIMIT ?{limit}",
+        hits = hits.join(" UNION ALL "),
+        limit = keywords + 1
+    )
+}
+
+#[async_trait::async_trait]
+impl Backend for Sqlite {
+    async fn get_participant(&self, id: Id) -> StoreResult<Participant> {
+        self.read(move |tx| {
+            tx.prepare_cached("SELECT name FROM participant WHERE id = ?1")?
+                .query_row(params![id], |row| Ok(Participant { id, name: row.get(0)? }))
+                .optional()?
+                .ok_or_else(|| StoreError::unknown_participant(id))
+        })
+        .await
+    }
+
+    async fn list_friends(&self, id: Id, limit: u32) -> StoreResult<Vec<Friendship>> {
+        self.read(move |tx| {
+            require_participant(tx, id)?;
+            let mut stmt = tx.prepare_cached(
+                "SELECT id, CASE WHEN low = ?1 THEN high ELSE low END FROM friendship
+                 WHERE low = ?1 OR high = ?1 ORDER BY id DESC LIMIT ?2",
+            )?;
+            let rows = stmt.query_map(params![id, limit], |row| Ok(Friendship { id: row.get(0)?, from: id, to: row.get(1)? }))?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    async fn list_outbound(&self, id: Id, limit: u32) -> StoreResult<Vec<Post>> {
+        self.read(move |tx| {
+            require_participant(tx, id)?;
+            let mut stmt = tx.prepare_cached(
+                "SELECT occurred, subject, story FROM post WHERE author = ?1 ORDER BY id DESC LIMIT ?2",
+            )?;
+            let rows = stmt.query_map(params![id, limit], |row| {
+                Ok(Post { author: id, occurred: row.get(0)?, subject: row.get(1)?, story: row.get(2)? })
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    async fn list_inbound(&self, id: Id, limit: u32) -> StoreResult<Vec<FeedItem>> {
+        self.read(move |tx| {
+            require_participant(tx, id)?;
+            let mut stmt = tx.prepare_cached(
+                "SELECT p.author, p.occurred, p.subject, p.story FROM inbound i JOIN post p ON p.id = i.post
+                 WHERE i.reader = ?1 ORDER BY i.id DESC LIMIT ?2",
+            )?;
+            let rows = stmt.query_map(params![id, limit], |row| {
+                let post = Post { author: row.get(0)?, occurred: row.get(1)?, subject: row.get(2)?, story: row.get(3)? };
+                Ok(FeedItem { reader: id, post })
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    async fn create_participant(&self, name: String) -> StoreResult<Participant> {
+        self.write(move |tx| {
+            let id = tx
+                .prepare_cached("INSERT INTO participant (name) VALUES (?1) RETURNING id")?
+                .query_row(params![name], |row| row.get(0))?;
+            Ok(Participant { id, name })
+        })
+        .await
+    }
+
+    async fn befriend(&self, a: Id, b: Id) -> StoreResult<Friendship> {
+        if a == b {
+            return Err(StoreError::Invalid("a participant cannot befriend itself".into()));
+        }
+        self.write(move |tx| {
+            require_participant(tx, a)?;
+            require_participant(tx, b)?;
+            let (low, high) = (a.min(b), a.max(b));
+            tx.prepare_cached("INSERT OR IGNORE INTO friendship (low, high) VALUES (?1, ?2)")?
+                .execute(params![low, high])?;
+            let id = tx
+                .prepare_cached("SELECT id FROM friendship WHERE low = ?1 AND high = ?2")?
+                .query_row(params![low, high], |row| row.get(0))?;
+            Ok(Friendship { id, from: a, to: b })
+        })
+        .await
+    }
+
+    async fn publish(&self, post: Post) -> StoreResult<Post> {
+        self.write(move |tx| {
+            require_participant(tx, post.author)?;
+            let id: Id = tx
+                .prepare_cached("INSERT INTO post (author, occurred, subject, story) VALUES (?1, ?2, ?3, ?4) RETURNING id")?
+                .query_row(params![post.author, post.occurred, post.subject, post.story], |row| row.get(0))?;
+            tx.prepare_cached(
+                "INSERT INTO inbound (reader, post)
+                 SELECT CASE WHEN low = ?1 THEN high ELSE low END, ?2 FROM friendship
+                 WHERE low = ?1 OR high = ?1 ORDER BY id",
+            )?
+            .execute(params![post.author, id])?;
+            tx.prepare_cached("INSERT INTO post_text (rowid, subject, story) VALUES (?1, ?2, ?3)")?
+                .execute(params![id, post.subject, post.story])?;
+            Ok(post)
+        })
+        .await
+    }
+
+    async fn find_posters(&self, keywords: Vec<String>, limit: u32) -> StoreResult<Vec<Id>> {
+        let mut distinct: Vec<String> = keywords.iter().map(|k| k.to_lowercase()).collect();
+        distinct.sort();
+        distinct.dedup();
+        // A keyword with no letter or digit holds no word to match.
+        distinct.retain(|k| k.chars().any(char::is_alphanumeric));
+        if distinct.len() > MAX_KEYWORDS {
+            return Err(StoreError::Invalid(format!("at most {MAX_KEYWORDS} distinct keywords")));
+        }
+        if distinct.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.read(move |tx| {
+            let mut stmt = tx.prepare_cached(&search_sql(distinct.len()))?;
+            let mut values: Vec<rusqlite::types::Value> =
+                distinct.iter().map(|k| rusqlite::types::Value::Text(phrase(k))).collect();
+            values.push(rusqlite::types::Value::Integer(i64::from(limit)));
+            let rows = stmt.query_map(rusqlite::params_from_iter(values), |row| row.get(0))?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn post(author: Id, subject: &str, story: &str) -> Post {
+        Post { author, occurred: "2026-11-24".into(), subject: subject.into(), story: story.into() }
+    }
+
+    async fn store_with(names: &[&str]) -> (tempfile::TempDir, Sqlite) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Sqlite::open(&dir.path().join("feed.db")).unwrap();
+        for name in names {
+            store.create_participant(name.to_string()).await.unwrap();
+        }
+        (dir, store)
+    }
+
+    #[tokio::test]
+    async fn publish_fans_out_to_current_friends_only() {
+        let (_dir, store) = store_with(&["a", "b", "c"]).await;
+        store.befriend(1, 2).await.unwrap();
+        store.publish(post(1, "s", "early")).await.unwrap();
+        store.befriend(3, 1).await.unwrap();
+        store.publish(post(1, "s", "late")).await.unwrap();
+        let feed = |id| store.list_inbound(id, 10);
+        assert_eq!(feed(2).await.unwrap().iter().map(|i| i.post.story.as_str()).collect::<Vec<_>>(), ["late", "early"]);
+        assert_eq!(feed(3).await.unwrap().len(), 1);
+        assert_eq!(store.list_outbound(1, 1).await.unwrap()[0].story, "late");
+    }
+
+    #[tokio::test]
+    async fn friendships_are_symmetric_idempotent_and_checked() {
+        let (_dir, store) = store_with(&["a", "b"]).await;
+        let first = store.befriend(2, 1).await.unwrap();
+        assert_eq!(store.befriend(1, 2).await.unwrap(), Friendship { id: first.id, from: 1, to: 2 });
+        assert_eq!(store.list_friends(1, 10).await.unwrap(), vec![Friendship { id: first.id, from: 1, to: 2 }]);
+        assert!(matches!(store.befriend(1, 1).await, Err(StoreError::Invalid(_))));
+        assert!(matches!(store.befriend(1, 9).await, Err(StoreError::NotFound(_))));
+        assert!(matches!(store.list_friends(9, 10).await, Err(StoreError::NotFound(_))));
+    }
+
+    #[tokio::test]
+    async fn a_failed_publish_writes_nothing() {
+        let (_dir, store) = store_with(&["a"]).await;
+        assert!(matches!(store.publish(post(9, "s", "ghost")).await, Err(StoreError::NotFound(_))));
+        assert!(store.find_posters(vec!["ghost".into()], 10).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn search_ranks_by_best_post_and_ignores_query_syntax() {
+        let (_dir, store) = store_with(&["a", "b", "c"]).await;
+        store.publish(post(1, "s", "the quick fox")).await.unwrap();
+        store.publish(post(2, "s", "a quick brown fox")).await.unwrap();
+        store.publish(post(3, "Fox News", "nothing")).await.unwrap();
+        let find = |words: &[&str], limit| store.find_posters(words.iter().map(|w| w.to_string()).collect(), limit);
+        assert_eq!(find(&["brown", "FOX"], 10).await.unwrap(), vec![2, 3, 1]);
+        assert_eq!(find(&["fox"], 2).await.unwrap(), vec![3, 2]);
+        assert_eq!(find(&["qui"], 10).await.unwrap(), Vec::<Id>::new());
+        for hostile in ["fox OR dog", "\"", "fox*", "NEAR(a b)", "story:fox", "-", "'); DROP TABLE post; --"] {
+            assert!(find(&[hostile], 10).await.is_ok(), "{hostile}");
+        }
+        // Quotes are not part of a word: `"fox"` is the word fox.
+        assert_eq!(find(&["\"fox\""], 10).await.unwrap(), vec![3, 2, 1]);
+    }
+
+    #[tokio::test]
+    async fn data_survives_reopening() {
+        let (dir, store) = store_with(&["a", "b"]).await;
+        store.befriend(1, 2).await.unwrap();
+        store.publish(post(1, "s", "kept")).await.unwrap();
+        drop(store);
+        let reopened = Sqlite::open(&dir.path().join("feed.db")).unwrap();
+        assert_eq!(reopened.list_inbound(2, 10).await.unwrap()[0].post.story, "kept");
+        assert_eq!(reopened.find_posters(vec!["kept".into()], 10).await.unwrap(), vec![1]);
+    }
+}

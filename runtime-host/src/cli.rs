@@ -1,0 +1,74 @@
+//! The `newsfeed` command line, following Spin's conventions
+//! (`newsfeed build`, `newsfeed up [--build]`).
+
+use crate::limits::Limits;
+use clap::{Args, Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Parser)]
+#[command(name = "newsfeed", version, about = "Runs the newsfeed WebAssembly functions on a wasmtime host")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Build every component that has a build command, like `spin build`.
+    Build(BuildArgs),
+    /// Serve the app, like `spin up`.
+    Up(UpArgs),
+}
+
+#[derive(Args)]
+pub struct BuildArgs {
+    /// The app manifest.
+    #[arg(short = 'f', long = "from", default_value = "spin.toml")]
+    pub manifest: PathBuf,
+}
+
+#[derive(Args)]
+pub struct UpArgs {
+    /// The app manifest.
+    #[arg(short = 'f', long = "from", default_value = "spin.toml")]
+    pub manifest: PathBuf,
+    /// The address to listen on (port 0 picks a free one).
+    #[arg(long, default_value = "127.0.0.1:3000")]
+    pub listen: SocketAddr,
+    /// Where the database and the compiled components live.
+    #[arg(long, default_value = ".newsfeed")]
+    pub state_dir: PathBuf,
+    /// Where compiled components are cached; default: `<state-dir>/compiled`.
+    #[arg(long)]
+    pub compile_cache: Option<PathBuf>,
+    /// Build the components first.
+    #[arg(long)]
+    pub build: bool,
+    /// Seconds a request may run before it is answered with a 500.
+    #[arg(long, default_value_t = 10.0)]
+    pub request_timeout: f64,
+    /// MiB of linear memory an instance may use.
+    #[arg(long, default_value_t = 64)]
+    pub memory_limit: usize,
+    /// The largest request body, in bytes; past it the answer is 413.
+    #[arg(long, default_value_t = 1 << 20)]
+    pub max_body: usize,
+    /// Instances alive at once; past it the answer is 503.
+    #[arg(long, default_value_t = 1000)]
+    pub max_instances: u32,
+}
+
+impl UpArgs {
+    pub fn limits(&self) -> anyhow::Result<Limits> {
+        let request_timeout = Duration::try_from_secs_f64(self.request_timeout)
+            .map_err(|_| anyhow::anyhow!("--request-timeout must be a positive number of seconds"))?;
+        Ok(Limits {
+            request_timeout,
+            memory: self.memory_limit << 20,
+            max_body: self.max_body,
+            max_instances: self.max_instances,
+        })
+    }
+}

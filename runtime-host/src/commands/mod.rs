@@ -1,0 +1,4 @@
+//! One module per `newsfeed` subcommand.
+
+pub mod build;
+pub mod up;

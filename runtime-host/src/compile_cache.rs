@@ -1,0 +1,48 @@
+//! Compiled components on disk, keyed by the sha256 of the wasm and the
+//! engine's settings, so that a restart skips Cranelift entirely.
+
+use anyhow::{Context, Result};
+use sha2::{Digest, Sha256};
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::path::PathBuf;
+use wasmtime::component::Component;
+use wasmtime::Engine;
+
+pub struct CompileCache {
+    dir: PathBuf,
+}
+
+/// The sha256 of a wasm file, in hex: the function's version.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl CompileCache {
+    pub fn new(dir: PathBuf) -> Result<CompileCache> {
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        Ok(CompileCache { dir })
+    }
+
+    /// The compiled component for `wasm`: from the cache when it holds one,
+    /// else compiled now and stored for next time.
+    pub fn load(&self, engine: &Engine, wasm: &[u8]) -> Result<Component> {
+        let mut engine_hash = DefaultHasher::new();
+        engine.precompile_compatibility_hash().hash(&mut engine_hash);
+        let path = self.dir.join(format!("{}-{:016x}.cwasm", sha256_hex(wasm), engine_hash.finish()));
+        if path.exists() {
+            // SAFETY: the file was written by `precompile_component` of an
+            // engine with the same settings (the hash in its name), into our
+            // own state dir.
+            match unsafe { Component::deserialize_file(engine, &path) } {
+                Ok(component) => return Ok(component),
+                Err(error) => tracing::warn!("ignoring unreadable compile cache {}: {error}", path.display()),
+            }
+        }
+        let compiled = engine.precompile_component(wasm)?;
+        let partial = path.with_extension("partial");
+        std::fs::write(&partial, &compiled).and_then(|()| std::fs::rename(&partial, &path))
+            .with_context(|| format!("writing {}", path.display()))?;
+        // SAFETY: as above, just written by this engine.
+        Ok(unsafe { Component::deserialize(engine, &compiled)? })
+    }
+}

@@ -1,0 +1,46 @@
+//! The state of one instance's `Store`: WASI, WASI-HTTP, the feed imports and
+//! the memory limiter, each kept in its own field (the `*Ctx`), with the
+//! `*View` traits that the generated bindings use to reach them.
+
+use crate::backend::Backend;
+use crate::feed::FeedCtx;
+use std::sync::Arc;
+use wasmtime::component::ResourceTable;
+use wasmtime::{StoreLimits, StoreLimitsBuilder};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+
+pub struct HostState {
+    pub table: ResourceTable,
+    pub wasi: WasiCtx,
+    pub http: WasiHttpCtx,
+    pub feed: FeedCtx,
+    pub limits: StoreLimits,
+}
+
+impl HostState {
+    /// Fresh state for one request. WASI gets no files, no network and no
+    /// environment: a function reaches the world only through its imports.
+    /// Its stderr goes to ours, so a panic message reaches the log.
+    pub fn new(backend: Arc<dyn Backend>, memory_limit: usize) -> Self {
+        HostState {
+            table: ResourceTable::new(),
+            wasi: WasiCtx::builder().inherit_stderr().build(),
+            http: WasiHttpCtx::new(),
+            feed: FeedCtx { backend },
+            limits: StoreLimitsBuilder::new().memory_size(memory_limit).trap_on_grow_failure(false).build(),
+        }
+    }
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+impl WasiHttpView for HostState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView { ctx: &mut self.http, table: &mut self.table, hooks: Default::default() }
+    }
+}

@@ -1,0 +1,27 @@
+//! The limits every request runs under; each one is a flag of `newsfeed up`.
+
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Wall-clock time one request may take, enforced inside wasm by epoch
+    /// interruption and around host calls by a timer.
+    pub request_timeout: Duration,
+    /// Linear memory one instance may grow to, in bytes.
+    pub memory: usize,
+    /// The largest request body accepted, in bytes.
+    pub max_body: usize,
+    /// Instances alive at once; past it a request gets 503.
+    pub max_instances: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            request_timeout: Duration::from_secs(10),
+            memory: 64 << 20,
+            max_body: 1 << 20,
+            max_instances: 1000,
+        }
+    }
+}

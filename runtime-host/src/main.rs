@@ -1,0 +1,17 @@
+//! The `newsfeed` binary: parses the command line and runs the subcommand.
+
+use clap::Parser;
+use newsfeed::cli::{Cli, Command};
+use newsfeed::commands;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    match Cli::parse().command {
+        Command::Build(args) => commands::build::run(&args.manifest),
+        Command::Up(args) => commands::up::run(args).await,
+    }
+}

@@ -1,0 +1,123 @@
+//! The HTTP front door: accepts connections on every core, routes each
+//! request to its function (or answers it from the host), enforces the body
+//! limit, and turns every failure into the contract's JSON error.
+
+use crate::function::{Function, FunctionError, Shared};
+use crate::routing::Router;
+use arc_swap::ArcSwap;
+use bytes::Bytes;
+use http::{header, Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
+
+/// The OpenAPI document of the API, served at `GET /openapi.yaml`.
+const OPENAPI: &str = include_str!("../../openapi.yaml");
+
+/// A function as routed to: the version serving now, swappable in place.
+pub type FunctionSlot = Arc<ArcSwap<Function>>;
+
+pub struct Server {
+    pub shared: Shared,
+    pub router: Router<FunctionSlot>,
+    /// Every function by name.
+    pub functions: BTreeMap<String, FunctionSlot>,
+}
+
+impl Server {
+    /// Serves connections from `listener` until the process ends.
+    pub async fn run(self: Arc<Self>, listener: TcpListener) -> anyhow::Result<()> {
+        loop {
+            let (stream, _peer) = match listener.accept().await {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // Running out of file descriptors must not end the server.
+                    tracing::warn!("accept failed: {error}");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            };
+            let _ = stream.set_nodelay(true);
+            let server = self.clone();
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |req| {
+                    let server = server.clone();
+                    async move { Ok::<_, std::convert::Infallible>(server.handle(req).await) }
+                });
+                let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+                if let Err(error) = builder.serve_connection(TokioIo::new(stream), service).await {
+                    tracing::debug!("connection ended: {error}");
+                }
+            });
+        }
+    }
+
+    /// Answers one request.
+    pub async fn handle(&self, req: Request<Incoming>) -> Response<HyperOutgoingBody> {
+        let path = req.uri().path().to_string();
+        if path == "/openapi.yaml" {
+            return match *req.method() {
+                Method::GET | Method::HEAD => text(StatusCode::OK, "application/yaml", OPENAPI),
+                _ => error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed; use GET"),
+            };
+        }
+        let Some(slot) = self.router.find(&path) else {
+            return error(StatusCode::NOT_FOUND, &format!("no route for {path}"));
+        };
+        let req = match self.read_body(req).await {
+            Ok(req) => req,
+            Err(answer) => return answer,
+        };
+        let function = slot.load_full();
+        match function.serve(&self.shared, req).await {
+            Ok(response) => response,
+            Err(failure) => {
+                tracing::warn!(function = %function.name, "{failure}");
+                match failure {
+                    FunctionError::AtCapacity(_) => error(StatusCode::SERVICE_UNAVAILABLE, "the server is at capacity, try again"),
+                    FunctionError::DeadlineExceeded => error(StatusCode::INTERNAL_SERVER_ERROR, "the function ran past its deadline"),
+                    FunctionError::Trapped(_) => error(StatusCode::INTERNAL_SERVER_ERROR, "the function failed"),
+                }
+            }
+        }
+    }
+
+    /// Reads the whole body, up to the limit, so that a function never
+    /// waits on a slow client and an oversized body never reaches it.
+    async fn read_body(&self, req: Request<Incoming>) -> Result<Request<Full<Bytes>>, Response<HyperOutgoingBody>> {
+        let max = self.shared.limits.max_body;
+        let too_large = || error(StatusCode::PAYLOAD_TOO_LARGE, &format!("request body is over the {max}-byte limit"));
+        let declared = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+        if declared.is_some_and(|length| length > max as u64) {
+            return Err(too_large());
+        }
+        let (mut parts, body) = req.into_parts();
+        let bytes = match Limited::new(body, max).collect().await {
+            Ok(collected) => collected.to_bytes(),
+            Err(failure) if failure.is::<http_body_util::LengthLimitError>() => return Err(too_large()),
+            Err(_) => return Err(error(StatusCode::BAD_REQUEST, "the request body could not be read")),
+        };
+        // WASI-HTTP needs an authority; HTTP/1.0 clients may send no Host.
+        if !parts.headers.contains_key(header::HOST) {
+            parts.headers.insert(header::HOST, header::HeaderValue::from_static("localhost"));
+        }
+        Ok(Request::from_parts(parts, Full::new(bytes)))
+    }
+}
+
+fn text(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Response<HyperOutgoingBody> {
+    let body = Full::new(body.into()).map_err(|never| match never {}).boxed_unsync();
+    let mut response = Response::new(body);
+    *response.status_mut() = status;
+    response.headers_mut().insert(header::CONTENT_TYPE, header::HeaderValue::from_static(content_type));
+    response
+}
+
+/// The contract's error answer: `{"error": message}`.
+pub fn error(status: StatusCode, message: &str) -> Response<HyperOutgoingBody> {
+    text(status, "application/json", serde_json::json!({ "error": message }).to_string())
+}

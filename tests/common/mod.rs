@@ -1,0 +1,166 @@
+//! The end-to-end harness: builds the components once, starts the real
+//! `newsfeed` binary on a free loopback port with a temporary state dir, and
+//! talks to it over real HTTP. Every answer is checked against
+//! `openapi.yaml` on the way.
+
+#![allow(dead_code)] // Each test file uses its own part of the harness.
+
+pub mod openapi;
+
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+pub fn repo_root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Builds every component of `spin.toml` and the test-only `faults`
+/// component, once per test binary, with the host's own `newsfeed build`.
+fn build_components() {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let status = Command::new(env!("CARGO_BIN_EXE_newsfeed"))
+            .args(["build", "-f"])
+            .arg(repo_root().join("spin.toml"))
+            .status()
+            .expect("running newsfeed build");
+        assert!(status.success(), "newsfeed build failed");
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "--profile", "wasm", "--target", "wasm32-wasip2", "-p", "faults"])
+            .current_dir(repo_root())
+            .status()
+            .expect("building the faults component");
+        assert!(status.success(), "building the faults component failed");
+    });
+}
+
+/// The app's manifest, with absolute sources, plus the `faults` component at
+/// `/faults/...`, written into `dir`.
+fn test_manifest(dir: &Path) -> PathBuf {
+    let text = std::fs::read_to_string(repo_root().join("spin.toml")).unwrap();
+    let mut manifest: toml::Table = text.parse().unwrap();
+    let wasm_dir = repo_root().join("target/wasm32-wasip2/wasm");
+    let components = manifest["component"].as_table_mut().unwrap();
+    for (name, component) in components.iter_mut() {
+        let source = wasm_dir.join(format!("{name}.wasm"));
+        component.as_table_mut().unwrap().insert("source".into(), source.display().to_string().into());
+    }
+    let faults: toml::Table = toml::toml! { source = "" };
+    components.insert("faults".into(), faults.into());
+    components["faults"]["source"] = wasm_dir.join("faults.wasm").display().to_string().into();
+    let route: toml::Table = toml::toml! { route = "/faults/..."  component = "faults" };
+    manifest["trigger"]["http"].as_array_mut().unwrap().push(route.into());
+    let path = dir.join("spin.toml");
+    std::fs::write(&path, toml::to_string(&manifest).unwrap()).unwrap();
+    path
+}
+
+/// A running `newsfeed up`, stopped (killed) when dropped.
+pub struct Host {
+    child: Child,
+    pub base: String,
+    pub state: tempfile::TempDir,
+    client: reqwest::blocking::Client,
+}
+
+/// An answer: status, the content type, and the body as JSON.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub content_type: String,
+    pub headers: reqwest::header::HeaderMap,
+    pub json: Value,
+}
+
+impl Host {
+    pub fn start() -> Host {
+        Host::start_with(&[])
+    }
+
+    /// Starts a host with extra `newsfeed up` flags.
+    pub fn start_with(flags: &[&str]) -> Host {
+        Host::start_in(tempfile::tempdir().unwrap(), flags)
+    }
+
+    /// Starts a host over an existing state dir (to test restarts).
+    pub fn start_in(state: tempfile::TempDir, flags: &[&str]) -> Host {
+        build_components();
+        let manifest = test_manifest(state.path());
+        let mut child = Command::new(env!("CARGO_BIN_EXE_newsfeed"))
+            .args(["up", "--listen", "127.0.0.1:0", "-f"])
+            .arg(&manifest)
+            .arg("--state-dir")
+            .arg(state.path().join("state"))
+            // Shared by every test, so each component compiles once.
+            .arg("--compile-cache")
+            .arg(repo_root().join("target/e2e-compile-cache"))
+            .args(flags)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("starting newsfeed up");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let base = line.trim().strip_prefix("Serving ").unwrap_or_else(|| panic!("newsfeed up printed {line:?}")).to_string();
+        let client = reqwest::blocking::Client::builder().timeout(Duration::from_secs(60)).build().unwrap();
+        Host { child, base, state, client }
+    }
+
+    /// Kills the process at once (no clean shutdown) and hands back its state.
+    pub fn crash(mut self) -> tempfile::TempDir {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+        let state = std::mem::replace(&mut self.state, tempfile::tempdir().unwrap());
+        state
+    }
+
+    pub fn request(&self, method: &str, path: &str, body: Option<&str>) -> Answer {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut request = self.client.request(method.clone(), format!("{}{path}", self.base));
+        if let Some(body) = body {
+            request = request.body(body.to_string());
+        }
+        let response = request.send().unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let content_type = headers.get("content-type").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
+        let text = response.text().unwrap();
+        let json = serde_json::from_str(&text).unwrap_or_else(|_| panic!("{method} {path} answered non-JSON {text:?}"));
+        openapi::spec().check(method.as_str(), path, status, &json);
+        Answer { status, content_type, headers, json }
+    }
+
+    pub fn get(&self, path: &str) -> Answer {
+        self.request("GET", path, None)
+    }
+
+    pub fn post(&self, path: &str, body: &str) -> Answer {
+        self.request("POST", path, Some(body))
+    }
+
+    /// Creates a participant and returns its id.
+    pub fn participant(&self, name: &str) -> i64 {
+        let answer = self.post("/participant", &serde_json::json!({ "name": name }).to_string());
+        assert_eq!(answer.status, 200, "{answer:?}");
+        answer.json["id"].as_i64().unwrap()
+    }
+
+    pub fn befriend(&self, a: i64, b: i64) -> Answer {
+        self.post(&format!("/participant/{a}/friends"), &format!(r#"{{"to": "/participant/{b}"}}"#))
+    }
+
+    pub fn publish(&self, author: i64, subject: &str, story: &str) -> Answer {
+        let body = serde_json::json!({ "subject": subject, "story": story }).to_string();
+        self.post(&format!("/participant/{author}/outbound"), &body)
+    }
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -4,11 +4,12 @@
 
 use crate::backend::Backend;
 use crate::feed::FeedCtx;
+use std::future::Future;
 use std::sync::Arc;
 use wasmtime::component::ResourceTable;
 use wasmtime::{StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
-use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+use wasmtime_wasi_http::{RequestOptions, WasiBody, WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
 
 pub struct HostState {
     pub table: ResourceTable,
@@ -16,6 +17,26 @@ pub struct HostState {
     pub http: WasiHttpCtx,
     pub feed: FeedCtx,
     pub limits: StoreLimits,
+    pub outbound: NoOutboundHttp,
+}
+
+/// Functions make no outbound HTTP requests: every one is denied.
+pub struct NoOutboundHttp;
+
+type OutgoingResult = wasmtime_wasi_http::Result<(
+    http::Response<WasiBody>,
+    Box<dyn Future<Output = wasmtime_wasi_http::Result<()>> + Send>,
+)>;
+
+impl WasiHttpHooks for NoOutboundHttp {
+    fn send_request(
+        &mut self,
+        _request: http::Request<WasiBody>,
+        _options: Option<RequestOptions>,
+        _done: Box<dyn Future<Output = wasmtime_wasi_http::Result<()>> + Send>,
+    ) -> Box<dyn Future<Output = OutgoingResult> + Send> {
+        Box::new(std::future::ready(Err(wasmtime_wasi_http::Error::HttpRequestDenied)))
+    }
 }
 
 impl HostState {
@@ -28,6 +49,7 @@ impl HostState {
             wasi: WasiCtx::builder().inherit_stderr().build(),
             http: WasiHttpCtx::new(),
             feed: FeedCtx { backend },
+            outbound: NoOutboundHttp,
             limits: StoreLimitsBuilder::new().memory_size(memory_limit).trap_on_grow_failure(false).build(),
         }
     }
@@ -41,6 +63,6 @@ impl WasiView for HostState {
 
 impl WasiHttpView for HostState {
     fn http(&mut self) -> WasiHttpCtxView<'_> {
-        WasiHttpCtxView { ctx: &mut self.http, table: &mut self.table, hooks: Default::default() }
+        WasiHttpCtxView { ctx: &mut self.http, table: &mut self.table, hooks: &mut self.outbound }
     }
 }

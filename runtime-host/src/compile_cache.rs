@@ -39,7 +39,8 @@ impl CompileCache {
             }
         }
         let compiled = engine.precompile_component(wasm)?;
-        let partial = path.with_extension("partial");
+        // A name of its own: several hosts may share one cache dir.
+        let partial = path.with_extension(format!("{}.{:?}.partial", std::process::id(), std::thread::current().id()));
         std::fs::write(&partial, &compiled).and_then(|()| std::fs::rename(&partial, &path))
             .with_context(|| format!("writing {}", path.display()))?;
         // SAFETY: as above, just written by this engine.

@@ -29,6 +29,7 @@ pub mod bindings {
     wit_bindgen::generate!({
         world: "guest",
         path: "../../wit",
+        additional_derives: [PartialEq],
     });
 }
 

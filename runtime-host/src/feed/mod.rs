@@ -11,6 +11,7 @@ wasmtime::component::bindgen!({
     path: "wit",
     world: "guest",
     imports: { default: async },
+    additional_derives: [PartialEq],
 });
 
 pub use newsfeed::feed::types;

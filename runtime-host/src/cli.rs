@@ -8,7 +8,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 #[derive(Parser)]
-#[command(name = "newsfeed", version, about = "Runs the newsfeed WebAssembly functions on a wasmtime host")]
+#[command(
+    name = "newsfeed",
+    version,
+    about = "Runs the newsfeed WebAssembly functions on a wasmtime host"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -18,8 +22,11 @@ pub struct Cli {
 pub enum Command {
     /// Build every component that has a build command, like `spin build`.
     Build(BuildArgs),
-    /// Serve the app, like `spin up`.
+    /// Serve the app, like `spin up`; a changed wasm file hot-swaps its function.
     Up(UpArgs),
+    /// Serve the app and, when a function's sources change, rebuild and
+    /// hot-swap only that function.
+    Watch(UpArgs),
 }
 
 #[derive(Args)]
@@ -58,12 +65,19 @@ pub struct UpArgs {
     /// Instances alive at once; past it the answer is 503.
     #[arg(long, default_value_t = 1000)]
     pub max_instances: u32,
+    /// Serve the admin API on this address (off by default).
+    #[arg(long)]
+    pub admin_listen: Option<SocketAddr>,
+    /// The admin API's bearer token; required with --admin-listen.
+    #[arg(long, env = "NEWSFEED_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
 }
 
 impl UpArgs {
     pub fn limits(&self) -> anyhow::Result<Limits> {
-        let request_timeout = Duration::try_from_secs_f64(self.request_timeout)
-            .map_err(|_| anyhow::anyhow!("--request-timeout must be a positive number of seconds"))?;
+        let request_timeout = Duration::try_from_secs_f64(self.request_timeout).map_err(|_| {
+            anyhow::anyhow!("--request-timeout must be a positive number of seconds")
+        })?;
         Ok(Limits {
             request_timeout,
             memory: self.memory_limit << 20,

@@ -51,9 +51,19 @@ impl Function {
     /// Links `component` against `linker` and checks that it exports the
     /// HTTP handler. Fails, naming the missing piece, if it imports anything
     /// the linker lacks.
-    pub fn new(name: &str, sha256: String, component: &Component, linker: &Linker<HostState>) -> anyhow::Result<Function> {
+    pub fn new(
+        name: &str,
+        sha256: String,
+        component: &Component,
+        linker: &Linker<HostState>,
+    ) -> anyhow::Result<Function> {
         let pre = ProxyPre::new(linker.instantiate_pre(component)?)?;
-        Ok(Function { name: name.to_string(), sha256, loaded_at: std::time::SystemTime::now(), pre })
+        Ok(Function {
+            name: name.to_string(),
+            sha256,
+            loaded_at: std::time::SystemTime::now(),
+            pre,
+        })
     }
 
     /// Serves one request in a fresh instance.
@@ -63,7 +73,10 @@ impl Function {
         request: hyper::Request<Full<Bytes>>,
     ) -> Result<hyper::Response<HyperOutgoingBody>, FunctionError> {
         let limits = &shared.limits;
-        let mut store = Store::new(&shared.engine, HostState::new(shared.backend.clone(), limits.memory));
+        let mut store = Store::new(
+            &shared.engine,
+            HostState::new(shared.backend.clone(), limits.memory),
+        );
         store.limiter(|state| &mut state.limits);
         store.set_epoch_deadline(deadline_ticks(limits.request_timeout));
         store.epoch_deadline_trap();
@@ -80,26 +93,46 @@ impl Function {
         let (request, out) = {
             let mut http = store.data_mut().http();
             let body = request.map(|body| {
-                http_body_util::BodyExt::map_err(body, |never: std::convert::Infallible| -> wasmtime_wasi_http::Error { match never {} })
+                http_body_util::BodyExt::map_err(
+                    body,
+                    |never: std::convert::Infallible| -> wasmtime_wasi_http::Error {
+                        match never {}
+                    },
+                )
             });
-            let request = http.new_incoming_request(Scheme::Http, body).map_err(trapped)?;
-            (request, http.new_response_outparam(sender).map_err(trapped)?)
+            let request = http
+                .new_incoming_request(Scheme::Http, body)
+                .map_err(trapped)?;
+            (
+                request,
+                http.new_response_outparam(sender).map_err(trapped)?,
+            )
         };
         let call = tokio::spawn(async move {
-            proxy.wasi_http_incoming_handler().call_handle(&mut store, request, out).await
+            proxy
+                .wasi_http_incoming_handler()
+                .call_handle(&mut store, request, out)
+                .await
         });
         let abort = call.abort_handle();
 
         let answer = async {
             match receiver.await {
                 Ok(Ok(response)) => Ok(response),
-                Ok(Err(code)) => Err(FunctionError::Trapped(format!("error code {:?}", code as ErrorCode))),
+                Ok(Err(code)) => Err(FunctionError::Trapped(format!(
+                    "error code {:?}",
+                    code as ErrorCode
+                ))),
                 // The function dropped its response outparam: it trapped (or
                 // returned without answering); the task says which.
                 Err(_) => Err(match call.await {
-                    Ok(Err(error)) if error.downcast_ref::<Trap>() == Some(&Trap::Interrupt) => FunctionError::DeadlineExceeded,
+                    Ok(Err(error)) if error.downcast_ref::<Trap>() == Some(&Trap::Interrupt) => {
+                        FunctionError::DeadlineExceeded
+                    }
                     Ok(Err(error)) => trapped(error),
-                    Ok(Ok(())) => FunctionError::Trapped("returned without setting a response".into()),
+                    Ok(Ok(())) => {
+                        FunctionError::Trapped("returned without setting a response".into())
+                    }
                     Err(join) => FunctionError::Trapped(join.to_string()),
                 }),
             }

@@ -4,9 +4,14 @@
 //! with [`routing`]; [`function`] runs it in a fresh instance from the pool
 //! ([`engine`]) with the state of [`host_state`]; the function's WIT imports
 //! ([`feed`]) reach the data through a [`backend`]. At start, [`commands::up`]
-//! reads the [`manifest`], links each component against its world
-//! ([`worlds`]), and keeps compiled code in the [`compile_cache`].
+//! reads the [`manifest`], and the [`loader`] compiles each component (kept in
+//! the [`compile_cache`]) and links it against its world ([`worlds`]).
+//!
+//! While serving, a function can be replaced in place ([`hot_swap`]): from
+//! its wasm file or sources changing ([`watch`]), or through the [`admin`]
+//! API.
 
+pub mod admin;
 pub mod backend;
 pub mod cli;
 pub mod commands;
@@ -15,8 +20,11 @@ pub mod engine;
 pub mod feed;
 pub mod function;
 pub mod host_state;
+pub mod hot_swap;
 pub mod limits;
+pub mod loader;
 pub mod manifest;
 pub mod routing;
 pub mod server;
+pub mod watch;
 pub mod worlds;

@@ -7,11 +7,14 @@ use newsfeed::commands;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
         .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
         Command::Build(args) => commands::build::run(&args.manifest),
-        Command::Up(args) => commands::up::run(args).await,
+        Command::Up(args) => commands::up::run(args, commands::up::Mode::Up).await,
+        Command::Watch(args) => commands::up::run(args, commands::up::Mode::Watch).await,
     }
 }

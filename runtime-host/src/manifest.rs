@@ -71,35 +71,61 @@ struct RawComponent {
 
 impl App {
     pub fn load(path: &Path) -> Result<App> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        let dir = dir.canonicalize().with_context(|| format!("resolving {}", dir.display()))?;
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let dir = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let dir = dir
+            .canonicalize()
+            .with_context(|| format!("resolving {}", dir.display()))?;
         App::parse(&text, dir).with_context(|| format!("in {}", path.display()))
     }
 
     pub fn parse(text: &str, dir: PathBuf) -> Result<App> {
         let raw: RawManifest = toml::from_str(text)?;
         if raw.spin_manifest_version != 2 {
-            bail!("spin_manifest_version must be 2, not {}", raw.spin_manifest_version);
+            bail!(
+                "spin_manifest_version must be 2, not {}",
+                raw.spin_manifest_version
+            );
         }
         let mut components = BTreeMap::new();
         for (name, component) in raw.component {
             let world = match component.tool.get("newsfeed").and_then(|t| t.get("world")) {
                 None => None,
                 Some(toml::Value::String(world)) => Some(world.clone()),
-                Some(other) => bail!("component {name}: tool.newsfeed.world must be a string, not {other}"),
+                Some(other) => {
+                    bail!("component {name}: tool.newsfeed.world must be a string, not {other}")
+                }
             };
             let source = dir.join(&component.source);
-            components.insert(name, ComponentSpec { source, world, build: component.build });
+            components.insert(
+                name,
+                ComponentSpec {
+                    source,
+                    world,
+                    build: component.build,
+                },
+            );
         }
         let mut routes = Vec::new();
         for trigger in raw.trigger.http {
             if !components.contains_key(&trigger.component) {
-                bail!("route {} names component {:?}, which is not defined", trigger.route, trigger.component);
+                bail!(
+                    "route {} names component {:?}, which is not defined",
+                    trigger.route,
+                    trigger.component
+                );
             }
             routes.push((Route::parse(&trigger.route)?, trigger.component));
         }
-        Ok(App { dir, routes, components })
+        Ok(App {
+            dir,
+            routes,
+            components,
+        })
     }
 }
 
@@ -134,7 +160,10 @@ mod tests {
         let participant = &app.components["participant"];
         assert_eq!(participant.source, PathBuf::from("/app/p.wasm"));
         assert_eq!(participant.world.as_deref(), Some("participant-function"));
-        assert_eq!(participant.build.as_ref().unwrap().watch, vec!["src/**/*.rs"]);
+        assert_eq!(
+            participant.build.as_ref().unwrap().watch,
+            vec!["src/**/*.rs"]
+        );
         assert_eq!(app.components["plain"].world, None);
     }
 

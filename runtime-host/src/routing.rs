@@ -9,6 +9,8 @@ use anyhow::{bail, Result};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Route {
+    /// As written in the manifest.
+    text: String,
     segments: Vec<Segment>,
     /// Ends in `/...`: any further segments match.
     wildcard: bool,
@@ -26,7 +28,9 @@ impl Route {
             bail!("route {text:?} must start with '/'");
         };
         let (rest, wildcard) = match rest.strip_suffix("...") {
-            Some(prefix) if prefix.is_empty() || prefix.ends_with('/') => (prefix.trim_end_matches('/'), true),
+            Some(prefix) if prefix.is_empty() || prefix.ends_with('/') => {
+                (prefix.trim_end_matches('/'), true)
+            }
             _ => (rest, false),
         };
         let segments = rest
@@ -37,7 +41,11 @@ impl Route {
                 None => Segment::Literal(s.to_string()),
             })
             .collect();
-        Ok(Route { segments, wildcard })
+        Ok(Route {
+            text: text.to_string(),
+            segments,
+            wildcard,
+        })
     }
 
     /// How well this route matches `path`, higher is more specific; `None`
@@ -45,7 +53,11 @@ impl Route {
     fn score(&self, path: &str) -> Option<(bool, usize, usize)> {
         let parts: Vec<&str> = path.strip_prefix('/')?.split('/').collect();
         let parts = if parts == [""] { Vec::new() } else { parts };
-        let fits = if self.wildcard { parts.len() >= self.segments.len() } else { parts.len() == self.segments.len() };
+        let fits = if self.wildcard {
+            parts.len() >= self.segments.len()
+        } else {
+            parts.len() == self.segments.len()
+        };
         if !fits {
             return None;
         }
@@ -58,6 +70,12 @@ impl Route {
             }
         }
         Some((!self.wildcard, self.segments.len(), literals))
+    }
+}
+
+impl std::fmt::Display for Route {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
     }
 }
 
@@ -95,7 +113,12 @@ mod tests {
             ("/static/...", "files"),
             ("/static/special", "special"),
         ];
-        Router::new(routes.iter().map(|(r, t)| (Route::parse(r).unwrap(), *t)).collect())
+        Router::new(
+            routes
+                .iter()
+                .map(|(r, t)| (Route::parse(r).unwrap(), *t))
+                .collect(),
+        )
     }
 
     #[test]
@@ -113,7 +136,15 @@ mod tests {
     #[test]
     fn unknown_paths_match_nothing() {
         let router = router();
-        for path in ["/", "/participants", "/participant/", "/participant/1/2", "/participant/1/friends/x", "", "/outbound/1"] {
+        for path in [
+            "/",
+            "/participants",
+            "/participant/",
+            "/participant/1/2",
+            "/participant/1/friends/x",
+            "",
+            "/outbound/1",
+        ] {
             assert_eq!(router.find(path), None, "{path}");
         }
     }

@@ -29,31 +29,76 @@ fn build_components() {
             .status()
             .expect("running newsfeed build");
         assert!(status.success(), "newsfeed build failed");
+        // A target dir of their own: tagged-participant uses the participant
+        // crate without its entry point, and building that in the shared
+        // target dir would overwrite participant.wasm.
         let status = Command::new(env!("CARGO"))
-            .args(["build", "--profile", "wasm", "--target", "wasm32-wasip2", "-p", "faults"])
+            .args([
+                "build",
+                "--profile",
+                "wasm",
+                "--target",
+                "wasm32-wasip2",
+                "-p",
+                "faults",
+                "-p",
+                "tagged-participant",
+            ])
+            .arg("--target-dir")
+            .arg(repo_root().join("target/test-components"))
             .current_dir(repo_root())
             .status()
-            .expect("building the faults component");
-        assert!(status.success(), "building the faults component failed");
+            .expect("building the test-only components");
+        assert!(status.success(), "building the test-only components failed");
     });
 }
 
-/// The app's manifest, with absolute sources, plus the `faults` component at
-/// `/faults/...`, written into `dir`.
+/// A built component's wasm file.
+pub fn built_wasm(crate_name: &str) -> PathBuf {
+    let target = match crate_name {
+        "faults" | "tagged-participant" => "target/test-components",
+        _ => "target",
+    };
+    repo_root()
+        .join(target)
+        .join("wasm32-wasip2/wasm")
+        .join(format!("{}.wasm", crate_name.replace('-', "_")))
+}
+
+/// The app's manifest plus the `faults` component at `/faults/...`, written
+/// into `dir`, with every component's wasm copied into `dir/wasm` so that a
+/// test may replace its own copy.
 fn test_manifest(dir: &Path) -> PathBuf {
     let text = std::fs::read_to_string(repo_root().join("spin.toml")).unwrap();
     let mut manifest: toml::Table = text.parse().unwrap();
-    let wasm_dir = repo_root().join("target/wasm32-wasip2/wasm");
+    let wasm_dir = dir.join("wasm");
+    std::fs::create_dir_all(&wasm_dir).unwrap();
+    for name in [
+        "participant",
+        "friends",
+        "outbound",
+        "inbound",
+        "search",
+        "faults",
+    ] {
+        std::fs::copy(built_wasm(name), wasm_dir.join(format!("{name}.wasm"))).unwrap();
+    }
     let components = manifest["component"].as_table_mut().unwrap();
     for (name, component) in components.iter_mut() {
         let source = wasm_dir.join(format!("{name}.wasm"));
-        component.as_table_mut().unwrap().insert("source".into(), source.display().to_string().into());
+        component
+            .as_table_mut()
+            .unwrap()
+            .insert("source".into(), source.display().to_string().into());
     }
     let faults: toml::Table = toml::toml! { source = "" };
     components.insert("faults".into(), faults.into());
     components["faults"]["source"] = wasm_dir.join("faults.wasm").display().to_string().into();
     let route: toml::Table = toml::toml! { route = "/faults/..."  component = "faults" };
-    manifest["trigger"]["http"].as_array_mut().unwrap().push(route.into());
+    manifest["trigger"]["http"]
+        .as_array_mut()
+        .unwrap()
+        .push(route.into());
     let path = dir.join("spin.toml");
     std::fs::write(&path, toml::to_string(&manifest).unwrap()).unwrap();
     path
@@ -63,6 +108,8 @@ fn test_manifest(dir: &Path) -> PathBuf {
 pub struct Host {
     child: Child,
     pub base: String,
+    /// The admin API's base URL, when started with `--admin-listen`.
+    pub admin: Option<String>,
     pub state: tempfile::TempDir,
     client: reqwest::blocking::Client,
 }
@@ -99,14 +146,39 @@ impl Host {
             .arg("--compile-cache")
             .arg(repo_root().join("target/e2e-compile-cache"))
             .args(flags)
+            // Only warnings and errors from the host, unless asked for more.
+            .env(
+                "RUST_LOG",
+                std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()),
+            )
             .stdout(Stdio::piped())
             .spawn()
             .expect("starting newsfeed up");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let base = line.trim().strip_prefix("Serving ").unwrap_or_else(|| panic!("newsfeed up printed {line:?}")).to_string();
-        let client = reqwest::blocking::Client::builder().timeout(Duration::from_secs(60)).build().unwrap();
-        Host { child, base, state, client }
+        let (mut admin, mut lines) = (None, BufReader::new(child.stdout.take().unwrap()).lines());
+        let base = loop {
+            let line = lines
+                .next()
+                .expect("newsfeed up ended before serving")
+                .unwrap();
+            if let Some(url) = line.strip_prefix("Admin API on ") {
+                admin = Some(url.to_string());
+            } else if let Some(url) = line.strip_prefix("Serving ") {
+                break url.to_string();
+            }
+        };
+        // Keep draining stdout so the host never blocks on a full pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        let client = reqwest::blocking::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .unwrap();
+        Host {
+            child,
+            base,
+            admin,
+            state,
+            client,
+        }
     }
 
     /// Kills the process at once (no clean shutdown) and hands back its state.
@@ -127,17 +199,35 @@ impl Host {
     /// A request outside the contract (the test-only components).
     pub fn send(&self, method: &str, path: &str, body: Option<&str>) -> Answer {
         let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-        let mut request = self.client.request(method.clone(), format!("{}{path}", self.base));
+        let mut request = self
+            .client
+            .request(method.clone(), format!("{}{path}", self.base));
         if let Some(body) = body {
             request = request.body(body.to_string());
         }
-        let response = request.send().unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        let response = request
+            .send()
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
         let status = response.status().as_u16();
         let headers = response.headers().clone();
-        let content_type = headers.get("content-type").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
+        let content_type = headers
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default();
         let text = response.text().unwrap();
-        let json = serde_json::from_str(&text).unwrap_or_else(|_| panic!("{method} {path} answered non-JSON {text:?}"));
-        Answer { status, content_type, headers, json }
+        let json = serde_json::from_str(&text)
+            .unwrap_or_else(|_| panic!("{method} {path} answered non-JSON {text:?}"));
+        Answer {
+            status,
+            content_type,
+            headers,
+            json,
+        }
+    }
+
+    /// Where this host's copy of a component's wasm lives.
+    pub fn wasm_path(&self, name: &str) -> PathBuf {
+        self.state.path().join("wasm").join(format!("{name}.wasm"))
     }
 
     pub fn get(&self, path: &str) -> Answer {
@@ -150,13 +240,19 @@ impl Host {
 
     /// Creates a participant and returns its id.
     pub fn participant(&self, name: &str) -> i64 {
-        let answer = self.post("/participant", &serde_json::json!({ "name": name }).to_string());
+        let answer = self.post(
+            "/participant",
+            &serde_json::json!({ "name": name }).to_string(),
+        );
         assert_eq!(answer.status, 200, "{answer:?}");
         answer.json["id"].as_i64().unwrap()
     }
 
     pub fn befriend(&self, a: i64, b: i64) -> Answer {
-        self.post(&format!("/participant/{a}/friends"), &format!(r#"{{"to": "/participant/{b}"}}"#))
+        self.post(
+            &format!("/participant/{a}/friends"),
+            &format!(r#"{{"to": "/participant/{b}"}}"#),
+        )
     }
 
     pub fn publish(&self, author: i64, subject: &str, story: &str) -> Answer {

@@ -33,4 +33,6 @@ pub mod bindings {
     });
 }
 
-pub use bindings::newsfeed::feed::types::{Error as StoreError, FeedItem, Friendship, Id, Participant, Post};
+pub use bindings::newsfeed::feed::types::{
+    Error as StoreError, FeedItem, Friendship, Id, Participant, Post,
+};

@@ -1,57 +1,115 @@
-//! `newsfeed up`: loads the app from the manifest, opens the store, compiles
-//! (or loads from cache) every component, and serves HTTP until Ctrl-C.
+//! `newsfeed up` and `newsfeed watch`: load the app from the manifest, open
+//! the store, compile (or load from cache) every component, and serve HTTP
+//! until Ctrl-C, hot-swapping functions as their files change.
 
+use crate::admin::Admin;
 use crate::backend::sqlite::Sqlite;
 use crate::cli::UpArgs;
-use crate::compile_cache::{sha256_hex, CompileCache};
+use crate::compile_cache::CompileCache;
 use crate::engine::{new_engine, start_epoch_clock};
-use crate::function::{Function, Shared};
+use crate::function::Shared;
+use crate::hot_swap::FunctionSlot;
+use crate::loader::Loader;
 use crate::manifest::App;
 use crate::routing::Router;
-use crate::server::{FunctionSlot, Server};
-use crate::worlds::Worlds;
-use anyhow::{Context, Result};
-use arc_swap::ArcSwap;
+use crate::server::Server;
+use crate::watch::{watch_sources, watch_wasm_files};
+use anyhow::{bail, Context, Result};
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Instant;
 
-pub async fn run(args: UpArgs) -> Result<()> {
+/// What to watch while serving.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// The wasm files: a new file swaps its function.
+    Up,
+    /// The sources: a change rebuilds and swaps its function.
+    Watch,
+}
+
+pub async fn run(args: UpArgs, mode: Mode) -> Result<()> {
+    let admin_token = match (&args.admin_listen, &args.admin_token) {
+        (Some(_), None) => {
+            bail!("--admin-listen needs a token: --admin-token or NEWSFEED_ADMIN_TOKEN")
+        }
+        (Some(_), Some(token)) if token.trim().is_empty() => {
+            bail!("the admin token must not be empty")
+        }
+        (_, token) => token.clone(),
+    };
     if args.build {
         let manifest = args.manifest.clone();
         tokio::task::spawn_blocking(move || super::build::run(&manifest)).await??;
     }
     let app = App::load(&args.manifest)?;
     let limits = args.limits()?;
-    std::fs::create_dir_all(&args.state_dir).with_context(|| format!("creating {}", args.state_dir.display()))?;
+    std::fs::create_dir_all(&args.state_dir)
+        .with_context(|| format!("creating {}", args.state_dir.display()))?;
     let database = args.state_dir.join("newsfeed.db");
-    let backend = Sqlite::open(&database).with_context(|| format!("opening {}", database.display()))?;
+    let backend =
+        Sqlite::open(&database).with_context(|| format!("opening {}", database.display()))?;
 
     let engine = new_engine(&limits)?;
     start_epoch_clock(&engine);
-    let cache = CompileCache::new(args.compile_cache.clone().unwrap_or_else(|| args.state_dir.join("compiled")))?;
-    let worlds = Worlds::load()?;
+    let cache = CompileCache::new(
+        args.compile_cache
+            .clone()
+            .unwrap_or_else(|| args.state_dir.join("compiled")),
+    )?;
+    let loader = Arc::new(Loader::new(engine.clone(), cache, app.components.clone())?);
 
     let mut functions = BTreeMap::new();
-    for (name, spec) in &app.components {
-        let started = Instant::now();
-        let wasm = std::fs::read(&spec.source)
-            .with_context(|| format!("reading component {name} from {} (run `newsfeed build`?)", spec.source.display()))?;
-        let component = cache.load(&engine, &wasm).with_context(|| format!("compiling component {name}"))?;
-        let linker = worlds.linker(&engine, spec.world.as_deref())?;
-        let function = Function::new(name, sha256_hex(&wasm), &component, &linker)
-            .with_context(|| format!("component {name} does not fit its world {:?}", spec.world))?;
-        tracing::info!(function = %name, version = &function.sha256[..12], elapsed = ?started.elapsed(), "loaded");
-        functions.insert(name.clone(), FunctionSlot::new(ArcSwap::from_pointee(function)));
+    for name in app.components.keys() {
+        let loaded = loader
+            .load_file(name)
+            .with_context(|| format!("loading component {name}"))?;
+        let function = loaded.function;
+        tracing::info!(function = %name, version = &function.sha256[..12], compile = ?loaded.compile_time, "loaded");
+        let routes = app
+            .routes
+            .iter()
+            .filter(|(_, target)| target == name)
+            .map(|(route, _)| route.to_string())
+            .collect();
+        functions.insert(name.clone(), Arc::new(FunctionSlot::new(function, routes)));
     }
-    let routes = app.routes.iter().map(|(route, name)| (route.clone(), functions[name].clone())).collect();
+    let routes = app
+        .routes
+        .iter()
+        .map(|(route, name)| (route.clone(), functions[name].clone()))
+        .collect();
     let server = Arc::new(Server {
-        shared: Shared { engine, backend: Arc::new(backend), limits },
+        shared: Shared {
+            engine,
+            backend: Arc::new(backend),
+            limits,
+        },
         router: Router::new(routes),
         functions,
+        loader,
     });
 
-    let listener = tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
+    let runtime = tokio::runtime::Handle::current();
+    let _watcher = match mode {
+        Mode::Up => watch_wasm_files(server.clone(), runtime)?,
+        Mode::Watch => watch_sources(server.clone(), &app, runtime)?,
+    };
+    if let (Some(address), Some(token)) = (args.admin_listen, admin_token) {
+        let listener = tokio::net::TcpListener::bind(address)
+            .await
+            .with_context(|| format!("admin API on {address}"))?;
+        println!("Admin API on http://{}", listener.local_addr()?);
+        tokio::spawn(
+            Arc::new(Admin {
+                server: server.clone(),
+                token,
+            })
+            .run(listener),
+        );
+    }
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("listening on {}", args.listen))?;
     // The tests read this line to find the port.
     println!("Serving http://{}", listener.local_addr()?);
     tokio::select! {

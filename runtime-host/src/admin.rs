@@ -1,0 +1,142 @@
+//! The admin API, on its own listen address (`--admin-listen`), never on the
+//! public one. Every request needs `Authorization: Bearer <token>`.
+//!
+//! - `GET /admin/functions`: each function's routes, version, load time and
+//!   request count.
+//! - `PUT /admin/functions/{name}`: the body is a new wasm component for
+//!   that function; it is compiled, linked and checked like any other
+//!   version, and swapped in only if all of that succeeds.
+
+use crate::server::{error, json, Server};
+use bytes::Bytes;
+use http::{header, Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use serde_json::json;
+use std::sync::Arc;
+use subtle::ConstantTimeEq;
+use tokio::net::TcpListener;
+use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
+
+/// The largest component the admin API accepts.
+const MAX_COMPONENT_BYTES: usize = 64 << 20;
+
+pub struct Admin {
+    pub server: Arc<Server>,
+    pub token: String,
+}
+
+impl Admin {
+    pub async fn run(self: Arc<Self>, listener: TcpListener) -> anyhow::Result<()> {
+        loop {
+            let (stream, _) = listener.accept().await?;
+            let admin = self.clone();
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |req| {
+                    let admin = admin.clone();
+                    async move { Ok::<_, std::convert::Infallible>(admin.handle(req).await) }
+                });
+                let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+                let _ = builder
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    }
+
+    fn authorized(&self, req: &Request<Incoming>) -> bool {
+        let given = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|value| value.as_bytes().strip_prefix(b"Bearer "))
+            .unwrap_or_default();
+        // Constant time: how much of a guess matches must not show in timing.
+        bool::from(given.ct_eq(self.token.as_bytes()))
+    }
+
+    pub async fn handle(&self, req: Request<Incoming>) -> Response<HyperOutgoingBody> {
+        if !self.authorized(&req) {
+            let mut answer = error(StatusCode::UNAUTHORIZED, "a valid bearer token is required");
+            answer.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer"),
+            );
+            return answer;
+        }
+        let path = req.uri().path().to_string();
+        match (req.method().clone(), path.strip_prefix("/admin/functions")) {
+            (Method::GET, Some("")) => self.list(),
+            (Method::PUT, Some(rest)) if rest.len() > 1 && rest.starts_with('/') => {
+                self.swap(&rest[1..], req).await
+            }
+            (_, Some("")) => error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method not allowed; use GET",
+            ),
+            (_, Some(rest)) if rest.starts_with('/') => error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method not allowed; use PUT",
+            ),
+            _ => error(StatusCode::NOT_FOUND, &format!("no route for {path}")),
+        }
+    }
+
+    fn list(&self) -> Response<HyperOutgoingBody> {
+        let functions: Vec<_> = self
+            .server
+            .functions
+            .values()
+            .map(|slot| {
+                let current = slot.current();
+                json!({
+                    "name": slot.name,
+                    "routes": slot.routes,
+                    "version": current.sha256,
+                    "loaded_at": humantime::format_rfc3339_seconds(current.loaded_at).to_string(),
+                    "requests": slot.requests(),
+                    "swaps": slot.swaps(),
+                })
+            })
+            .collect();
+        json(StatusCode::OK, &json!(functions))
+    }
+
+    async fn swap(&self, name: &str, req: Request<Incoming>) -> Response<HyperOutgoingBody> {
+        let Some(slot) = self.server.functions.get(name) else {
+            return error(StatusCode::NOT_FOUND, &format!("no function {name:?}"));
+        };
+        let wasm: Bytes = match Limited::new(req.into_body(), MAX_COMPONENT_BYTES)
+            .collect()
+            .await
+        {
+            Ok(body) => body.to_bytes(),
+            Err(_) => {
+                return error(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "the component is over 64 MiB, or its upload failed",
+                )
+            }
+        };
+        match slot.swap(self.server.loader.clone(), wasm.to_vec()).await {
+            Ok(Some(report)) => {
+                tracing::info!("{report}");
+                json(StatusCode::OK, &json!(report))
+            }
+            Ok(None) => json(
+                StatusCode::OK,
+                &json!({ "function": name, "unchanged": true }),
+            ),
+            Err(failure) => {
+                tracing::error!(
+                    function = name,
+                    "swap refused, the old version keeps serving: {failure:#}"
+                );
+                error(
+                    StatusCode::BAD_REQUEST,
+                    &format!("swap refused, the old version keeps serving: {failure:#}"),
+                )
+            }
+        }
+    }
+}

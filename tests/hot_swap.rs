@@ -1,0 +1,301 @@
+//! Hot swap: one function is replaced while the others keep serving, with no
+//! failed request; a bad version never replaces a good one; the admin API
+//! refuses anyone without the token.
+
+mod common;
+
+use common::{built_wasm, Host};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+const TOKEN: &str = "test-admin-token-0123456789";
+
+fn variant(answer: &common::Answer) -> Option<&str> {
+    answer
+        .headers
+        .get("x-newsfeed-variant")
+        .map(|v| v.to_str().unwrap())
+}
+
+/// Replaces a file the way a build does: write aside, then rename over it.
+fn replace_file(path: &std::path::Path, bytes: &[u8]) {
+    let aside = path.with_extension("new");
+    std::fs::write(&aside, bytes).unwrap();
+    std::fs::rename(&aside, path).unwrap();
+}
+
+#[test]
+fn a_new_wasm_file_is_swapped_in_under_load_with_no_failed_request() {
+    let host = Host::start();
+    let (a, b) = (host.participant("a"), host.participant("b"));
+    host.befriend(a, b);
+    host.publish(a, "s", "before the swap");
+
+    let stop = AtomicBool::new(false);
+    let (failures, served, tagged_seen) = (
+        AtomicUsize::new(0),
+        AtomicUsize::new(0),
+        AtomicBool::new(false),
+    );
+    let untagged_after_tagged = AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        for client in 0..8 {
+            let (host, stop, failures, served) = (&host, &stop, &failures, &served);
+            let (tagged_seen, untagged_after_tagged) = (&tagged_seen, &untagged_after_tagged);
+            scope.spawn(move || {
+                let mut seen_tagged = false;
+                let deadline = Instant::now() + Duration::from_secs(30);
+                while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
+                    // Half the clients read the swapped function, half another one.
+                    let answer = if client % 2 == 0 {
+                        host.get(&format!("/participant/{a}"))
+                    } else {
+                        host.get(&format!("/participant/{b}/inbound"))
+                    };
+                    served.fetch_add(1, Ordering::Relaxed);
+                    if answer.status != 200 {
+                        failures.fetch_add(1, Ordering::Relaxed);
+                    }
+                    match variant(&answer) {
+                        Some("tagged") => {
+                            seen_tagged = true;
+                            tagged_seen.store(true, Ordering::Relaxed);
+                        }
+                        _ if seen_tagged => {
+                            untagged_after_tagged.fetch_add(1, Ordering::Relaxed);
+                        }
+                        _ => {}
+                    }
+                }
+            });
+        }
+        std::thread::sleep(Duration::from_secs(2));
+        replace_file(
+            &host.wasm_path("participant"),
+            &std::fs::read(built_wasm("tagged-participant")).unwrap(),
+        );
+        let swapped = Instant::now();
+        while !tagged_seen.load(Ordering::Relaxed) && swapped.elapsed() < Duration::from_secs(20) {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        // Keep the load on for a while after the swap.
+        std::thread::sleep(Duration::from_secs(2));
+        stop.store(true, Ordering::Relaxed);
+    });
+    assert!(
+        served.load(Ordering::Relaxed) > 100,
+        "the load ran: {} requests",
+        served.load(Ordering::Relaxed)
+    );
+    assert_eq!(
+        failures.load(Ordering::Relaxed),
+        0,
+        "failed requests during the swap"
+    );
+    assert!(
+        tagged_seen.load(Ordering::Relaxed),
+        "the new version answered"
+    );
+    assert_eq!(
+        untagged_after_tagged.load(Ordering::Relaxed),
+        0,
+        "a client saw the old version after the new one"
+    );
+    // The other functions kept their data and version.
+    assert_eq!(
+        variant(&host.get(&format!("/participant/{b}/inbound"))),
+        None
+    );
+    assert_eq!(
+        host.get(&format!("/participant/{b}/inbound")).json[0]["story"],
+        "before the swap"
+    );
+    assert_eq!(
+        variant(&host.get(&format!("/participant/{a}"))),
+        Some("tagged")
+    );
+}
+
+fn admin(
+    host: &Host,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Vec<u8>,
+) -> (u16, serde_json::Value) {
+    let client = reqwest::blocking::Client::new();
+    let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+    let mut request = client
+        .request(method, format!("{}{path}", host.admin.as_ref().unwrap()))
+        .body(body);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().unwrap();
+    let status = response.status().as_u16();
+    (
+        status,
+        serde_json::from_str(&response.text().unwrap()).unwrap(),
+    )
+}
+
+#[test]
+fn the_admin_api_swaps_good_versions_refuses_bad_ones_and_needs_the_token() {
+    let host = Host::start_with(&["--admin-listen", "127.0.0.1:0", "--admin-token", TOKEN]);
+    let a = host.participant("a");
+    let tagged = std::fs::read(built_wasm("tagged-participant")).unwrap();
+    let still_old = || {
+        let answer = host.get(&format!("/participant/{a}"));
+        answer.status == 200 && variant(&answer).is_none()
+    };
+
+    // No token, a wrong token, or a wrong scheme: 401, and nothing changes.
+    for token in [None, Some("wrong"), Some(&TOKEN[..TOKEN.len() - 1])] {
+        assert_eq!(
+            admin(&host, "GET", "/admin/functions", token, vec![]).0,
+            401
+        );
+        assert_eq!(
+            admin(
+                &host,
+                "PUT",
+                "/admin/functions/participant",
+                token,
+                tagged.clone()
+            )
+            .0,
+            401
+        );
+    }
+    let basic = reqwest::blocking::Client::new()
+        .put(format!(
+            "{}/admin/functions/participant",
+            host.admin.as_ref().unwrap()
+        ))
+        .basic_auth("admin", Some(TOKEN))
+        .body(tagged.clone())
+        .send()
+        .unwrap();
+    assert_eq!(basic.status(), 401);
+    assert!(still_old());
+
+    let (status, list) = admin(&host, "GET", "/admin/functions", Some(TOKEN), vec![]);
+    assert_eq!(status, 200);
+    let participant = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "participant")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        participant["routes"],
+        serde_json::json!(["/participant", "/participant/:id"])
+    );
+    assert!(participant["requests"].as_u64().unwrap() >= 2);
+    assert!(participant["loaded_at"].as_str().unwrap().ends_with('Z'));
+    let old_version = participant["version"].as_str().unwrap().to_string();
+
+    // Bad versions are refused with the reason, and the old one keeps serving.
+    let outbound = std::fs::read(built_wasm("outbound")).unwrap();
+    let unknown_import = wat::parse_str(
+        r#"(component (import "unknown:pkg/thing" (instance (export "f" (func)))))"#,
+    )
+    .unwrap();
+    let no_handler = wat::parse_str("(component)").unwrap();
+    for (bad, reason) in [
+        (b"\0asm garbage".to_vec(), "not a valid component"),
+        (no_handler, "incoming-handler"),
+        (unknown_import, "unknown:pkg/thing"),
+        // The outbound function imports `publishing`: the participant
+        // function's world does not allow posting.
+        (outbound, "publishing"),
+    ] {
+        let (status, answer) = admin(
+            &host,
+            "PUT",
+            "/admin/functions/participant",
+            Some(TOKEN),
+            bad,
+        );
+        assert_eq!(status, 400, "{answer}");
+        let message = answer["error"].as_str().unwrap();
+        assert!(message.contains(reason), "{reason:?} not in {message:?}");
+        assert!(still_old());
+    }
+    assert_eq!(
+        admin(
+            &host,
+            "PUT",
+            "/admin/functions/nobody",
+            Some(TOKEN),
+            tagged.clone()
+        )
+        .0,
+        404
+    );
+
+    let (status, report) = admin(
+        &host,
+        "PUT",
+        "/admin/functions/participant",
+        Some(TOKEN),
+        tagged.clone(),
+    );
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["old_version"], old_version.as_str());
+    assert_eq!(
+        variant(&host.get(&format!("/participant/{a}"))),
+        Some("tagged")
+    );
+    let (_, list) = admin(&host, "GET", "/admin/functions", Some(TOKEN), vec![]);
+    let participant = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "participant")
+        .unwrap()
+        .clone();
+    assert_eq!(participant["version"], report["new_version"]);
+    assert_eq!(participant["swaps"], 1);
+}
+
+#[test]
+fn a_broken_wasm_file_keeps_the_old_version_serving() {
+    let host = Host::start();
+    let a = host.participant("a");
+    replace_file(&host.wasm_path("participant"), b"not wasm at all");
+    std::thread::sleep(Duration::from_millis(800));
+    let answer = host.get(&format!("/participant/{a}"));
+    assert_eq!((answer.status, variant(&answer)), (200, None));
+    // A good file after a bad one is still picked up.
+    replace_file(
+        &host.wasm_path("participant"),
+        &std::fs::read(built_wasm("tagged-participant")).unwrap(),
+    );
+    let started = Instant::now();
+    while variant(&host.get(&format!("/participant/{a}"))).is_none() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the good version was never swapped in"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn the_admin_api_is_refused_without_a_token() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_newsfeed"))
+        .args([
+            "up",
+            "--listen",
+            "127.0.0.1:0",
+            "--admin-listen",
+            "127.0.0.1:0",
+        ])
+        .env_remove("NEWSFEED_ADMIN_TOKEN")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("token"));
+}

@@ -299,3 +299,32 @@ fn the_admin_api_is_refused_without_a_token() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("token"));
 }
+
+#[test]
+fn newsfeed_watch_rebuilds_and_swaps_only_the_changed_function() {
+    let state = tempfile::tempdir().unwrap();
+    let sources = state.path().join("participant-src");
+    std::fs::create_dir_all(&sources).unwrap();
+    let target = state.path().join("wasm/participant.wasm");
+    // A stand-in for cargo: "building" the participant installs the tagged
+    // variant, so the test needs no compiler and shows which version serves.
+    let command = format!("cp {} {}", built_wasm("tagged-participant").display(), target.display());
+    let host = Host::launch("watch", state, &[], |manifest| {
+        let participant = manifest["component"]["participant"].as_table_mut().unwrap();
+        let build: toml::Table = toml::toml! { command = ""  watch = ["participant-src/*.rs"] };
+        participant.insert("build".into(), build.into());
+        participant["build"]["command"] = command.into();
+    });
+    let a = host.participant("a");
+    let b = host.participant("b");
+    assert_eq!(variant(&host.get(&format!("/participant/{a}"))), None);
+    let inbound_version_before = host.get(&format!("/participant/{b}/inbound")).status;
+
+    std::fs::write(sources.join("lib.rs"), "// changed").unwrap();
+    let line = host.stdout.lock().unwrap().recv_timeout(Duration::from_secs(30)).expect("a line for the swap");
+    assert!(line.starts_with("participant: rebuilt in ") && line.contains("swapped in"), "{line}");
+    assert_eq!(variant(&host.get(&format!("/participant/{a}"))), Some("tagged"));
+    // The data and the other functions are untouched: same process, same store.
+    assert_eq!(host.get(&format!("/participant/{b}")).json["name"], "b");
+    assert_eq!(host.get(&format!("/participant/{b}/inbound")).status, inbound_version_before);
+}

@@ -100,6 +100,7 @@ pub fn watch_sources(server: Arc<Server>, app: &App, runtime: Handle) -> Result<
     let app = app.clone();
     let mut debouncer = new_debouncer(DEBOUNCE, None, move |events: DebounceEventResult| {
         let paths = changed_paths(events);
+        tracing::debug!(?paths, "sources changed");
         let changed: Vec<&String> = watched
             .iter()
             .filter(|sources| paths.iter().any(|path| sources.globs.is_match(path)))

@@ -11,7 +11,7 @@ use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 pub fn repo_root() -> &'static Path {
@@ -68,7 +68,7 @@ pub fn built_wasm(crate_name: &str) -> PathBuf {
 /// The app's manifest plus the `faults` component at `/faults/...`, written
 /// into `dir`, with every component's wasm copied into `dir/wasm` so that a
 /// test may replace its own copy.
-fn test_manifest(dir: &Path) -> PathBuf {
+fn test_manifest(dir: &Path, edit: impl FnOnce(&mut toml::Table)) -> PathBuf {
     let text = std::fs::read_to_string(repo_root().join("spin.toml")).unwrap();
     let mut manifest: toml::Table = text.parse().unwrap();
     let wasm_dir = dir.join("wasm");
@@ -99,6 +99,7 @@ fn test_manifest(dir: &Path) -> PathBuf {
         .as_array_mut()
         .unwrap()
         .push(route.into());
+    edit(&mut manifest);
     let path = dir.join("spin.toml");
     std::fs::write(&path, toml::to_string(&manifest).unwrap()).unwrap();
     path
@@ -110,6 +111,8 @@ pub struct Host {
     pub base: String,
     /// The admin API's base URL, when started with `--admin-listen`.
     pub admin: Option<String>,
+    /// What the host prints on stdout after it started serving.
+    pub stdout: Mutex<std::sync::mpsc::Receiver<String>>,
     pub state: tempfile::TempDir,
     client: reqwest::blocking::Client,
 }
@@ -135,10 +138,16 @@ impl Host {
 
     /// Starts a host over an existing state dir (to test restarts).
     pub fn start_in(state: tempfile::TempDir, flags: &[&str]) -> Host {
+        Host::launch("up", state, flags, |_| {})
+    }
+
+    /// Runs `newsfeed <command>` (`up` or `watch`) with the test manifest,
+    /// changed by `edit`, in `state`.
+    pub fn launch(command: &str, state: tempfile::TempDir, flags: &[&str], edit: impl FnOnce(&mut toml::Table)) -> Host {
         build_components();
-        let manifest = test_manifest(state.path());
+        let manifest = test_manifest(state.path(), edit);
         let mut child = Command::new(env!("CARGO_BIN_EXE_newsfeed"))
-            .args(["up", "--listen", "127.0.0.1:0", "-f"])
+            .args([command, "--listen", "127.0.0.1:0", "-f"])
             .arg(&manifest)
             .arg("--state-dir")
             .arg(state.path().join("state"))
@@ -166,19 +175,11 @@ impl Host {
                 break url.to_string();
             }
         };
-        // Keep draining stdout so the host never blocks on a full pipe.
-        std::thread::spawn(move || lines.for_each(drop));
-        let client = reqwest::blocking::Client::builder()
-            .timeout(Duration::from_secs(60))
-            .build()
-            .unwrap();
-        Host {
-            child,
-            base,
-            admin,
-            state,
-            client,
-        }
+        // Keep reading stdout so the host never blocks on a full pipe.
+        let (sender, stdout) = std::sync::mpsc::channel();
+        std::thread::spawn(move || lines.map_while(Result::ok).for_each(|line| drop(sender.send(line))));
+        let client = reqwest::blocking::Client::builder().timeout(Duration::from_secs(60)).build().unwrap();
+        Host { child, base, admin, stdout: Mutex::new(stdout), state, client }
     }
 
     /// Kills the process at once (no clean shutdown) and hands back its state.

@@ -30,7 +30,8 @@ fn distinct_version(wasm: &[u8], n: usize) -> Vec<u8> {
 fn main() {
     let host = Host::start();
     let id = host.participant("bench");
-    let (plain, tagged) = (std::fs::read(built_wasm("participant")).unwrap(), std::fs::read(built_wasm("tagged-participant")).unwrap());
+    let (plain, tagged) =
+        (std::fs::read(built_wasm("participant")).unwrap(), std::fs::read(built_wasm("tagged-participant")).unwrap());
     let path = host.wasm_path("participant");
     let mut latencies = Vec::new();
     for n in 0..SWAPS {

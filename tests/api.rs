@@ -13,10 +13,7 @@ fn participants_are_created_and_read() {
     assert_eq!(created.status, 200);
     assert_eq!(created.content_type, "application/json");
     let id = created.json["id"].as_i64().unwrap();
-    assert_eq!(
-        created.json,
-        json!({"id": id, "name": "joe", "link": format!("/participant/{id}")})
-    );
+    assert_eq!(created.json, json!({"id": id, "name": "joe", "link": format!("/participant/{id}")}));
     assert_eq!(host.get(&format!("/participant/{id}")).json, created.json);
 }
 
@@ -47,25 +44,14 @@ fn friendship_is_symmetric_idempotent_and_never_with_oneself() {
     );
 
     assert_eq!(host.befriend(a, a).status, 400);
-    assert_eq!(
-        host.get(&format!("/participant/{a}/friends"))
-            .json
-            .as_array()
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(host.get(&format!("/participant/{a}/friends")).json.as_array().unwrap().len(), 1);
 }
 
 #[test]
 fn a_post_reaches_the_outbound_list_every_friends_feed_and_search_at_once() {
     let host = Host::start();
-    let (author, f1, f2, stranger) = (
-        host.participant("author"),
-        host.participant("f1"),
-        host.participant("f2"),
-        host.participant("s"),
-    );
+    let (author, f1, f2, stranger) =
+        (host.participant("author"), host.participant("f1"), host.participant("f2"), host.participant("s"));
     host.befriend(author, f1);
     host.befriend(f2, author);
     let body = json!({
@@ -74,41 +60,20 @@ fn a_post_reaches_the_outbound_list_every_friends_feed_and_search_at_once() {
         "subject": "news",
         "story": "an aardvark walked in",
     });
-    let posted = host.post(
-        &format!("/participant/{author}/outbound"),
-        &body.to_string(),
-    );
+    let posted = host.post(&format!("/participant/{author}/outbound"), &body.to_string());
     assert_eq!(posted.status, 200);
-    assert_eq!(
-        posted.json, body,
-        "the post as stored, occurred exactly as given"
-    );
+    assert_eq!(posted.json, body, "the post as stored, occurred exactly as given");
 
     // Read-your-writes: every effect is visible to the very next request.
-    assert_eq!(
-        host.get(&format!("/participant/{author}/outbound")).json,
-        json!([body])
-    );
+    assert_eq!(host.get(&format!("/participant/{author}/outbound")).json, json!([body]));
     for friend in [f1, f2] {
         let mut item = body.clone();
         item["to"] = json!(format!("/participant/{friend}"));
-        assert_eq!(
-            host.get(&format!("/participant/{friend}/inbound")).json,
-            json!([item])
-        );
+        assert_eq!(host.get(&format!("/participant/{friend}/inbound")).json, json!([item]));
     }
-    assert_eq!(
-        host.get(&format!("/participant/{stranger}/inbound")).json,
-        json!([])
-    );
-    assert_eq!(
-        host.get(&format!("/participant/{author}/inbound")).json,
-        json!([])
-    );
-    assert_eq!(
-        host.get("/outbound?keywords=aardvark").json,
-        json!([format!("/participant/{author}")])
-    );
+    assert_eq!(host.get(&format!("/participant/{stranger}/inbound")).json, json!([]));
+    assert_eq!(host.get(&format!("/participant/{author}/inbound")).json, json!([]));
+    assert_eq!(host.get("/outbound?keywords=aardvark").json, json!([format!("/participant/{author}")]));
 }
 
 #[test]
@@ -118,10 +83,7 @@ fn occurred_defaults_to_the_servers_utc_time() {
     let posted = host.publish(id, "s", "t");
     assert_eq!(posted.status, 200);
     let occurred = posted.json["occurred"].as_str().unwrap();
-    assert!(
-        occurred.ends_with('Z') && occurred.contains('T'),
-        "{occurred}"
-    );
+    assert!(occurred.ends_with('Z') && occurred.contains('T'), "{occurred}");
     assert!(occurred.starts_with("20"), "{occurred}");
 }
 
@@ -135,126 +97,47 @@ fn lists_are_newest_stored_first_and_limited() {
         host.befriend(a, *other);
     }
     // `occurred` is the client's value and does not reorder anything.
-    for (subject, occurred) in [
-        ("first", "2030-01-01"),
-        ("second", "2020-01-01"),
-        ("third", "2025-01-01"),
-    ] {
+    for (subject, occurred) in [("first", "2030-01-01"), ("second", "2020-01-01"), ("third", "2025-01-01")] {
         let body = json!({"subject": subject, "story": "s", "occurred": occurred}).to_string();
-        assert_eq!(
-            host.post(&format!("/participant/{a}/outbound"), &body)
-                .status,
-            200
-        );
+        assert_eq!(host.post(&format!("/participant/{a}/outbound"), &body).status, 200);
     }
     let subjects = |path: &str| -> Vec<String> {
-        host.get(path)
-            .json
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|p| p["subject"].as_str().unwrap().to_string())
-            .collect()
+        host.get(path).json.as_array().unwrap().iter().map(|p| p["subject"].as_str().unwrap().to_string()).collect()
     };
-    assert_eq!(
-        subjects(&format!("/participant/{a}/outbound")),
-        ["third", "second", "first"]
-    );
-    assert_eq!(
-        subjects(&format!("/participant/{b}/inbound")),
-        ["third", "second", "first"]
-    );
-    assert_eq!(
-        subjects(&format!("/participant/{a}/outbound?limit=2")),
-        ["third", "second"]
-    );
-    assert_eq!(
-        subjects(&format!("/participant/{b}/inbound?limit=1")),
-        ["third"]
-    );
+    assert_eq!(subjects(&format!("/participant/{a}/outbound")), ["third", "second", "first"]);
+    assert_eq!(subjects(&format!("/participant/{b}/inbound")), ["third", "second", "first"]);
+    assert_eq!(subjects(&format!("/participant/{a}/outbound?limit=2")), ["third", "second"]);
+    assert_eq!(subjects(&format!("/participant/{b}/inbound?limit=1")), ["third"]);
     let friends = host.get(&format!("/participant/{a}/friends?limit=2")).json;
     assert_eq!(friends.as_array().unwrap().len(), 2);
-    assert_eq!(
-        friends[0]["to"],
-        format!("/participant/{}", others[2]),
-        "newest friendship first"
-    );
-    assert_eq!(
-        host.get(&format!("/participant/{a}/outbound?limit=1000"))
-            .status,
-        200
-    );
+    assert_eq!(friends[0]["to"], format!("/participant/{}", others[2]), "newest friendship first");
+    assert_eq!(host.get(&format!("/participant/{a}/outbound?limit=1000")).status, 200);
     for bad in ["0", "1001", "x", "-1", ""] {
-        assert_eq!(
-            host.get(&format!("/participant/{a}/outbound?limit={bad}"))
-                .status,
-            400,
-            "limit={bad}"
-        );
-        assert_eq!(
-            host.get(&format!("/participant/{a}/friends?limit={bad}"))
-                .status,
-            400,
-            "limit={bad}"
-        );
-        assert_eq!(
-            host.get(&format!("/participant/{a}/inbound?limit={bad}"))
-                .status,
-            400,
-            "limit={bad}"
-        );
+        assert_eq!(host.get(&format!("/participant/{a}/outbound?limit={bad}")).status, 400, "limit={bad}");
+        assert_eq!(host.get(&format!("/participant/{a}/friends?limit={bad}")).status, 400, "limit={bad}");
+        assert_eq!(host.get(&format!("/participant/{a}/inbound?limit={bad}")).status, 400, "limit={bad}");
     }
 }
 
 #[test]
 fn search_matches_whole_words_ranks_best_posts_first_and_is_never_a_query_language() {
     let host = Host::start();
-    let (one, two, three) = (
-        host.participant("1"),
-        host.participant("2"),
-        host.participant("3"),
-    );
+    let (one, two, three) = (host.participant("1"), host.participant("2"), host.participant("3"));
     host.publish(one, "morning", "the quick fox");
     host.publish(two, "evening", "a quick brown fox jumps");
     host.publish(three, "Fox sighting", "nothing else");
-    let links = |ids: &[i64]| {
-        json!(ids
-            .iter()
-            .map(|id| format!("/participant/{id}"))
-            .collect::<Vec<_>>())
-    };
+    let links = |ids: &[i64]| json!(ids.iter().map(|id| format!("/participant/{id}")).collect::<Vec<_>>());
 
     // More keywords held ranks first; ties go to the newer post.
-    assert_eq!(
-        host.get("/outbound?keywords=brown%20fox").json,
-        links(&[two, three, one])
-    );
-    assert_eq!(
-        host.get("/outbound?keywords=FOX").json,
-        links(&[three, two, one]),
-        "case-insensitive, subjects too"
-    );
-    assert_eq!(
-        host.get("/outbound?keywords=fox&limit=1").json,
-        links(&[three])
-    );
-    assert_eq!(
-        host.get("/outbound?keywords=qui").json,
-        json!([]),
-        "whole words only"
-    );
-    assert_eq!(
-        host.get("/outbound?keywords=quick+jumps").json,
-        links(&[two, one])
-    );
+    assert_eq!(host.get("/outbound?keywords=brown%20fox").json, links(&[two, three, one]));
+    assert_eq!(host.get("/outbound?keywords=FOX").json, links(&[three, two, one]), "case-insensitive, subjects too");
+    assert_eq!(host.get("/outbound?keywords=fox&limit=1").json, links(&[three]));
+    assert_eq!(host.get("/outbound?keywords=qui").json, json!([]), "whole words only");
+    assert_eq!(host.get("/outbound?keywords=quick+jumps").json, links(&[two, one]));
 
     // A poster is listed once, by its best post.
     host.publish(one, "again", "quick brown fox jumps");
-    assert_eq!(
-        host.get("/outbound?keywords=quick%20brown%20fox%20jumps")
-            .json,
-        links(&[one, two, three])
-    );
+    assert_eq!(host.get("/outbound?keywords=quick%20brown%20fox%20jumps").json, links(&[one, two, three]));
 
     for hostile in [
         "fox%20OR%20dog",
@@ -266,17 +149,9 @@ fn search_matches_whole_words_ranks_best_posts_first_and_is_never_a_query_langua
         "')%3B%20DROP%20TABLE%20post%3B--",
         "%5E",
     ] {
-        assert_eq!(
-            host.get(&format!("/outbound?keywords={hostile}")).status,
-            200,
-            "{hostile}"
-        );
+        assert_eq!(host.get(&format!("/outbound?keywords={hostile}")).status, 200, "{hostile}");
     }
-    assert_eq!(
-        host.get("/outbound?keywords=OR").json,
-        json!([]),
-        "OR is a plain word here"
-    );
+    assert_eq!(host.get("/outbound?keywords=OR").json, json!([]), "OR is a plain word here");
 
     assert_eq!(host.get("/outbound").status, 400);
     assert_eq!(host.get("/outbound?keywords=").status, 400);
@@ -306,38 +181,17 @@ fn every_bad_request_gets_a_json_400_and_changes_nothing() {
         (&friends, r#"{"to": "participant/2"}"#.into()),
         (&friends, r#"{"to": null}"#.into()),
         (&friends, r#"{}"#.into()),
-        (
-            &friends,
-            format!(r#"{{"from": "/participant/{b}", "to": "/participant/{b}"}}"#),
-        ),
-        (
-            &friends,
-            format!(r#"{{"from": null, "to": "/participant/{b}"}}"#),
-        ),
+        (&friends, format!(r#"{{"from": "/participant/{b}", "to": "/participant/{b}"}}"#)),
+        (&friends, format!(r#"{{"from": null, "to": "/participant/{b}"}}"#)),
         (&outbound, r#"{"subject": "s"}"#.into()),
         (&outbound, r#"{"story": "s"}"#.into()),
         (&outbound, r#"{"subject": "", "story": "s"}"#.into()),
         (&outbound, r#"{"subject": "s", "story": 5}"#.into()),
-        (
-            &outbound,
-            r#"{"subject": "s", "story": "t", "occurred": "yesterday"}"#.into(),
-        ),
-        (
-            &outbound,
-            r#"{"subject": "s", "story": "t", "occurred": "2026-02-30"}"#.into(),
-        ),
-        (
-            &outbound,
-            r#"{"subject": "s", "story": "t", "occurred": "2026-11-24T10:00:00"}"#.into(),
-        ),
-        (
-            &outbound,
-            r#"{"subject": "s", "story": "t", "occurred": null}"#.into(),
-        ),
-        (
-            &outbound,
-            format!(r#"{{"from": "/participant/{b}", "subject": "s", "story": "t"}}"#),
-        ),
+        (&outbound, r#"{"subject": "s", "story": "t", "occurred": "yesterday"}"#.into()),
+        (&outbound, r#"{"subject": "s", "story": "t", "occurred": "2026-02-30"}"#.into()),
+        (&outbound, r#"{"subject": "s", "story": "t", "occurred": "2026-11-24T10:00:00"}"#.into()),
+        (&outbound, r#"{"subject": "s", "story": "t", "occurred": null}"#.into()),
+        (&outbound, format!(r#"{{"from": "/participant/{b}", "subject": "s", "story": "t"}}"#)),
     ];
     for (path, body) in &cases {
         let answer = host.post(path, body);
@@ -354,21 +208,9 @@ fn every_bad_request_gets_a_json_400_and_changes_nothing() {
         "/participant/99999999999999999999",
     ] {
         assert_eq!(host.get(path).status, 400, "{path}");
-        assert_eq!(
-            host.get(&format!("{path}/friends")).status,
-            400,
-            "{path}/friends"
-        );
-        assert_eq!(
-            host.get(&format!("{path}/outbound")).status,
-            400,
-            "{path}/outbound"
-        );
-        assert_eq!(
-            host.get(&format!("{path}/inbound")).status,
-            400,
-            "{path}/inbound"
-        );
+        assert_eq!(host.get(&format!("{path}/friends")).status, 400, "{path}/friends");
+        assert_eq!(host.get(&format!("{path}/outbound")).status, 400, "{path}/outbound");
+        assert_eq!(host.get(&format!("{path}/inbound")).status, 400, "{path}/inbound");
     }
     // Nothing was written by any of it.
     assert_eq!(host.get(&outbound).json, json!([]));
@@ -393,14 +235,8 @@ fn unknown_participants_routes_and_methods_get_404_and_405() {
     assert_eq!(host.befriend(a, 424242).status, 404, "unknown `to`");
     assert_eq!(host.befriend(424242, a).status, 404);
     assert_eq!(host.publish(424242, "s", "t").status, 404);
-    for path in [
-        "/",
-        "/nothing",
-        "/participant/1/unknown",
-        "/participants",
-        "/participant/1/friends/2",
-        "/outbound/1",
-    ] {
+    for path in ["/", "/nothing", "/participant/1/unknown", "/participants", "/participant/1/friends/2", "/outbound/1"]
+    {
         let answer = host.get(path);
         assert_eq!(answer.status, 404, "{path}");
         assert_eq!(answer.content_type, "application/json");
@@ -452,11 +288,7 @@ fn concurrent_posts_all_fan_out() {
             let host = &host;
             scope.spawn(move || {
                 for n in 0..posts_each {
-                    let answer = host.publish(
-                        author,
-                        &format!("w{writer}"),
-                        &format!("post {n} of writer {writer}"),
-                    );
+                    let answer = host.publish(author, &format!("w{writer}"), &format!("post {n} of writer {writer}"));
                     assert_eq!(answer.status, 200, "{answer:?}");
                 }
             });
@@ -464,28 +296,11 @@ fn concurrent_posts_all_fan_out() {
     });
     let total = writers * posts_each;
     let limit = format!("?limit={total}");
-    assert_eq!(
-        host.get(&format!("/participant/{author}/outbound{limit}"))
-            .json
-            .as_array()
-            .unwrap()
-            .len(),
-        total
-    );
+    assert_eq!(host.get(&format!("/participant/{author}/outbound{limit}")).json.as_array().unwrap().len(), total);
     for friend in friends {
-        assert_eq!(
-            host.get(&format!("/participant/{friend}/inbound{limit}"))
-                .json
-                .as_array()
-                .unwrap()
-                .len(),
-            total
-        );
+        assert_eq!(host.get(&format!("/participant/{friend}/inbound{limit}")).json.as_array().unwrap().len(), total);
     }
-    assert_eq!(
-        host.get("/outbound?keywords=writer").json,
-        json!([format!("/participant/{author}")])
-    );
+    assert_eq!(host.get("/outbound?keywords=writer").json, json!([format!("/participant/{author}")]));
 }
 
 #[test]
@@ -494,8 +309,5 @@ fn the_openapi_document_is_served() {
     let response = reqwest::blocking::get(format!("{}/openapi.yaml", host.base)).unwrap();
     assert_eq!(response.status(), 200);
     let text = response.text().unwrap();
-    assert_eq!(
-        text,
-        std::fs::read_to_string(common::repo_root().join("openapi.yaml")).unwrap()
-    );
+    assert_eq!(text, std::fs::read_to_string(common::repo_root().join("openapi.yaml")).unwrap());
 }

@@ -11,17 +11,11 @@ fn a_crash_and_restart_keeps_every_acknowledged_write() {
     let (a, b) = (host.participant("a"), host.participant("b"));
     assert_eq!(host.befriend(a, b).status, 200);
     for n in 0..20 {
-        assert_eq!(
-            host.publish(a, "kept", &format!("durable story {n}"))
-                .status,
-            200
-        );
+        assert_eq!(host.publish(a, "kept", &format!("durable story {n}")).status, 200);
     }
     let before = (
-        host.get(&format!("/participant/{a}/outbound?limit=1000"))
-            .json,
-        host.get(&format!("/participant/{b}/inbound?limit=1000"))
-            .json,
+        host.get(&format!("/participant/{a}/outbound?limit=1000")).json,
+        host.get(&format!("/participant/{b}/inbound?limit=1000")).json,
         host.get(&format!("/participant/{a}/friends")).json,
     );
 
@@ -33,18 +27,13 @@ fn a_crash_and_restart_keeps_every_acknowledged_write() {
         json!({"id": a, "name": "a", "link": format!("/participant/{a}")})
     );
     let after = (
-        host.get(&format!("/participant/{a}/outbound?limit=1000"))
-            .json,
-        host.get(&format!("/participant/{b}/inbound?limit=1000"))
-            .json,
+        host.get(&format!("/participant/{a}/outbound?limit=1000")).json,
+        host.get(&format!("/participant/{b}/inbound?limit=1000")).json,
         host.get(&format!("/participant/{a}/friends")).json,
     );
     assert_eq!(after, before);
     assert_eq!(after.0.as_array().unwrap().len(), 20);
-    assert_eq!(
-        host.get("/outbound?keywords=durable").json,
-        json!([format!("/participant/{a}")])
-    );
+    assert_eq!(host.get("/outbound?keywords=durable").json, json!([format!("/participant/{a}")]));
     // New ids continue after the old ones.
     assert!(host.participant("c") > b);
 }

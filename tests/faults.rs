@@ -13,25 +13,16 @@ fn assert_fails_alone(host: &Host, path: &str) {
     let (failed, meanwhile) = std::thread::scope(|scope| {
         let failing = scope.spawn(|| host.send("GET", path, None));
         // Other requests are served while the bad one runs.
-        let meanwhile: Vec<u16> = (0..5)
-            .map(|_| host.get(&format!("/participant/{a}")).status)
-            .collect();
+        let meanwhile: Vec<u16> = (0..5).map(|_| host.get(&format!("/participant/{a}")).status).collect();
         (failing.join().unwrap(), meanwhile)
     });
     assert_eq!(failed.status, 500, "{path}: {failed:?}");
     let message = failed.json["error"].as_str().unwrap();
     for internal in ["wasm", "trap", "backtrace", "panicked", "0x"] {
-        assert!(
-            !message.to_lowercase().contains(internal),
-            "{path} leaked {internal:?}: {message}"
-        );
+        assert!(!message.to_lowercase().contains(internal), "{path} leaked {internal:?}: {message}");
     }
     assert_eq!(meanwhile, [200; 5]);
-    assert_eq!(
-        host.send("GET", "/faults/ok", None).status,
-        200,
-        "the faulty component itself still serves"
-    );
+    assert_eq!(host.send("GET", "/faults/ok", None).status, 200, "the faulty component itself still serves");
     assert_eq!(host.get(&format!("/participant/{a}")).status, 200);
     assert!(started.elapsed() < Duration::from_secs(30));
 }

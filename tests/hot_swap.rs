@@ -11,10 +11,7 @@ use std::time::{Duration, Instant};
 const TOKEN: &str = "test-admin-token-0123456789";
 
 fn variant(answer: &common::Answer) -> Option<&str> {
-    answer
-        .headers
-        .get("x-newsfeed-variant")
-        .map(|v| v.to_str().unwrap())
+    answer.headers.get("x-newsfeed-variant").map(|v| v.to_str().unwrap())
 }
 
 /// Replaces a file the way a build does: write aside, then rename over it.
@@ -32,11 +29,7 @@ fn a_new_wasm_file_is_swapped_in_under_load_with_no_failed_request() {
     host.publish(a, "s", "before the swap");
 
     let stop = AtomicBool::new(false);
-    let (failures, served, tagged_seen) = (
-        AtomicUsize::new(0),
-        AtomicUsize::new(0),
-        AtomicBool::new(false),
-    );
+    let (failures, served, tagged_seen) = (AtomicUsize::new(0), AtomicUsize::new(0), AtomicBool::new(false));
     let untagged_after_tagged = AtomicUsize::new(0);
     std::thread::scope(|scope| {
         for client in 0..8 {
@@ -70,10 +63,7 @@ fn a_new_wasm_file_is_swapped_in_under_load_with_no_failed_request() {
             });
         }
         std::thread::sleep(Duration::from_secs(2));
-        replace_file(
-            &host.wasm_path("participant"),
-            &std::fs::read(built_wasm("tagged-participant")).unwrap(),
-        );
+        replace_file(&host.wasm_path("participant"), &std::fs::read(built_wasm("tagged-participant")).unwrap());
         let swapped = Instant::now();
         while !tagged_seen.load(Ordering::Relaxed) && swapped.elapsed() < Duration::from_secs(20) {
             std::thread::sleep(Duration::from_millis(10));
@@ -82,61 +72,26 @@ fn a_new_wasm_file_is_swapped_in_under_load_with_no_failed_request() {
         std::thread::sleep(Duration::from_secs(2));
         stop.store(true, Ordering::Relaxed);
     });
-    assert!(
-        served.load(Ordering::Relaxed) > 100,
-        "the load ran: {} requests",
-        served.load(Ordering::Relaxed)
-    );
-    assert_eq!(
-        failures.load(Ordering::Relaxed),
-        0,
-        "failed requests during the swap"
-    );
-    assert!(
-        tagged_seen.load(Ordering::Relaxed),
-        "the new version answered"
-    );
-    assert_eq!(
-        untagged_after_tagged.load(Ordering::Relaxed),
-        0,
-        "a client saw the old version after the new one"
-    );
+    assert!(served.load(Ordering::Relaxed) > 100, "the load ran: {} requests", served.load(Ordering::Relaxed));
+    assert_eq!(failures.load(Ordering::Relaxed), 0, "failed requests during the swap");
+    assert!(tagged_seen.load(Ordering::Relaxed), "the new version answered");
+    assert_eq!(untagged_after_tagged.load(Ordering::Relaxed), 0, "a client saw the old version after the new one");
     // The other functions kept their data and version.
-    assert_eq!(
-        variant(&host.get(&format!("/participant/{b}/inbound"))),
-        None
-    );
-    assert_eq!(
-        host.get(&format!("/participant/{b}/inbound")).json[0]["story"],
-        "before the swap"
-    );
-    assert_eq!(
-        variant(&host.get(&format!("/participant/{a}"))),
-        Some("tagged")
-    );
+    assert_eq!(variant(&host.get(&format!("/participant/{b}/inbound"))), None);
+    assert_eq!(host.get(&format!("/participant/{b}/inbound")).json[0]["story"], "before the swap");
+    assert_eq!(variant(&host.get(&format!("/participant/{a}"))), Some("tagged"));
 }
 
-fn admin(
-    host: &Host,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    body: Vec<u8>,
-) -> (u16, serde_json::Value) {
+fn admin(host: &Host, method: &str, path: &str, token: Option<&str>, body: Vec<u8>) -> (u16, serde_json::Value) {
     let client = reqwest::blocking::Client::new();
     let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-    let mut request = client
-        .request(method, format!("{}{path}", host.admin.as_ref().unwrap()))
-        .body(body);
+    let mut request = client.request(method, format!("{}{path}", host.admin.as_ref().unwrap())).body(body);
     if let Some(token) = token {
         request = request.bearer_auth(token);
     }
     let response = request.send().unwrap();
     let status = response.status().as_u16();
-    (
-        status,
-        serde_json::from_str(&response.text().unwrap()).unwrap(),
-    )
+    (status, serde_json::from_str(&response.text().unwrap()).unwrap())
 }
 
 #[test]
@@ -151,27 +106,11 @@ fn the_admin_api_swaps_good_versions_refuses_bad_ones_and_needs_the_token() {
 
     // No token, a wrong token, or a wrong scheme: 401, and nothing changes.
     for token in [None, Some("wrong"), Some(&TOKEN[..TOKEN.len() - 1])] {
-        assert_eq!(
-            admin(&host, "GET", "/admin/functions", token, vec![]).0,
-            401
-        );
-        assert_eq!(
-            admin(
-                &host,
-                "PUT",
-                "/admin/functions/participant",
-                token,
-                tagged.clone()
-            )
-            .0,
-            401
-        );
+        assert_eq!(admin(&host, "GET", "/admin/functions", token, vec![]).0, 401);
+        assert_eq!(admin(&host, "PUT", "/admin/functions/participant", token, tagged.clone()).0, 401);
     }
     let basic = reqwest::blocking::Client::new()
-        .put(format!(
-            "{}/admin/functions/participant",
-            host.admin.as_ref().unwrap()
-        ))
+        .put(format!("{}/admin/functions/participant", host.admin.as_ref().unwrap()))
         .basic_auth("admin", Some(TOKEN))
         .body(tagged.clone())
         .send()
@@ -181,27 +120,16 @@ fn the_admin_api_swaps_good_versions_refuses_bad_ones_and_needs_the_token() {
 
     let (status, list) = admin(&host, "GET", "/admin/functions", Some(TOKEN), vec![]);
     assert_eq!(status, 200);
-    let participant = list
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["name"] == "participant")
-        .unwrap()
-        .clone();
-    assert_eq!(
-        participant["routes"],
-        serde_json::json!(["/participant", "/participant/:id"])
-    );
+    let participant = list.as_array().unwrap().iter().find(|f| f["name"] == "participant").unwrap().clone();
+    assert_eq!(participant["routes"], serde_json::json!(["/participant", "/participant/:id"]));
     assert!(participant["requests"].as_u64().unwrap() >= 2);
     assert!(participant["loaded_at"].as_str().unwrap().ends_with('Z'));
     let old_version = participant["version"].as_str().unwrap().to_string();
 
     // Bad versions are refused with the reason, and the old one keeps serving.
     let outbound = std::fs::read(built_wasm("outbound")).unwrap();
-    let unknown_import = wat::parse_str(
-        r#"(component (import "unknown:pkg/thing" (instance (export "f" (func)))))"#,
-    )
-    .unwrap();
+    let unknown_import =
+        wat::parse_str(r#"(component (import "unknown:pkg/thing" (instance (export "f" (func)))))"#).unwrap();
     let no_handler = wat::parse_str("(component)").unwrap();
     for (bad, reason) in [
         (b"\0asm garbage".to_vec(), "not a valid component"),
@@ -211,51 +139,20 @@ fn the_admin_api_swaps_good_versions_refuses_bad_ones_and_needs_the_token() {
         // function's world does not allow posting.
         (outbound, "publishing"),
     ] {
-        let (status, answer) = admin(
-            &host,
-            "PUT",
-            "/admin/functions/participant",
-            Some(TOKEN),
-            bad,
-        );
+        let (status, answer) = admin(&host, "PUT", "/admin/functions/participant", Some(TOKEN), bad);
         assert_eq!(status, 400, "{answer}");
         let message = answer["error"].as_str().unwrap();
         assert!(message.contains(reason), "{reason:?} not in {message:?}");
         assert!(still_old());
     }
-    assert_eq!(
-        admin(
-            &host,
-            "PUT",
-            "/admin/functions/nobody",
-            Some(TOKEN),
-            tagged.clone()
-        )
-        .0,
-        404
-    );
+    assert_eq!(admin(&host, "PUT", "/admin/functions/nobody", Some(TOKEN), tagged.clone()).0, 404);
 
-    let (status, report) = admin(
-        &host,
-        "PUT",
-        "/admin/functions/participant",
-        Some(TOKEN),
-        tagged.clone(),
-    );
+    let (status, report) = admin(&host, "PUT", "/admin/functions/participant", Some(TOKEN), tagged.clone());
     assert_eq!(status, 200, "{report}");
     assert_eq!(report["old_version"], old_version.as_str());
-    assert_eq!(
-        variant(&host.get(&format!("/participant/{a}"))),
-        Some("tagged")
-    );
+    assert_eq!(variant(&host.get(&format!("/participant/{a}"))), Some("tagged"));
     let (_, list) = admin(&host, "GET", "/admin/functions", Some(TOKEN), vec![]);
-    let participant = list
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["name"] == "participant")
-        .unwrap()
-        .clone();
+    let participant = list.as_array().unwrap().iter().find(|f| f["name"] == "participant").unwrap().clone();
     assert_eq!(participant["version"], report["new_version"]);
     assert_eq!(participant["swaps"], 1);
 }
@@ -269,16 +166,10 @@ fn a_broken_wasm_file_keeps_the_old_version_serving() {
     let answer = host.get(&format!("/participant/{a}"));
     assert_eq!((answer.status, variant(&answer)), (200, None));
     // A good file after a bad one is still picked up.
-    replace_file(
-        &host.wasm_path("participant"),
-        &std::fs::read(built_wasm("tagged-participant")).unwrap(),
-    );
+    replace_file(&host.wasm_path("participant"), &std::fs::read(built_wasm("tagged-participant")).unwrap());
     let started = Instant::now();
     while variant(&host.get(&format!("/participant/{a}"))).is_none() {
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "the good version was never swapped in"
-        );
+        assert!(started.elapsed() < Duration::from_secs(20), "the good version was never swapped in");
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -286,13 +177,7 @@ fn a_broken_wasm_file_keeps_the_old_version_serving() {
 #[test]
 fn the_admin_api_is_refused_without_a_token() {
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_newsfeed"))
-        .args([
-            "up",
-            "--listen",
-            "127.0.0.1:0",
-            "--admin-listen",
-            "127.0.0.1:0",
-        ])
+        .args(["up", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"])
         .env_remove("NEWSFEED_ADMIN_TOKEN")
         .output()
         .unwrap();

@@ -38,9 +38,7 @@ impl Admin {
                     async move { Ok::<_, std::convert::Infallible>(admin.handle(req).await) }
                 });
                 let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-                let _ = builder
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
+                let _ = builder.serve_connection(TokioIo::new(stream), service).await;
             });
         }
     }
@@ -58,26 +56,17 @@ impl Admin {
     pub async fn handle(&self, req: Request<Incoming>) -> Response<HyperOutgoingBody> {
         if !self.authorized(&req) {
             let mut answer = error(StatusCode::UNAUTHORIZED, "a valid bearer token is required");
-            answer.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                header::HeaderValue::from_static("Bearer"),
-            );
+            answer.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
             return answer;
         }
         let path = req.uri().path().to_string();
         match (req.method().clone(), path.strip_prefix("/admin/functions")) {
             (Method::GET, Some("")) => self.list(),
-            (Method::PUT, Some(rest)) if rest.len() > 1 && rest.starts_with('/') => {
-                self.swap(&rest[1..], req).await
+            (Method::PUT, Some(rest)) if rest.len() > 1 && rest.starts_with('/') => self.swap(&rest[1..], req).await,
+            (_, Some("")) => error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed; use GET"),
+            (_, Some(rest)) if rest.starts_with('/') => {
+                error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed; use PUT")
             }
-            (_, Some("")) => error(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "method not allowed; use GET",
-            ),
-            (_, Some(rest)) if rest.starts_with('/') => error(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "method not allowed; use PUT",
-            ),
             _ => error(StatusCode::NOT_FOUND, &format!("no route for {path}")),
         }
     }
@@ -106,36 +95,22 @@ impl Admin {
         let Some(slot) = self.server.functions.get(name) else {
             return error(StatusCode::NOT_FOUND, &format!("no function {name:?}"));
         };
-        let wasm: Bytes = match Limited::new(req.into_body(), MAX_COMPONENT_BYTES)
-            .collect()
-            .await
-        {
+        let wasm: Bytes = match Limited::new(req.into_body(), MAX_COMPONENT_BYTES).collect().await {
             Ok(body) => body.to_bytes(),
             Err(_) => {
-                return error(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "the component is over 64 MiB, or its upload failed",
-                )
+                return error(StatusCode::PAYLOAD_TOO_LARGE, "the component is over 64 MiB, or its upload failed")
             }
         };
         match slot.swap(self.server.loader.clone(), wasm.to_vec()).await {
             Ok(Some(report)) => {
                 tracing::info!("{report}");
+                self.server.shared.metrics.loaded(name, Some(&report.old_version), &report.new_version);
                 json(StatusCode::OK, &json!(report))
             }
-            Ok(None) => json(
-                StatusCode::OK,
-                &json!({ "function": name, "unchanged": true }),
-            ),
+            Ok(None) => json(StatusCode::OK, &json!({ "function": name, "unchanged": true })),
             Err(failure) => {
-                tracing::error!(
-                    function = name,
-                    "swap refused, the old version keeps serving: {failure:#}"
-                );
-                error(
-                    StatusCode::BAD_REQUEST,
-                    &format!("swap refused, the old version keeps serving: {failure:#}"),
-                )
+                tracing::error!(function = name, "swap refused, the old version keeps serving: {failure:#}");
+                error(StatusCode::BAD_REQUEST, &format!("swap refused, the old version keeps serving: {failure:#}"))
             }
         }
     }

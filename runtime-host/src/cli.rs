@@ -8,11 +8,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 #[derive(Parser)]
-#[command(
-    name = "newsfeed",
-    version,
-    about = "Runs the newsfeed WebAssembly functions on a wasmtime host"
-)]
+#[command(name = "newsfeed", version, about = "Runs the newsfeed WebAssembly functions on a wasmtime host")]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -65,6 +61,9 @@ pub struct UpArgs {
     /// Instances alive at once; past it the answer is 503.
     #[arg(long, default_value_t = 1000)]
     pub max_instances: u32,
+    /// Serve Prometheus metrics at `/metrics` on this address (off by default).
+    #[arg(long)]
+    pub metrics_listen: Option<SocketAddr>,
     /// Serve the admin API on this address (off by default).
     #[arg(long)]
     pub admin_listen: Option<SocketAddr>,
@@ -75,9 +74,8 @@ pub struct UpArgs {
 
 impl UpArgs {
     pub fn limits(&self) -> anyhow::Result<Limits> {
-        let request_timeout = Duration::try_from_secs_f64(self.request_timeout).map_err(|_| {
-            anyhow::anyhow!("--request-timeout must be a positive number of seconds")
-        })?;
+        let request_timeout = Duration::try_from_secs_f64(self.request_timeout)
+            .map_err(|_| anyhow::anyhow!("--request-timeout must be a positive number of seconds"))?;
         Ok(Limits {
             request_timeout,
             memory: self.memory_limit << 20,

@@ -14,10 +14,7 @@ pub struct CompileCache {
 
 /// The sha256 of a wasm file, in hex: the function's version.
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 impl CompileCache {
@@ -30,33 +27,20 @@ impl CompileCache {
     /// else compiled now and stored for next time.
     pub fn load(&self, engine: &Engine, wasm: &[u8]) -> Result<Component> {
         let mut engine_hash = DefaultHasher::new();
-        engine
-            .precompile_compatibility_hash()
-            .hash(&mut engine_hash);
-        let path = self.dir.join(format!(
-            "{}-{:016x}.cwasm",
-            sha256_hex(wasm),
-            engine_hash.finish()
-        ));
+        engine.precompile_compatibility_hash().hash(&mut engine_hash);
+        let path = self.dir.join(format!("{}-{:016x}.cwasm", sha256_hex(wasm), engine_hash.finish()));
         if path.exists() {
             // SAFETY: the file was written by `precompile_component` of an
             // engine with the same settings (the hash in its name), into our
             // own state dir.
             match unsafe { Component::deserialize_file(engine, &path) } {
                 Ok(component) => return Ok(component),
-                Err(error) => tracing::warn!(
-                    "ignoring unreadable compile cache {}: {error}",
-                    path.display()
-                ),
+                Err(error) => tracing::warn!("ignoring unreadable compile cache {}: {error}", path.display()),
             }
         }
         let compiled = engine.precompile_component(wasm)?;
         // A name of its own: several hosts may share one cache dir.
-        let partial = path.with_extension(format!(
-            "{}.{:?}.partial",
-            std::process::id(),
-            std::thread::current().id()
-        ));
+        let partial = path.with_extension(format!("{}.{:?}.partial", std::process::id(), std::thread::current().id()));
         std::fs::write(&partial, &compiled)
             .and_then(|()| std::fs::rename(&partial, &path))
             .with_context(|| format!("writing {}", path.display()))?;

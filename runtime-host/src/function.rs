@@ -8,6 +8,7 @@ use crate::backend::Backend;
 use crate::engine::deadline_ticks;
 use crate::host_state::HostState;
 use crate::limits::Limits;
+use crate::metrics::Metrics;
 use bytes::Bytes;
 use http_body_util::Full;
 use std::sync::Arc;
@@ -31,6 +32,17 @@ pub enum FunctionError {
     AtCapacity(String),
 }
 
+impl FunctionError {
+    /// The failure's kind, as a metrics label.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            FunctionError::Trapped(_) => "trap",
+            FunctionError::DeadlineExceeded => "deadline",
+            FunctionError::AtCapacity(_) => "capacity",
+        }
+    }
+}
+
 /// A loaded function, ready to serve.
 pub struct Function {
     pub name: String,
@@ -45,6 +57,7 @@ pub struct Shared {
     pub engine: Engine,
     pub backend: Arc<dyn Backend>,
     pub limits: Limits,
+    pub metrics: Metrics,
 }
 
 impl Function {
@@ -58,12 +71,7 @@ impl Function {
         linker: &Linker<HostState>,
     ) -> anyhow::Result<Function> {
         let pre = ProxyPre::new(linker.instantiate_pre(component)?)?;
-        Ok(Function {
-            name: name.to_string(),
-            sha256,
-            loaded_at: std::time::SystemTime::now(),
-            pre,
-        })
+        Ok(Function { name: name.to_string(), sha256, loaded_at: std::time::SystemTime::now(), pre })
     }
 
     /// Serves one request in a fresh instance.
@@ -73,10 +81,7 @@ impl Function {
         request: hyper::Request<Full<Bytes>>,
     ) -> Result<hyper::Response<HyperOutgoingBody>, FunctionError> {
         let limits = &shared.limits;
-        let mut store = Store::new(
-            &shared.engine,
-            HostState::new(shared.backend.clone(), limits.memory),
-        );
+        let mut store = Store::new(&shared.engine, HostState::new(shared.backend.clone(), limits.memory));
         store.limiter(|state| &mut state.limits);
         store.set_epoch_deadline(deadline_ticks(limits.request_timeout));
         store.epoch_deadline_trap();
@@ -87,42 +92,27 @@ impl Function {
             .instantiate_async(&mut store)
             .await
             .map_err(|error| FunctionError::AtCapacity(format!("{error:#}")))?;
-        tracing::trace!(function = %self.name, elapsed = ?started.elapsed(), "instantiated");
+        shared.metrics.instantiated(&self.name, started.elapsed());
 
         let (sender, receiver) = tokio::sync::oneshot::channel();
         let (request, out) = {
             let mut http = store.data_mut().http();
             let body = request.map(|body| {
-                http_body_util::BodyExt::map_err(
-                    body,
-                    |never: std::convert::Infallible| -> wasmtime_wasi_http::Error {
-                        match never {}
-                    },
-                )
+                http_body_util::BodyExt::map_err(body, |never: std::convert::Infallible| -> wasmtime_wasi_http::Error {
+                    match never {}
+                })
             });
-            let request = http
-                .new_incoming_request(Scheme::Http, body)
-                .map_err(trapped)?;
-            (
-                request,
-                http.new_response_outparam(sender).map_err(trapped)?,
-            )
+            let request = http.new_incoming_request(Scheme::Http, body).map_err(trapped)?;
+            (request, http.new_response_outparam(sender).map_err(trapped)?)
         };
-        let call = tokio::spawn(async move {
-            proxy
-                .wasi_http_incoming_handler()
-                .call_handle(&mut store, request, out)
-                .await
-        });
+        let call =
+            tokio::spawn(async move { proxy.wasi_http_incoming_handler().call_handle(&mut store, request, out).await });
         let abort = call.abort_handle();
 
         let answer = async {
             match receiver.await {
                 Ok(Ok(response)) => Ok(response),
-                Ok(Err(code)) => Err(FunctionError::Trapped(format!(
-                    "error code {:?}",
-                    code as ErrorCode
-                ))),
+                Ok(Err(code)) => Err(FunctionError::Trapped(format!("error code {:?}", code as ErrorCode))),
                 // The function dropped its response outparam: it trapped (or
                 // returned without answering); the task says which.
                 Err(_) => Err(match call.await {
@@ -130,9 +120,7 @@ impl Function {
                         FunctionError::DeadlineExceeded
                     }
                     Ok(Err(error)) => trapped(error),
-                    Ok(Ok(())) => {
-                        FunctionError::Trapped("returned without setting a response".into())
-                    }
+                    Ok(Ok(())) => FunctionError::Trapped("returned without setting a response".into()),
                     Err(join) => FunctionError::Trapped(join.to_string()),
                 }),
             }

@@ -9,9 +9,7 @@ use std::sync::Arc;
 use wasmtime::component::ResourceTable;
 use wasmtime::{StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
-use wasmtime_wasi_http::{
-    RequestOptions, WasiBody, WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView,
-};
+use wasmtime_wasi_http::{RequestOptions, WasiBody, WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
 
 pub struct HostState {
     pub table: ResourceTable,
@@ -37,9 +35,7 @@ impl WasiHttpHooks for NoOutboundHttp {
         _options: Option<RequestOptions>,
         _done: Box<dyn Future<Output = wasmtime_wasi_http::Result<()>> + Send>,
     ) -> Box<dyn Future<Output = OutgoingResult> + Send> {
-        Box::new(std::future::ready(Err(
-            wasmtime_wasi_http::Error::HttpRequestDenied,
-        )))
+        Box::new(std::future::ready(Err(wasmtime_wasi_http::Error::HttpRequestDenied)))
     }
 }
 
@@ -54,29 +50,19 @@ impl HostState {
             http: WasiHttpCtx::new(),
             feed: FeedCtx { backend },
             outbound: NoOutboundHttp,
-            limits: StoreLimitsBuilder::new()
-                .memory_size(memory_limit)
-                .trap_on_grow_failure(false)
-                .build(),
+            limits: StoreLimitsBuilder::new().memory_size(memory_limit).trap_on_grow_failure(false).build(),
         }
     }
 }
 
 impl WasiView for HostState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
-        }
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
     }
 }
 
 impl WasiHttpView for HostState {
     fn http(&mut self) -> WasiHttpCtxView<'_> {
-        WasiHttpCtxView {
-            ctx: &mut self.http,
-            table: &mut self.table,
-            hooks: &mut self.outbound,
-        }
+        WasiHttpCtxView { ctx: &mut self.http, table: &mut self.table, hooks: &mut self.outbound }
     }
 }

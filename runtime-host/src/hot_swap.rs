@@ -82,11 +82,7 @@ impl FunctionSlot {
     /// Loads `wasm` as this function's next version, off the async threads,
     /// and switches new requests to it; `None` when it is the version already
     /// serving. On any failure the old version stays and the error says why.
-    pub async fn swap(
-        &self,
-        loader: Arc<Loader>,
-        wasm: Vec<u8>,
-    ) -> anyhow::Result<Option<SwapReport>> {
+    pub async fn swap(&self, loader: Arc<Loader>, wasm: Vec<u8>) -> anyhow::Result<Option<SwapReport>> {
         let _one_at_a_time = self.swapping.lock().await;
         if sha256_hex(&wasm) == self.current().sha256 {
             return Ok(None);

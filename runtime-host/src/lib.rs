@@ -9,7 +9,7 @@
 //!
 //! While serving, a function can be replaced in place ([`hot_swap`]): from
 //! its wasm file or sources changing ([`watch`]), or through the [`admin`]
-//! API.
+//! API. [`metrics`] counts it all for Prometheus.
 
 pub mod admin;
 pub mod backend;
@@ -24,6 +24,7 @@ pub mod hot_swap;
 pub mod limits;
 pub mod loader;
 pub mod manifest;
+pub mod metrics;
 pub mod routing;
 pub mod server;
 pub mod watch;

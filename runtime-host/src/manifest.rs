@@ -71,25 +71,16 @@ struct RawComponent {
 
 impl App {
     pub fn load(path: &Path) -> Result<App> {
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        let dir = path
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        let dir = dir
-            .canonicalize()
-            .with_context(|| format!("resolving {}", dir.display()))?;
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let dir = dir.canonicalize().with_context(|| format!("resolving {}", dir.display()))?;
         App::parse(&text, dir).with_context(|| format!("in {}", path.display()))
     }
 
     pub fn parse(text: &str, dir: PathBuf) -> Result<App> {
         let raw: RawManifest = toml::from_str(text)?;
         if raw.spin_manifest_version != 2 {
-            bail!(
-                "spin_manifest_version must be 2, not {}",
-                raw.spin_manifest_version
-            );
+            bail!("spin_manifest_version must be 2, not {}", raw.spin_manifest_version);
         }
         let mut components = BTreeMap::new();
         for (name, component) in raw.component {
@@ -101,31 +92,16 @@ impl App {
                 }
             };
             let source = dir.join(&component.source);
-            components.insert(
-                name,
-                ComponentSpec {
-                    source,
-                    world,
-                    build: component.build,
-                },
-            );
+            components.insert(name, ComponentSpec { source, world, build: component.build });
         }
         let mut routes = Vec::new();
         for trigger in raw.trigger.http {
             if !components.contains_key(&trigger.component) {
-                bail!(
-                    "route {} names component {:?}, which is not defined",
-                    trigger.route,
-                    trigger.component
-                );
+                bail!("route {} names component {:?}, which is not defined", trigger.route, trigger.component);
             }
             routes.push((Route::parse(&trigger.route)?, trigger.component));
         }
-        Ok(App {
-            dir,
-            routes,
-            components,
-        })
+        Ok(App { dir, routes, components })
     }
 }
 
@@ -160,10 +136,7 @@ mod tests {
         let participant = &app.components["participant"];
         assert_eq!(participant.source, PathBuf::from("/app/p.wasm"));
         assert_eq!(participant.world.as_deref(), Some("participant-function"));
-        assert_eq!(
-            participant.build.as_ref().unwrap().watch,
-            vec!["src/**/*.rs"]
-        );
+        assert_eq!(participant.build.as_ref().unwrap().watch, vec!["src/**/*.rs"]);
         assert_eq!(app.components["plain"].world, None);
     }
 

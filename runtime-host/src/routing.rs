@@ -28,9 +28,7 @@ impl Route {
             bail!("route {text:?} must start with '/'");
         };
         let (rest, wildcard) = match rest.strip_suffix("...") {
-            Some(prefix) if prefix.is_empty() || prefix.ends_with('/') => {
-                (prefix.trim_end_matches('/'), true)
-            }
+            Some(prefix) if prefix.is_empty() || prefix.ends_with('/') => (prefix.trim_end_matches('/'), true),
             _ => (rest, false),
         };
         let segments = rest
@@ -41,11 +39,7 @@ impl Route {
                 None => Segment::Literal(s.to_string()),
             })
             .collect();
-        Ok(Route {
-            text: text.to_string(),
-            segments,
-            wildcard,
-        })
+        Ok(Route { text: text.to_string(), segments, wildcard })
     }
 
     /// How well this route matches `path`, higher is more specific; `None`
@@ -53,11 +47,7 @@ impl Route {
     fn score(&self, path: &str) -> Option<(bool, usize, usize)> {
         let parts: Vec<&str> = path.strip_prefix('/')?.split('/').collect();
         let parts = if parts == [""] { Vec::new() } else { parts };
-        let fits = if self.wildcard {
-            parts.len() >= self.segments.len()
-        } else {
-            parts.len() == self.segments.len()
-        };
+        let fits = if self.wildcard { parts.len() >= self.segments.len() } else { parts.len() == self.segments.len() };
         if !fits {
             return None;
         }
@@ -113,12 +103,7 @@ mod tests {
             ("/static/...", "files"),
             ("/static/special", "special"),
         ];
-        Router::new(
-            routes
-                .iter()
-                .map(|(r, t)| (Route::parse(r).unwrap(), *t))
-                .collect(),
-        )
+        Router::new(routes.iter().map(|(r, t)| (Route::parse(r).unwrap(), *t)).collect())
     }
 
     #[test]
@@ -136,15 +121,9 @@ mod tests {
     #[test]
     fn unknown_paths_match_nothing() {
         let router = router();
-        for path in [
-            "/",
-            "/participants",
-            "/participant/",
-            "/participant/1/2",
-            "/participant/1/friends/x",
-            "",
-            "/outbound/1",
-        ] {
+        for path in
+            ["/", "/participants", "/participant/", "/participant/1/2", "/participant/1/friends/x", "", "/outbound/1"]
+        {
             assert_eq!(router.find(path), None, "{path}");
         }
     }

@@ -49,10 +49,7 @@ impl Server {
                     async move { Ok::<_, std::convert::Infallible>(server.handle(req).await) }
                 });
                 let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-                if let Err(error) = builder
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await
-                {
+                if let Err(error) = builder.serve_connection(TokioIo::new(stream), service).await {
                     tracing::debug!("connection ended: {error}");
                 }
             });
@@ -65,10 +62,7 @@ impl Server {
         if path == "/openapi.yaml" {
             return match *req.method() {
                 Method::GET | Method::HEAD => text(StatusCode::OK, "application/yaml", OPENAPI),
-                _ => error(
-                    StatusCode::METHOD_NOT_ALLOWED,
-                    "method not allowed; use GET",
-                ),
+                _ => error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed; use GET"),
             };
         }
         let Some(slot) = self.router.find(&path) else {
@@ -78,26 +72,26 @@ impl Server {
             Ok(req) => req,
             Err(answer) => return answer,
         };
+        let started = std::time::Instant::now();
         let function = slot.take_for_request();
-        match function.serve(&self.shared, req).await {
+        let response = match function.serve(&self.shared, req).await {
             Ok(response) => response,
             Err(failure) => {
                 tracing::warn!(function = %function.name, "{failure}");
+                self.shared.metrics.failed(&function.name, failure.kind());
                 match failure {
-                    FunctionError::AtCapacity(_) => error(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        "the server is at capacity, try again",
-                    ),
-                    FunctionError::DeadlineExceeded => error(
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        "the function ran past its deadline",
-                    ),
-                    FunctionError::Trapped(_) => {
-                        error(StatusCode::INTERNAL_SERVER_ERROR, "the function failed")
+                    FunctionError::AtCapacity(_) => {
+                        error(StatusCode::SERVICE_UNAVAILABLE, "the server is at capacity, try again")
                     }
+                    FunctionError::DeadlineExceeded => {
+                        error(StatusCode::INTERNAL_SERVER_ERROR, "the function ran past its deadline")
+                    }
+                    FunctionError::Trapped(_) => error(StatusCode::INTERNAL_SERVER_ERROR, "the function failed"),
                 }
             }
-        }
+        };
+        self.shared.metrics.answered(&function.name, response.status().as_u16(), started.elapsed());
+        response
     }
 
     /// Swaps `name` to the version now in its wasm file; logs the outcome as
@@ -107,21 +101,17 @@ impl Server {
         let source = &self.loader.spec(name)?.source;
         let swapped = match tokio::fs::read(source).await {
             Ok(wasm) => slot.swap(self.loader.clone(), wasm).await,
-            Err(error) => {
-                Err(anyhow::Error::new(error).context(format!("reading {}", source.display())))
-            }
+            Err(error) => Err(anyhow::Error::new(error).context(format!("reading {}", source.display()))),
         };
         match swapped {
             Ok(Some(report)) => {
                 tracing::info!("{report}");
+                self.shared.metrics.loaded(name, Some(&report.old_version), &report.new_version);
                 Some(report)
             }
             Ok(None) => None,
             Err(failure) => {
-                tracing::error!(
-                    function = name,
-                    "swap refused, the old version keeps serving: {failure:#}"
-                );
+                tracing::error!(function = name, "swap refused, the old version keeps serving: {failure:#}");
                 None
             }
         }
@@ -129,42 +119,22 @@ impl Server {
 
     /// Reads the whole body, up to the limit, so that a function never
     /// waits on a slow client and an oversized body never reaches it.
-    async fn read_body(
-        &self,
-        req: Request<Incoming>,
-    ) -> Result<Request<Full<Bytes>>, Response<HyperOutgoingBody>> {
+    async fn read_body(&self, req: Request<Incoming>) -> Result<Request<Full<Bytes>>, Response<HyperOutgoingBody>> {
         let max = self.shared.limits.max_body;
-        let too_large = || {
-            error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                &format!("request body is over the {max}-byte limit"),
-            )
-        };
-        let declared = req
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+        let too_large = || error(StatusCode::PAYLOAD_TOO_LARGE, &format!("request body is over the {max}-byte limit"));
+        let declared = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
         if declared.is_some_and(|length| length > max as u64) {
             return Err(too_large());
         }
         let (mut parts, body) = req.into_parts();
         let bytes = match Limited::new(body, max).collect().await {
             Ok(collected) => collected.to_bytes(),
-            Err(failure) if failure.is::<http_body_util::LengthLimitError>() => {
-                return Err(too_large())
-            }
-            Err(_) => {
-                return Err(error(
-                    StatusCode::BAD_REQUEST,
-                    "the request body could not be read",
-                ))
-            }
+            Err(failure) if failure.is::<http_body_util::LengthLimitError>() => return Err(too_large()),
+            Err(_) => return Err(error(StatusCode::BAD_REQUEST, "the request body could not be read")),
         };
         // WASI-HTTP needs an authority; HTTP/1.0 clients may send no Host.
         if !parts.headers.contains_key(header::HOST) {
-            parts
-                .headers
-                .insert(header::HOST, header::HeaderValue::from_static("localhost"));
+            parts.headers.insert(header::HOST, header::HeaderValue::from_static("localhost"));
         }
         Ok(Request::from_parts(parts, Full::new(bytes)))
     }
@@ -175,20 +145,11 @@ pub fn json(status: StatusCode, value: &serde_json::Value) -> Response<HyperOutg
     text(status, "application/json", value.to_string())
 }
 
-fn text(
-    status: StatusCode,
-    content_type: &'static str,
-    body: impl Into<Bytes>,
-) -> Response<HyperOutgoingBody> {
-    let body = Full::new(body.into())
-        .map_err(|never| match never {})
-        .boxed_unsync();
+pub fn text(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Response<HyperOutgoingBody> {
+    let body = Full::new(body.into()).map_err(|never| match never {}).boxed_unsync();
     let mut response = Response::new(body);
     *response.status_mut() = status;
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        header::HeaderValue::from_static(content_type),
-    );
+    response.headers_mut().insert(header::CONTENT_TYPE, header::HeaderValue::from_static(content_type));
     response
 }
 

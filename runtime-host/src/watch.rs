@@ -14,9 +14,7 @@ use crate::server::Server;
 use anyhow::{Context, Result};
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use notify_debouncer_full::notify::{EventKind, RecommendedWatcher, RecursiveMode};
-use notify_debouncer_full::{
-    new_debouncer, DebounceEventResult, DebouncedEvent, Debouncer, RecommendedCache,
-};
+use notify_debouncer_full::{new_debouncer, DebounceEventResult, DebouncedEvent, Debouncer, RecommendedCache};
 use std::collections::BTreeSet;
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
@@ -61,15 +59,10 @@ pub fn watch_wasm_files(server: Arc<Server>, runtime: Handle) -> Result<Watcher>
             runtime.spawn(async move { server.swap_from_file(&name).await });
         }
     })?;
-    let dirs: BTreeSet<&Path> = sources
-        .iter()
-        .filter_map(|(path, _)| path.parent())
-        .collect();
+    let dirs: BTreeSet<&Path> = sources.iter().filter_map(|(path, _)| path.parent()).collect();
     for dir in dirs {
         std::fs::create_dir_all(dir)?;
-        debouncer
-            .watch(dir, RecursiveMode::NonRecursive)
-            .with_context(|| format!("watching {}", dir.display()))?;
+        debouncer.watch(dir, RecursiveMode::NonRecursive).with_context(|| format!("watching {}", dir.display()))?;
     }
     Ok(debouncer)
 }
@@ -92,10 +85,7 @@ pub fn watch_sources(server: Arc<Server>, app: &App, runtime: Handle) -> Result<
             let (root, mode) = watch_root(Path::new(pattern));
             roots.insert((app.dir.join(root), mode == RecursiveMode::Recursive));
         }
-        watched.push(Sources {
-            name: name.clone(),
-            globs: globs.build()?,
-        });
+        watched.push(Sources { name: name.clone(), globs: globs.build()? });
     }
     let app = app.clone();
     let mut debouncer = new_debouncer(DEBOUNCE, None, move |events: DebounceEventResult| {
@@ -113,15 +103,9 @@ pub fn watch_sources(server: Arc<Server>, app: &App, runtime: Handle) -> Result<
         }
     })?;
     for (root, recursive) in roots {
-        let mode = if recursive {
-            RecursiveMode::Recursive
-        } else {
-            RecursiveMode::NonRecursive
-        };
+        let mode = if recursive { RecursiveMode::Recursive } else { RecursiveMode::NonRecursive };
         if root.exists() {
-            debouncer
-                .watch(&root, mode)
-                .with_context(|| format!("watching {}", root.display()))?;
+            debouncer.watch(&root, mode).with_context(|| format!("watching {}", root.display()))?;
         }
     }
     Ok(debouncer)
@@ -143,10 +127,7 @@ fn rebuild_and_swap(server: &Server, app: &App, name: &str, runtime: &Handle) {
             &report.old_version[..12],
             &report.new_version[..12]
         ),
-        None => println!(
-            "{name}: rebuilt in {:.1} s, no change to swap",
-            rebuild.as_secs_f64()
-        ),
+        None => println!("{name}: rebuilt in {:.1} s, no change to swap", rebuild.as_secs_f64()),
     }
 }
 
@@ -173,18 +154,9 @@ mod tests {
         let root = |glob| watch_root(Path::new(glob));
         assert_eq!(
             root("functions/search/src/**/*.rs"),
-            (
-                PathBuf::from("functions/search/src"),
-                RecursiveMode::Recursive
-            )
+            (PathBuf::from("functions/search/src"), RecursiveMode::Recursive)
         );
-        assert_eq!(
-            root("wit/*.wit"),
-            (PathBuf::from("wit"), RecursiveMode::Recursive)
-        );
-        assert_eq!(
-            root("Cargo.toml"),
-            (PathBuf::from("Cargo.toml"), RecursiveMode::NonRecursive)
-        );
+        assert_eq!(root("wit/*.wit"), (PathBuf::from("wit"), RecursiveMode::Recursive));
+        assert_eq!(root("Cargo.toml"), (PathBuf::from("Cargo.toml"), RecursiveMode::NonRecursive));
     }
 }

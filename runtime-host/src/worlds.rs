@@ -23,9 +23,7 @@ pub struct Worlds {
 impl Worlds {
     pub fn load() -> Result<Worlds> {
         let mut resolve = Resolve::new();
-        let package = resolve
-            .push_str("wit/feed.wit", FEED_WIT)
-            .context("parsing wit/feed.wit")?;
+        let package = resolve.push_str("wit/feed.wit", FEED_WIT).context("parsing wit/feed.wit")?;
         Ok(Worlds { resolve, package })
     }
 
@@ -93,10 +91,7 @@ mod tests {
             names
         };
         assert_eq!(sorted("search-function"), ["search", "types"]);
-        assert_eq!(
-            sorted("participant-function"),
-            ["participants", "storage", "types"]
-        );
+        assert_eq!(sorted("participant-function"), ["participants", "storage", "types"]);
         assert_eq!(sorted("inbound-function"), ["storage", "types"]);
         assert!(!sorted("friends-function").contains(&"publishing".to_string()));
         assert!(worlds.imports("no-such-world").is_err());

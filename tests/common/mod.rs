@@ -59,10 +59,7 @@ pub fn built_wasm(crate_name: &str) -> PathBuf {
         "faults" | "tagged-participant" => "target/test-components",
         _ => "target",
     };
-    repo_root()
-        .join(target)
-        .join("wasm32-wasip2/wasm")
-        .join(format!("{}.wasm", crate_name.replace('-', "_")))
+    repo_root().join(target).join("wasm32-wasip2/wasm").join(format!("{}.wasm", crate_name.replace('-', "_")))
 }
 
 /// The app's manifest plus the `faults` component at `/faults/...`, written
@@ -73,32 +70,19 @@ fn test_manifest(dir: &Path, edit: impl FnOnce(&mut toml::Table)) -> PathBuf {
     let mut manifest: toml::Table = text.parse().unwrap();
     let wasm_dir = dir.join("wasm");
     std::fs::create_dir_all(&wasm_dir).unwrap();
-    for name in [
-        "participant",
-        "friends",
-        "outbound",
-        "inbound",
-        "search",
-        "faults",
-    ] {
+    for name in ["participant", "friends", "outbound", "inbound", "search", "faults"] {
         std::fs::copy(built_wasm(name), wasm_dir.join(format!("{name}.wasm"))).unwrap();
     }
     let components = manifest["component"].as_table_mut().unwrap();
     for (name, component) in components.iter_mut() {
         let source = wasm_dir.join(format!("{name}.wasm"));
-        component
-            .as_table_mut()
-            .unwrap()
-            .insert("source".into(), source.display().to_string().into());
+        component.as_table_mut().unwrap().insert("source".into(), source.display().to_string().into());
     }
     let faults: toml::Table = toml::toml! { source = "" };
     components.insert("faults".into(), faults.into());
     components["faults"]["source"] = wasm_dir.join("faults.wasm").display().to_string().into();
     let route: toml::Table = toml::toml! { route = "/faults/..."  component = "faults" };
-    manifest["trigger"]["http"]
-        .as_array_mut()
-        .unwrap()
-        .push(route.into());
+    manifest["trigger"]["http"].as_array_mut().unwrap().push(route.into());
     edit(&mut manifest);
     let path = dir.join("spin.toml");
     std::fs::write(&path, toml::to_string(&manifest).unwrap()).unwrap();
@@ -111,6 +95,8 @@ pub struct Host {
     pub base: String,
     /// The admin API's base URL, when started with `--admin-listen`.
     pub admin: Option<String>,
+    /// The metrics URL, when started with `--metrics-listen`.
+    pub metrics: Option<String>,
     /// What the host prints on stdout after it started serving.
     pub stdout: Mutex<std::sync::mpsc::Receiver<String>>,
     pub state: tempfile::TempDir,
@@ -143,7 +129,12 @@ impl Host {
 
     /// Runs `newsfeed <command>` (`up` or `watch`) with the test manifest,
     /// changed by `edit`, in `state`.
-    pub fn launch(command: &str, state: tempfile::TempDir, flags: &[&str], edit: impl FnOnce(&mut toml::Table)) -> Host {
+    pub fn launch(
+        command: &str,
+        state: tempfile::TempDir,
+        flags: &[&str],
+        edit: impl FnOnce(&mut toml::Table),
+    ) -> Host {
         build_components();
         let manifest = test_manifest(state.path(), edit);
         let mut child = Command::new(env!("CARGO_BIN_EXE_newsfeed"))
@@ -156,21 +147,17 @@ impl Host {
             .arg(repo_root().join("target/e2e-compile-cache"))
             .args(flags)
             // Only warnings and errors from the host, unless asked for more.
-            .env(
-                "RUST_LOG",
-                std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()),
-            )
+            .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()))
             .stdout(Stdio::piped())
             .spawn()
             .expect("starting newsfeed up");
-        let (mut admin, mut lines) = (None, BufReader::new(child.stdout.take().unwrap()).lines());
+        let (mut admin, mut metrics, mut lines) = (None, None, BufReader::new(child.stdout.take().unwrap()).lines());
         let base = loop {
-            let line = lines
-                .next()
-                .expect("newsfeed up ended before serving")
-                .unwrap();
+            let line = lines.next().expect("newsfeed up ended before serving").unwrap();
             if let Some(url) = line.strip_prefix("Admin API on ") {
                 admin = Some(url.to_string());
+            } else if let Some(url) = line.strip_prefix("Metrics on ") {
+                metrics = Some(url.to_string());
             } else if let Some(url) = line.strip_prefix("Serving ") {
                 break url.to_string();
             }
@@ -179,7 +166,7 @@ impl Host {
         let (sender, stdout) = std::sync::mpsc::channel();
         std::thread::spawn(move || lines.map_while(Result::ok).for_each(|line| drop(sender.send(line))));
         let client = reqwest::blocking::Client::builder().timeout(Duration::from_secs(60)).build().unwrap();
-        Host { child, base, admin, stdout: Mutex::new(stdout), state, client }
+        Host { child, base, admin, metrics, stdout: Mutex::new(stdout), state, client }
     }
 
     /// Kills the process at once (no clean shutdown) and hands back its state.
@@ -200,30 +187,17 @@ impl Host {
     /// A request outside the contract (the test-only components).
     pub fn send(&self, method: &str, path: &str, body: Option<&str>) -> Answer {
         let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-        let mut request = self
-            .client
-            .request(method.clone(), format!("{}{path}", self.base));
+        let mut request = self.client.request(method.clone(), format!("{}{path}", self.base));
         if let Some(body) = body {
             request = request.body(body.to_string());
         }
-        let response = request
-            .send()
-            .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        let response = request.send().unwrap_or_else(|e| panic!("{method} {path}: {e}"));
         let status = response.status().as_u16();
         let headers = response.headers().clone();
-        let content_type = headers
-            .get("content-type")
-            .map(|v| v.to_str().unwrap().to_string())
-            .unwrap_or_default();
+        let content_type = headers.get("content-type").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
         let text = response.text().unwrap();
-        let json = serde_json::from_str(&text)
-            .unwrap_or_else(|_| panic!("{method} {path} answered non-JSON {text:?}"));
-        Answer {
-            status,
-            content_type,
-            headers,
-            json,
-        }
+        let json = serde_json::from_str(&text).unwrap_or_else(|_| panic!("{method} {path} answered non-JSON {text:?}"));
+        Answer { status, content_type, headers, json }
     }
 
     /// Where this host's copy of a component's wasm lives.
@@ -241,19 +215,13 @@ impl Host {
 
     /// Creates a participant and returns its id.
     pub fn participant(&self, name: &str) -> i64 {
-        let answer = self.post(
-            "/participant",
-            &serde_json::json!({ "name": name }).to_string(),
-        );
+        let answer = self.post("/participant", &serde_json::json!({ "name": name }).to_string());
         assert_eq!(answer.status, 200, "{answer:?}");
         answer.json["id"].as_i64().unwrap()
     }
 
     pub fn befriend(&self, a: i64, b: i64) -> Answer {
-        self.post(
-            &format!("/participant/{a}/friends"),
-            &format!(r#"{{"to": "/participant/{b}"}}"#),
-        )
+        self.post(&format!("/participant/{a}/friends"), &format!(r#"{{"to": "/participant/{b}"}}"#))
     }
 
     pub fn publish(&self, author: i64, subject: &str, story: &str) -> Answer {

@@ -2,9 +2,7 @@
 //! `GET` lists the friendships of `{id}`. World: `friends-function`.
 
 use newsfeed_guest::request::{limit, parse_link, participant_id, Body};
-use newsfeed_guest::{
-    json, respond, ApiError, Friendships, Method, Reply, Request, Response, Storage,
-};
+use newsfeed_guest::{json, respond, ApiError, Friendships, Method, Reply, Request, Response, Storage};
 
 #[cfg(all(target_arch = "wasm32", feature = "component"))]
 #[spin_sdk::http_component]
@@ -26,9 +24,7 @@ fn befriend(req: &Request, store: &impl Friendships) -> Reply {
     body.from_matches(id)?;
     let to = parse_link(body.required_str("to")?)?;
     if to == id {
-        return Err(ApiError::bad_request(
-            "a participant cannot befriend itself",
-        ));
+        return Err(ApiError::bad_request("a participant cannot befriend itself"));
     }
     Ok(json::friendship(&store.befriend(id, to)?))
 }
@@ -47,11 +43,7 @@ mod tests {
     use serde_json::{json, Value};
 
     fn call(store: &MemoryStore, method: Method, uri: &str, body: &str) -> (u16, Value) {
-        let req = Request::builder()
-            .method(method)
-            .uri(uri)
-            .body(body.to_string())
-            .build();
+        let req = Request::builder().method(method).uri(uri).body(body.to_string()).build();
         let res = handle(&req, store);
         (*res.status(), serde_json::from_slice(res.body()).unwrap())
     }
@@ -67,77 +59,30 @@ mod tests {
     #[test]
     fn friendship_is_symmetric_and_idempotent() {
         let store = three_participants();
-        let made = call(
-            &store,
-            Method::Post,
-            "/participant/1/friends",
-            r#"{"to": "/participant/2"}"#,
-        );
-        assert_eq!(
-            made,
-            (
-                200,
-                json!({"id": 1, "from": "/participant/1", "to": "/participant/2"})
-            )
-        );
+        let made = call(&store, Method::Post, "/participant/1/friends", r#"{"to": "/participant/2"}"#);
+        assert_eq!(made, (200, json!({"id": 1, "from": "/participant/1", "to": "/participant/2"})));
         let again = call(
             &store,
             Method::Post,
             "/participant/2/friends",
             r#"{"from": "/participant/2", "to": "/participant/1"}"#,
         );
-        assert_eq!(
-            again,
-            (
-                200,
-                json!({"id": 1, "from": "/participant/2", "to": "/participant/1"})
-            )
-        );
-        assert_eq!(
-            call(&store, Method::Get, "/participant/1/friends", "").1,
-            json!([made.1])
-        );
-        assert_eq!(
-            call(&store, Method::Get, "/participant/2/friends", "").1,
-            json!([again.1])
-        );
+        assert_eq!(again, (200, json!({"id": 1, "from": "/participant/2", "to": "/participant/1"})));
+        assert_eq!(call(&store, Method::Get, "/participant/1/friends", "").1, json!([made.1]));
+        assert_eq!(call(&store, Method::Get, "/participant/2/friends", "").1, json!([again.1]));
     }
 
     #[test]
     fn refuses_bad_friendships() {
         let store = three_participants();
         let post = |uri, body| call(&store, Method::Post, uri, body).0;
-        assert_eq!(
-            post("/participant/1/friends", r#"{"to": "/participant/1"}"#),
-            400
-        );
-        assert_eq!(
-            post(
-                "/participant/1/friends",
-                r#"{"from": "/participant/2", "to": "/participant/3"}"#
-            ),
-            400
-        );
-        assert_eq!(
-            post("/participant/1/friends", r#"{"to": "participant/2"}"#),
-            400
-        );
-        assert_eq!(
-            post("/participant/1/friends", r#"{"to": "/participant/9"}"#),
-            404
-        );
-        assert_eq!(
-            post("/participant/9/friends", r#"{"to": "/participant/1"}"#),
-            404
-        );
+        assert_eq!(post("/participant/1/friends", r#"{"to": "/participant/1"}"#), 400);
+        assert_eq!(post("/participant/1/friends", r#"{"from": "/participant/2", "to": "/participant/3"}"#), 400);
+        assert_eq!(post("/participant/1/friends", r#"{"to": "participant/2"}"#), 400);
+        assert_eq!(post("/participant/1/friends", r#"{"to": "/participant/9"}"#), 404);
+        assert_eq!(post("/participant/9/friends", r#"{"to": "/participant/1"}"#), 404);
         assert_eq!(post("/participant/1/friends", r#"{}"#), 400);
-        assert_eq!(
-            call(&store, Method::Get, "/participant/1/friends", "").1,
-            json!([])
-        );
-        assert_eq!(
-            call(&store, Method::Put, "/participant/1/friends", "").0,
-            405
-        );
+        assert_eq!(call(&store, Method::Get, "/participant/1/friends", "").1, json!([]));
+        assert_eq!(call(&store, Method::Put, "/participant/1/friends", "").0, 405);
     }
 }

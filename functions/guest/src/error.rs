@@ -19,11 +19,7 @@ pub struct ApiError {
 
 impl ApiError {
     fn new(status: u16, message: impl Into<String>) -> Self {
-        ApiError {
-            status,
-            message: message.into(),
-            allow: None,
-        }
+        ApiError { status, message: message.into(), allow: None }
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -40,10 +36,7 @@ impl ApiError {
 
     /// 405, naming the methods that the path accepts (`"GET, POST"`).
     pub fn method_not_allowed(allow: &'static str) -> Self {
-        ApiError {
-            allow: Some(allow),
-            ..Self::new(405, format!("method not allowed; use {allow}"))
-        }
+        ApiError { allow: Some(allow), ..Self::new(405, format!("method not allowed; use {allow}")) }
     }
 
     pub fn too_large(limit: usize) -> Self {
@@ -72,9 +65,7 @@ pub fn respond(reply: Reply) -> Response {
         Err(error) => (error.status, json!({ "error": error.message }), error.allow),
     };
     let mut builder = Response::builder();
-    builder
-        .status(status)
-        .header("content-type", "application/json");
+    builder.status(status).header("content-type", "application/json");
     if let Some(allow) = allow {
         builder.header("allow", allow);
     }

@@ -32,21 +32,11 @@ impl State {
     }
 
     fn friends_of(&self, id: Id) -> impl DoubleEndedIterator<Item = Friendship> + '_ {
-        self.friendships
-            .iter()
-            .filter_map(move |&(fid, a, b)| match id {
-                _ if id == a => Some(Friendship {
-                    id: fid,
-                    from: a,
-                    to: b,
-                }),
-                _ if id == b => Some(Friendship {
-                    id: fid,
-                    from: b,
-                    to: a,
-                }),
-                _ => None,
-            })
+        self.friendships.iter().filter_map(move |&(fid, a, b)| match id {
+            _ if id == a => Some(Friendship { id: fid, from: a, to: b }),
+            _ if id == b => Some(Friendship { id: fid, from: b, to: a }),
+            _ => None,
+        })
     }
 }
 
@@ -58,12 +48,7 @@ impl Storage for MemoryStore {
     fn get_participant(&self, id: Id) -> Result<Participant, StoreError> {
         let state = self.state.borrow();
         state.known(id)?;
-        Ok(state
-            .participants
-            .iter()
-            .find(|p| p.id == id)
-            .cloned()
-            .expect("known"))
+        Ok(state.participants.iter().find(|p| p.id == id).cloned().expect("known"))
     }
 
     fn list_friends(&self, id: Id, limit: u32) -> Result<Vec<Friendship>, StoreError> {
@@ -75,33 +60,21 @@ impl Storage for MemoryStore {
     fn list_outbound(&self, id: Id, limit: u32) -> Result<Vec<Post>, StoreError> {
         let state = self.state.borrow();
         state.known(id)?;
-        Ok(newest(
-            state.posts.iter().filter(|p| p.author == id).cloned(),
-            limit,
-        ))
+        Ok(newest(state.posts.iter().filter(|p| p.author == id).cloned(), limit))
     }
 
     fn list_inbound(&self, id: Id, limit: u32) -> Result<Vec<FeedItem>, StoreError> {
         let state = self.state.borrow();
         state.known(id)?;
         let items = state.inbound.iter().filter(|(reader, _)| *reader == id);
-        Ok(newest(
-            items.map(|&(reader, i)| FeedItem {
-                reader,
-                post: state.posts[i].clone(),
-            }),
-            limit,
-        ))
+        Ok(newest(items.map(|&(reader, i)| FeedItem { reader, post: state.posts[i].clone() }), limit))
     }
 }
 
 impl Participants for MemoryStore {
     fn create(&self, name: &str) -> Result<Participant, StoreError> {
         let mut state = self.state.borrow_mut();
-        let participant = Participant {
-            id: state.participants.len() as Id + 1,
-            name: name.to_string(),
-        };
+        let participant = Participant { id: state.participants.len() as Id + 1, name: name.to_string() };
         state.participants.push(participant.clone());
         Ok(participant)
     }
@@ -113,9 +86,7 @@ impl Friendships for MemoryStore {
         state.known(a)?;
         state.known(b)?;
         if a == b {
-            return Err(StoreError::Invalid(
-                "a participant cannot befriend itself".into(),
-            ));
+            return Err(StoreError::Invalid("a participant cannot befriend itself".into()));
         }
         if let Some(existing) = state.friends_of(a).find(|f| f.to == b) {
             return Ok(existing);
@@ -133,9 +104,7 @@ impl Publishing for MemoryStore {
         let index = state.posts.len();
         state.posts.push(post.clone());
         let readers: Vec<Id> = state.friends_of(post.author).map(|f| f.to).collect();
-        state
-            .inbound
-            .extend(readers.into_iter().map(|reader| (reader, index)));
+        state.inbound.extend(readers.into_iter().map(|reader| (reader, index)));
         Ok(post.clone())
     }
 }
@@ -152,10 +121,7 @@ impl Search for MemoryStore {
             .filter_map(|(i, post)| {
                 let text = format!("{} {}", post.subject, post.story).to_lowercase();
                 let words: Vec<&str> = text.split(|c: char| !c.is_alphanumeric()).collect();
-                let hits = wanted
-                    .iter()
-                    .filter(|k| words.contains(&k.as_str()))
-                    .count();
+                let hits = wanted.iter().filter(|k| words.contains(&k.as_str())).count();
                 (hits > 0).then_some((hits, i, post.author))
             })
             .collect();

@@ -33,6 +33,4 @@ pub mod bindings {
     });
 }
 
-pub use bindings::newsfeed::feed::types::{
-    Error as StoreError, FeedItem, Friendship, Id, Participant, Post,
-};
+pub use bindings::newsfeed::feed::types::{Error as StoreError, FeedItem, Friendship, Id, Participant, Post};

@@ -33,9 +33,7 @@ fn is_full_date(text: &str) -> bool {
     if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
         return false;
     }
-    let (Some(year), Some(month), Some(day)) =
-        (digits(&b[0..4]), digits(&b[5..7]), digits(&b[8..10]))
-    else {
+    let (Some(year), Some(month), Some(day)) = (digits(&b[0..4]), digits(&b[5..7]), digits(&b[8..10])) else {
         return false;
     };
     let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
@@ -81,9 +79,7 @@ fn is_hms(b: &[u8]) -> bool {
 }
 
 fn digits(b: &[u8]) -> Option<u32> {
-    b.iter().try_fold(0u32, |n, c| {
-        c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
-    })
+    b.iter().try_fold(0u32, |n, c| c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0')))
 }
 
 #[cfg(test)]

@@ -11,8 +11,7 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// Parses an id: a positive int64 in plain decimal (no sign, no leading zero).
 pub fn parse_id(text: &str) -> Option<Id> {
-    let plain =
-        !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) && !text.starts_with('0');
+    let plain = !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) && !text.starts_with('0');
     plain.then(|| text.parse().ok()).flatten()
 }
 
@@ -25,11 +24,7 @@ pub fn link(id: Id) -> String {
 pub fn parse_link(text: &str) -> Result<Id, ApiError> {
     text.strip_prefix("/participant/")
         .and_then(parse_id)
-        .ok_or_else(|| {
-            ApiError::bad_request(format!(
-                "{text:?} is not a participant link (/participant/{{id}})"
-            ))
-        })
+        .ok_or_else(|| ApiError::bad_request(format!("{text:?} is not a participant link (/participant/{{id}})")))
 }
 
 /// Matches the request path against `/participant/{id}` followed by `tail`
@@ -43,16 +38,12 @@ pub fn participant_id(req: &Request, tail: &str) -> Result<Id, ApiError> {
         .filter(|raw| !raw.is_empty() && !raw.contains('/'))
         .ok_or_else(|| ApiError::no_route(path))?;
     let decoded = percent_encoding::percent_decode_str(raw).decode_utf8_lossy();
-    parse_id(&decoded).ok_or_else(|| {
-        ApiError::bad_request(format!("{decoded:?} is not an id (a positive integer)"))
-    })
+    parse_id(&decoded).ok_or_else(|| ApiError::bad_request(format!("{decoded:?} is not an id (a positive integer)")))
 }
 
 /// The first value of a query parameter, decoded (`+` and `%20` are spaces).
 pub fn query_param(req: &Request, name: &str) -> Option<String> {
-    form_urlencoded::parse(req.query().as_bytes())
-        .find(|(key, _)| key == name)
-        .map(|(_, value)| value.into_owned())
+    form_urlencoded::parse(req.query().as_bytes()).find(|(key, _)| key == name).map(|(_, value)| value.into_owned())
 }
 
 /// The `limit` query parameter: `default` when absent, else an integer in
@@ -64,11 +55,7 @@ pub fn limit(req: &Request, default: u32, max: u32) -> Result<u32, ApiError> {
             .parse::<u32>()
             .ok()
             .filter(|n| (1..=max).contains(n))
-            .ok_or_else(|| {
-                ApiError::bad_request(format!(
-                    "limit must be an integer from 1 to {max}, not {text:?}"
-                ))
-            }),
+            .ok_or_else(|| ApiError::bad_request(format!("limit must be an integer from 1 to {max}, not {text:?}"))),
     }
 }
 
@@ -84,9 +71,7 @@ impl Body {
         match serde_json::from_slice(bytes) {
             Ok(Value::Object(fields)) => Ok(Body(fields)),
             Ok(_) => Err(ApiError::bad_request("the body must be a JSON object")),
-            Err(error) => Err(ApiError::bad_request(format!(
-                "malformed JSON body: {error}"
-            ))),
+            Err(error) => Err(ApiError::bad_request(format!("malformed JSON body: {error}"))),
         }
     }
 
@@ -96,10 +81,7 @@ impl Body {
         match self.0.get(name) {
             None => Ok(None),
             Some(Value::String(text)) => Ok(Some(text)),
-            Some(other) => Err(ApiError::bad_request(format!(
-                "{name:?} must be a string, not {}",
-                type_name(other)
-            ))),
+            Some(other) => Err(ApiError::bad_request(format!("{name:?} must be a string, not {}", type_name(other)))),
         }
     }
 
@@ -115,10 +97,9 @@ impl Body {
     /// The optional `from` link: when given it must name `path_id`.
     pub fn from_matches(&self, path_id: Id) -> Result<(), ApiError> {
         match self.optional_str("from")? {
-            Some(from) if parse_link(from)? != path_id => Err(ApiError::bad_request(format!(
-                "\"from\" is {from:?} but the path is {}",
-                link(path_id)
-            ))),
+            Some(from) if parse_link(from)? != path_id => {
+                Err(ApiError::bad_request(format!("\"from\" is {from:?} but the path is {}", link(path_id))))
+            }
             _ => Ok(()),
         }
     }
@@ -141,29 +122,14 @@ mod tests {
     use crate::Method;
 
     fn request(method: Method, uri: &str, body: &str) -> Request {
-        Request::builder()
-            .method(method)
-            .uri(uri)
-            .body(body.to_string())
-            .build()
+        Request::builder().method(method).uri(uri).body(body.to_string()).build()
     }
 
     #[test]
     fn ids_are_plain_positive_decimals() {
         assert_eq!(parse_id("1"), Some(1));
         assert_eq!(parse_id("9223372036854775807"), Some(i64::MAX));
-        for bad in [
-            "",
-            "0",
-            "-1",
-            "+1",
-            "01",
-            "1.0",
-            "1e3",
-            "abc",
-            "9223372036854775808",
-            " 1",
-        ] {
+        for bad in ["", "0", "-1", "+1", "01", "1.0", "1e3", "abc", "9223372036854775808", " 1"] {
             assert_eq!(parse_id(bad), None, "{bad:?}");
         }
     }
@@ -171,13 +137,7 @@ mod tests {
     #[test]
     fn links_round_trip_and_reject_other_shapes() {
         assert_eq!(parse_link(&link(42)), Ok(42));
-        for bad in [
-            "/participant/",
-            "/participant/x",
-            "participant/1",
-            "/participants/1",
-            "/participant/1/",
-        ] {
+        for bad in ["/participant/", "/participant/x", "participant/1", "/participants/1", "/participant/1/"] {
             assert_eq!(parse_link(bad).unwrap_err().status, 400, "{bad:?}");
         }
     }
@@ -198,13 +158,7 @@ mod tests {
         let limit_of = |uri| limit(&request(Method::Get, uri, ""), 100, 1000);
         assert_eq!(limit_of("/x"), Ok(100));
         assert_eq!(limit_of("/x?limit=1000"), Ok(1000));
-        for bad in [
-            "/x?limit=0",
-            "/x?limit=1001",
-            "/x?limit=",
-            "/x?limit=ten",
-            "/x?limit=-1",
-        ] {
+        for bad in ["/x?limit=0", "/x?limit=1001", "/x?limit=", "/x?limit=ten", "/x?limit=-1"] {
             assert_eq!(limit_of(bad).unwrap_err().status, 400, "{bad:?}");
         }
     }
@@ -214,8 +168,7 @@ mod tests {
         let body = |text: &str| Body::parse(&request(Method::Post, "/x", text));
         assert_eq!(body("{").err().unwrap().status, 400);
         assert_eq!(body("[1]").err().unwrap().status, 400);
-        let fields =
-            body(r#"{"name": "joe", "n": null, "blank": "  ", "from": "/participant/2"}"#).unwrap();
+        let fields = body(r#"{"name": "joe", "n": null, "blank": "  ", "from": "/participant/2"}"#).unwrap();
         assert_eq!(fields.required_str("name"), Ok("joe"));
         assert_eq!(fields.required_str("n").unwrap_err().status, 400);
         assert_eq!(fields.required_str("blank").unwrap_err().status, 400);

@@ -43,12 +43,7 @@ mod tests {
         store.create("b").unwrap();
         store.befriend(1, 2).unwrap();
         for subject in ["first", "second"] {
-            let post = Post {
-                author: 2,
-                occurred: "2026-11-24".into(),
-                subject: subject.into(),
-                story: "s".into(),
-            };
+            let post = Post { author: 2, occurred: "2026-11-24".into(), subject: subject.into(), story: "s".into() };
             store.publish(&post).unwrap();
         }
         let (status, feed) = call(&store, Method::Get, "/participant/1/inbound");
@@ -58,18 +53,8 @@ mod tests {
             json!({"from": "/participant/2", "to": "/participant/1", "occurred": "2026-11-24", "subject": "second", "story": "s"})
         );
         assert_eq!(feed[1]["subject"], "first");
-        assert_eq!(
-            call(&store, Method::Get, "/participant/1/inbound?limit=1")
-                .1
-                .as_array()
-                .unwrap()
-                .len(),
-            1
-        );
-        assert_eq!(
-            call(&store, Method::Get, "/participant/2/inbound").1,
-            json!([])
-        );
+        assert_eq!(call(&store, Method::Get, "/participant/1/inbound?limit=1").1.as_array().unwrap().len(), 1);
+        assert_eq!(call(&store, Method::Get, "/participant/2/inbound").1, json!([]));
     }
 
     #[test]
@@ -77,10 +62,7 @@ mod tests {
         let store = MemoryStore::default();
         assert_eq!(call(&store, Method::Get, "/participant/1/inbound").0, 404);
         assert_eq!(call(&store, Method::Get, "/participant/x/inbound").0, 400);
-        assert_eq!(
-            call(&store, Method::Get, "/participant/1/inbound?limit=0").0,
-            400
-        );
+        assert_eq!(call(&store, Method::Get, "/participant/1/inbound?limit=0").0, 400);
         assert_eq!(call(&store, Method::Post, "/participant/1/inbound").0, 405);
     }
 }

@@ -4,9 +4,7 @@
 //! World: `outbound-function`.
 
 use newsfeed_guest::request::{limit, participant_id, Body};
-use newsfeed_guest::{
-    json, occurred, respond, ApiError, Method, Post, Publishing, Reply, Request, Response, Storage,
-};
+use newsfeed_guest::{json, occurred, respond, ApiError, Method, Post, Publishing, Reply, Request, Response, Storage};
 
 #[cfg(all(target_arch = "wasm32", feature = "component"))]
 #[spin_sdk::http_component]
@@ -52,11 +50,7 @@ mod tests {
     use serde_json::{json, Value};
 
     fn call(store: &MemoryStore, method: Method, uri: &str, body: &str) -> (u16, Value) {
-        let req = Request::builder()
-            .method(method)
-            .uri(uri)
-            .body(body.to_string())
-            .build();
+        let req = Request::builder().method(method).uri(uri).body(body.to_string()).build();
         let res = handle(&req, store);
         (*res.status(), serde_json::from_slice(res.body()).unwrap())
     }
@@ -71,14 +65,8 @@ mod tests {
         store.befriend(3, 1).unwrap();
         let body = r#"{"from": "/participant/1", "occurred": "2026-11-24", "subject": "hi", "story": "a story"}"#;
         let expected = json!({"from": "/participant/1", "occurred": "2026-11-24", "subject": "hi", "story": "a story"});
-        assert_eq!(
-            call(&store, Method::Post, "/participant/1/outbound", body),
-            (200, expected.clone())
-        );
-        assert_eq!(
-            call(&store, Method::Get, "/participant/1/outbound", "").1,
-            json!([expected])
-        );
+        assert_eq!(call(&store, Method::Post, "/participant/1/outbound", body), (200, expected.clone()));
+        assert_eq!(call(&store, Method::Get, "/participant/1/outbound", "").1, json!([expected]));
         assert_eq!(store.list_inbound(2, 10).unwrap().len(), 1);
         assert_eq!(store.list_inbound(3, 10).unwrap().len(), 1);
         assert_eq!(store.list_inbound(1, 10).unwrap().len(), 0);
@@ -88,12 +76,7 @@ mod tests {
     fn fills_in_occurred_when_left_out() {
         let store = MemoryStore::default();
         store.create("a").unwrap();
-        let (status, post) = call(
-            &store,
-            Method::Post,
-            "/participant/1/outbound",
-            r#"{"subject": "s", "story": "t"}"#,
-        );
+        let (status, post) = call(&store, Method::Post, "/participant/1/outbound", r#"{"subject": "s", "story": "t"}"#);
         assert_eq!(status, 200);
         assert!(occurred::check(post["occurred"].as_str().unwrap()).is_ok());
     }
@@ -109,22 +92,9 @@ mod tests {
             r#"{"subject": "s", "story": "t", "occurred": null}"#,
             r#"{"subject": "s", "story": "t", "from": "/participant/2"}"#,
         ] {
-            assert_eq!(
-                call(&store, Method::Post, "/participant/1/outbound", bad).0,
-                400,
-                "{bad}"
-            );
+            assert_eq!(call(&store, Method::Post, "/participant/1/outbound", bad).0, 400, "{bad}");
         }
-        assert_eq!(
-            call(
-                &store,
-                Method::Post,
-                "/participant/2/outbound",
-                r#"{"subject": "s", "story": "t"}"#
-            )
-            .0,
-            404
-        );
+        assert_eq!(call(&store, Method::Post, "/participant/2/outbound", r#"{"subject": "s", "story": "t"}"#).0, 404);
         assert_eq!(store.list_outbound(1, 10).unwrap(), vec![]);
     }
 }

@@ -2,9 +2,7 @@
 //! `GET /participant/{id}` reads one. World: `participant-function`.
 
 use newsfeed_guest::request::{participant_id, Body};
-use newsfeed_guest::{
-    json, respond, ApiError, Method, Participants, Reply, Request, Response, Storage,
-};
+use newsfeed_guest::{json, respond, ApiError, Method, Participants, Reply, Request, Response, Storage};
 
 #[cfg(all(target_arch = "wasm32", feature = "component"))]
 #[spin_sdk::http_component]
@@ -44,11 +42,7 @@ mod tests {
     use serde_json::{json, Value};
 
     fn call(store: &MemoryStore, method: Method, uri: &str, body: &str) -> (u16, Value) {
-        let req = Request::builder()
-            .method(method)
-            .uri(uri)
-            .body(body.to_string())
-            .build();
+        let req = Request::builder().method(method).uri(uri).body(body.to_string()).build();
         let res = handle(&req, store);
         (*res.status(), serde_json::from_slice(res.body()).unwrap())
     }
@@ -57,38 +51,20 @@ mod tests {
     fn creates_then_reads_a_participant() {
         let store = MemoryStore::default();
         let created = call(&store, Method::Post, "/participant", r#"{"name": "joe"}"#);
-        assert_eq!(
-            created,
-            (
-                200,
-                json!({"id": 1, "name": "joe", "link": "/participant/1"})
-            )
-        );
+        assert_eq!(created, (200, json!({"id": 1, "name": "joe", "link": "/participant/1"})));
         assert_eq!(call(&store, Method::Get, "/participant/1", ""), created);
     }
 
     #[test]
     fn refuses_bad_requests() {
         let store = MemoryStore::default();
-        assert_eq!(
-            call(&store, Method::Post, "/participant", r#"{"name": ""}"#).0,
-            400
-        );
-        assert_eq!(
-            call(&store, Method::Post, "/participant", r#"{"name": 5}"#).0,
-            400
-        );
-        assert_eq!(
-            call(&store, Method::Post, "/participant", "not json").0,
-            400
-        );
+        assert_eq!(call(&store, Method::Post, "/participant", r#"{"name": ""}"#).0, 400);
+        assert_eq!(call(&store, Method::Post, "/participant", r#"{"name": 5}"#).0, 400);
+        assert_eq!(call(&store, Method::Post, "/participant", "not json").0, 400);
         assert_eq!(call(&store, Method::Get, "/participant/abc", "").0, 400);
         assert_eq!(call(&store, Method::Get, "/participant/9", "").0, 404);
         assert_eq!(call(&store, Method::Delete, "/participant/9", "").0, 405);
         assert_eq!(call(&store, Method::Get, "/participant", "").0, 405);
-        assert!(matches!(
-            store.get_participant(1),
-            Err(newsfeed_guest::StoreError::NotFound(_))
-        ));
+        assert!(matches!(store.get_participant(1), Err(newsfeed_guest::StoreError::NotFound(_))));
     }
 }

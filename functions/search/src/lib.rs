@@ -24,9 +24,7 @@ fn search(req: &Request, store: &impl Search) -> Reply {
     let text = query_param(req, "keywords").unwrap_or_default();
     let keywords: Vec<String> = text.split_whitespace().map(str::to_string).collect();
     if keywords.is_empty() {
-        return Err(ApiError::bad_request(
-            "keywords is required: one or more words separated by spaces",
-        ));
+        return Err(ApiError::bad_request("keywords is required: one or more words separated by spaces"));
     }
     let posters = store.find_posters(&keywords, limit(req, 10, 100)?)?;
     Ok(json!(posters.into_iter().map(link).collect::<Vec<_>>()))
@@ -48,32 +46,14 @@ mod tests {
     #[test]
     fn ranks_posters_by_their_best_post() {
         let store = MemoryStore::default();
-        for (author, story) in [
-            (1, "the quick fox"),
-            (2, "a quick brown fox"),
-            (3, "nothing here"),
-        ] {
+        for (author, story) in [(1, "the quick fox"), (2, "a quick brown fox"), (3, "nothing here")] {
             store.create("p").unwrap();
-            let post = Post {
-                author,
-                occurred: "2026-11-24".into(),
-                subject: "s".into(),
-                story: story.into(),
-            };
+            let post = Post { author, occurred: "2026-11-24".into(), subject: "s".into(), story: story.into() };
             store.publish(&post).unwrap();
         }
-        assert_eq!(
-            call(&store, "/outbound?keywords=brown+fox").1,
-            json!(["/participant/2", "/participant/1"])
-        );
-        assert_eq!(
-            call(&store, "/outbound?keywords=FOX").1,
-            json!(["/participant/2", "/participant/1"])
-        );
-        assert_eq!(
-            call(&store, "/outbound?keywords=fox&limit=1").1,
-            json!(["/participant/2"])
-        );
+        assert_eq!(call(&store, "/outbound?keywords=brown+fox").1, json!(["/participant/2", "/participant/1"]));
+        assert_eq!(call(&store, "/outbound?keywords=FOX").1, json!(["/participant/2", "/participant/1"]));
+        assert_eq!(call(&store, "/outbound?keywords=fox&limit=1").1, json!(["/participant/2"]));
         assert_eq!(call(&store, "/outbound?keywords=zebra").1, json!([]));
     }
 

@@ -132,16 +132,10 @@ impl Sqlite {
     }
 }
 
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> StoreResult<T> + Send + 'static,
-) -> StoreResult<T> {
+async fn blocking<T: Send + 'static>(work: impl FnOnce() -> StoreResult<T> + Send + 'static) -> StoreResult<T> {
     tokio::task::spawn_blocking(work)
         .await
-        .unwrap_or_else(|error| {
-            Err(StoreError::Unavailable(format!(
-                "storage task failed: {error}"
-            )))
-        })
+        .unwrap_or_else(|error| Err(StoreError::Unavailable(format!("storage task failed: {error}"))))
 }
 
 fn poisoned<E>(_: E) -> StoreError {
@@ -160,9 +154,7 @@ fn migrate(conn: &mut Connection) -> StoreResult<()> {
 }
 
 fn require_participant(tx: &Transaction, id: Id) -> StoreResult<()> {
-    let known = tx
-        .prepare_cached("SELECT 1 FROM participant WHERE id = ?1")?
-        .exists(params![id])?;
+    let known = tx.prepare_cached("SELECT 1 FROM participant WHERE id = ?1")?.exists(params![id])?;
     if known {
         Ok(())
     } else {
@@ -179,9 +171,8 @@ fn phrase(keyword: &str) -> String {
 /// The search query: posts scored by how many distinct keywords they hold,
 /// each poster ranked by its best post (more keywords, then newer).
 fn search_sql(keywords: usize) -> String {
-    let hits: Vec<String> = (1..=keywords)
-        .map(|i| format!("SELECT rowid AS post FROM post_text WHERE post_text MATCH ?{i}"))
-        .collect();
+    let hits: Vec<String> =
+        (1..=keywords).map(|i| format!("SELECT rowid AS post FROM post_text WHERE post_text MATCH ?{i}")).collect();
     format!(
         "WITH hit AS ({hits}),
               scored AS (SELECT post, COUNT(*) AS score FROM hit GROUP BY post),
@@ -200,12 +191,7 @@ impl Backend for Sqlite {
     async fn get_participant(&self, id: Id) -> StoreResult<Participant> {
         self.read(move |tx| {
             tx.prepare_cached("SELECT name FROM participant WHERE id = ?1")?
-                .query_row(params![id], |row| {
-                    Ok(Participant {
-                        id,
-                        name: row.get(0)?,
-                    })
-                })
+                .query_row(params![id], |row| Ok(Participant { id, name: row.get(0)? }))
                 .optional()?
                 .ok_or_else(|| StoreError::unknown_participant(id))
         })
@@ -219,13 +205,8 @@ impl Backend for Sqlite {
                 "SELECT id, CASE WHEN low = ?1 THEN high ELSE low END FROM friendship
                  WHERE low = ?1 OR high = ?1 ORDER BY id DESC LIMIT ?2",
             )?;
-            let rows = stmt.query_map(params![id, limit], |row| {
-                Ok(Friendship {
-                    id: row.get(0)?,
-                    from: id,
-                    to: row.get(1)?,
-                })
-            })?;
+            let rows = stmt
+                .query_map(params![id, limit], |row| Ok(Friendship { id: row.get(0)?, from: id, to: row.get(1)? }))?;
             Ok(rows.collect::<Result<_, _>>()?)
         })
         .await
@@ -253,7 +234,8 @@ impl Backend for Sqlite {
                  WHERE i.reader = ?1 ORDER BY i.id DESC LIMIT ?2",
             )?;
             let rows = stmt.query_map(params![id, limit], |row| {
-                let post = Post { author: row.get(0)?, occurred: row.get(1)?, subject: row.get(2)?, story: row.get(3)? };
+                let post =
+                    Post { author: row.get(0)?, occurred: row.get(1)?, subject: row.get(2)?, story: row.get(3)? };
                 Ok(FeedItem { reader: id, post })
             })?;
             Ok(rows.collect::<Result<_, _>>()?)
@@ -273,9 +255,7 @@ impl Backend for Sqlite {
 
     async fn befriend(&self, a: Id, b: Id) -> StoreResult<Friendship> {
         if a == b {
-            return Err(StoreError::Invalid(
-                "a participant cannot befriend itself".into(),
-            ));
+            return Err(StoreError::Invalid("a participant cannot befriend itself".into()));
         }
         self.write(move |tx| {
             require_participant(tx, a)?;
@@ -295,7 +275,9 @@ impl Backend for Sqlite {
         self.write(move |tx| {
             require_participant(tx, post.author)?;
             let id: Id = tx
-                .prepare_cached("INSERT INTO post (author, occurred, subject, story) VALUES (?1, ?2, ?3, ?4) RETURNING id")?
+                .prepare_cached(
+                    "INSERT INTO post (author, occurred, subject, story) VALUES (?1, ?2, ?3, ?4) RETURNING id",
+                )?
                 .query_row(params![post.author, post.occurred, post.subject, post.story], |row| row.get(0))?;
             tx.prepare_cached(
                 "INSERT INTO inbound (reader, post)
@@ -317,19 +299,15 @@ impl Backend for Sqlite {
         // A keyword with no letter or digit holds no word to match.
         distinct.retain(|k| k.chars().any(char::is_alphanumeric));
         if distinct.len() > MAX_KEYWORDS {
-            return Err(StoreError::Invalid(format!(
-                "at most {MAX_KEYWORDS} distinct keywords"
-            )));
+            return Err(StoreError::Invalid(format!("at most {MAX_KEYWORDS} distinct keywords")));
         }
         if distinct.is_empty() {
             return Ok(Vec::new());
         }
         self.read(move |tx| {
             let mut stmt = tx.prepare_cached(&search_sql(distinct.len()))?;
-            let mut values: Vec<rusqlite::types::Value> = distinct
-                .iter()
-                .map(|k| rusqlite::types::Value::Text(phrase(k)))
-                .collect();
+            let mut values: Vec<rusqlite::types::Value> =
+                distinct.iter().map(|k| rusqlite::types::Value::Text(phrase(k))).collect();
             values.push(rusqlite::types::Value::Integer(i64::from(limit)));
             let rows = stmt.query_map(rusqlite::params_from_iter(values), |row| row.get(0))?;
             Ok(rows.collect::<Result<_, _>>()?)
@@ -343,12 +321,7 @@ mod tests {
     use super::*;
 
     fn post(author: Id, subject: &str, story: &str) -> Post {
-        Post {
-            author,
-            occurred: "2026-11-24".into(),
-            subject: subject.into(),
-            story: story.into(),
-        }
+        Post { author, occurred: "2026-11-24".into(), subject: subject.into(), story: story.into() }
     }
 
     async fn store_with(names: &[&str]) -> (tempfile::TempDir, Sqlite) {
@@ -368,15 +341,7 @@ mod tests {
         store.befriend(3, 1).await.unwrap();
         store.publish(post(1, "s", "late")).await.unwrap();
         let feed = |id| store.list_inbound(id, 10);
-        assert_eq!(
-            feed(2)
-                .await
-                .unwrap()
-                .iter()
-                .map(|i| i.post.story.as_str())
-                .collect::<Vec<_>>(),
-            ["late", "early"]
-        );
+        assert_eq!(feed(2).await.unwrap().iter().map(|i| i.post.story.as_str()).collect::<Vec<_>>(), ["late", "early"]);
         assert_eq!(feed(3).await.unwrap().len(), 1);
         assert_eq!(store.list_outbound(1, 1).await.unwrap()[0].story, "late");
     }
@@ -385,74 +350,31 @@ mod tests {
     async fn friendships_are_symmetric_idempotent_and_checked() {
         let (_dir, store) = store_with(&["a", "b"]).await;
         let first = store.befriend(2, 1).await.unwrap();
-        assert_eq!(
-            store.befriend(1, 2).await.unwrap(),
-            Friendship {
-                id: first.id,
-                from: 1,
-                to: 2
-            }
-        );
-        assert_eq!(
-            store.list_friends(1, 10).await.unwrap(),
-            vec![Friendship {
-                id: first.id,
-                from: 1,
-                to: 2
-            }]
-        );
-        assert!(matches!(
-            store.befriend(1, 1).await,
-            Err(StoreError::Invalid(_))
-        ));
-        assert!(matches!(
-            store.befriend(1, 9).await,
-            Err(StoreError::NotFound(_))
-        ));
-        assert!(matches!(
-            store.list_friends(9, 10).await,
-            Err(StoreError::NotFound(_))
-        ));
+        assert_eq!(store.befriend(1, 2).await.unwrap(), Friendship { id: first.id, from: 1, to: 2 });
+        assert_eq!(store.list_friends(1, 10).await.unwrap(), vec![Friendship { id: first.id, from: 1, to: 2 }]);
+        assert!(matches!(store.befriend(1, 1).await, Err(StoreError::Invalid(_))));
+        assert!(matches!(store.befriend(1, 9).await, Err(StoreError::NotFound(_))));
+        assert!(matches!(store.list_friends(9, 10).await, Err(StoreError::NotFound(_))));
     }
 
     #[tokio::test]
     async fn a_failed_publish_writes_nothing() {
         let (_dir, store) = store_with(&["a"]).await;
-        assert!(matches!(
-            store.publish(post(9, "s", "ghost")).await,
-            Err(StoreError::NotFound(_))
-        ));
-        assert!(store
-            .find_posters(vec!["ghost".into()], 10)
-            .await
-            .unwrap()
-            .is_empty());
+        assert!(matches!(store.publish(post(9, "s", "ghost")).await, Err(StoreError::NotFound(_))));
+        assert!(store.find_posters(vec!["ghost".into()], 10).await.unwrap().is_empty());
     }
 
     #[tokio::test]
     async fn search_ranks_by_best_post_and_ignores_query_syntax() {
         let (_dir, store) = store_with(&["a", "b", "c"]).await;
         store.publish(post(1, "s", "the quick fox")).await.unwrap();
-        store
-            .publish(post(2, "s", "a quick brown fox"))
-            .await
-            .unwrap();
+        store.publish(post(2, "s", "a quick brown fox")).await.unwrap();
         store.publish(post(3, "Fox News", "nothing")).await.unwrap();
-        let find = |words: &[&str], limit| {
-            store.find_posters(words.iter().map(|w| w.to_string()).collect(), limit)
-        };
+        let find = |words: &[&str], limit| store.find_posters(words.iter().map(|w| w.to_string()).collect(), limit);
         assert_eq!(find(&["brown", "FOX"], 10).await.unwrap(), vec![2, 3, 1]);
         assert_eq!(find(&["fox"], 2).await.unwrap(), vec![3, 2]);
         assert_eq!(find(&["qui"], 10).await.unwrap(), Vec::<Id>::new());
-        for hostile in [
-            "fox OR dog",
-            "\"",
-            "fox*",
-            "NEAR(a b)",
-            "story:fox",
-            "-",
-            "'); DROP TABLE post; --",
-        ] {
+        for hostile in ["fox OR dog", "\"", "fox*", "NEAR(a b)", "story:fox", "-", "'); DROP TABLE post; --"] {
             assert!(find(&[hostile], 10).await.is_ok(), "{hostile}");
         }
         // Quotes are not part of a word: `"fox"` is the word fox.
@@ -466,16 +388,7 @@ mod tests {
         store.publish(post(1, "s", "kept")).await.unwrap();
         drop(store);
         let reopened = Sqlite::open(&dir.path().join("feed.db")).unwrap();
-        assert_eq!(
-            reopened.list_inbound(2, 10).await.unwrap()[0].post.story,
-            "kept"
-        );
-        assert_eq!(
-            reopened
-                .find_posters(vec!["kept".into()], 10)
-                .await
-                .unwrap(),
-            vec![1]
-        );
+        assert_eq!(reopened.list_inbound(2, 10).await.unwrap()[0].post.story, "kept");
+        assert_eq!(reopened.find_posters(vec!["kept".into()], 10).await.unwrap(), vec![1]);
     }
 }

@@ -47,16 +47,11 @@ fn ensure_wasm_target() -> Result<()> {
         .args(["target", "list", "--installed"])
         .output()
         .context("running rustup (is it installed?)")?;
-    if String::from_utf8_lossy(&installed.stdout)
-        .lines()
-        .any(|line| line.trim() == WASM_TARGET)
-    {
+    if String::from_utf8_lossy(&installed.stdout).lines().any(|line| line.trim() == WASM_TARGET) {
         return Ok(());
     }
     eprintln!("Installing the {WASM_TARGET} target with rustup");
-    let status = Command::new("rustup")
-        .args(["target", "add", WASM_TARGET])
-        .status()?;
+    let status = Command::new("rustup").args(["target", "add", WASM_TARGET]).status()?;
     if !status.success() {
         bail!("`rustup target add {WASM_TARGET}` failed ({status})");
     }

@@ -11,6 +11,7 @@ use crate::function::Shared;
 use crate::hot_swap::FunctionSlot;
 use crate::loader::Loader;
 use crate::manifest::App;
+use crate::metrics::{serve_metrics, Metrics};
 use crate::routing::Router;
 use crate::server::Server;
 use crate::watch::{watch_sources, watch_wasm_files};
@@ -43,47 +44,29 @@ pub async fn run(args: UpArgs, mode: Mode) -> Result<()> {
     }
     let app = App::load(&args.manifest)?;
     let limits = args.limits()?;
-    std::fs::create_dir_all(&args.state_dir)
-        .with_context(|| format!("creating {}", args.state_dir.display()))?;
+    std::fs::create_dir_all(&args.state_dir).with_context(|| format!("creating {}", args.state_dir.display()))?;
     let database = args.state_dir.join("newsfeed.db");
-    let backend =
-        Sqlite::open(&database).with_context(|| format!("opening {}", database.display()))?;
+    let backend = Sqlite::open(&database).with_context(|| format!("opening {}", database.display()))?;
 
     let engine = new_engine(&limits)?;
     start_epoch_clock(&engine);
-    let cache = CompileCache::new(
-        args.compile_cache
-            .clone()
-            .unwrap_or_else(|| args.state_dir.join("compiled")),
-    )?;
+    let cache = CompileCache::new(args.compile_cache.clone().unwrap_or_else(|| args.state_dir.join("compiled")))?;
     let loader = Arc::new(Loader::new(engine.clone(), cache, app.components.clone())?);
 
+    let metrics = Metrics::default();
     let mut functions = BTreeMap::new();
     for name in app.components.keys() {
-        let loaded = loader
-            .load_file(name)
-            .with_context(|| format!("loading component {name}"))?;
+        let loaded = loader.load_file(name).with_context(|| format!("loading component {name}"))?;
         let function = loaded.function;
         tracing::info!(function = %name, version = &function.sha256[..12], compile = ?loaded.compile_time, "loaded");
-        let routes = app
-            .routes
-            .iter()
-            .filter(|(_, target)| target == name)
-            .map(|(route, _)| route.to_string())
-            .collect();
+        metrics.loaded(name, None, &function.sha256);
+        let routes =
+            app.routes.iter().filter(|(_, target)| target == name).map(|(route, _)| route.to_string()).collect();
         functions.insert(name.clone(), Arc::new(FunctionSlot::new(function, routes)));
     }
-    let routes = app
-        .routes
-        .iter()
-        .map(|(route, name)| (route.clone(), functions[name].clone()))
-        .collect();
+    let routes = app.routes.iter().map(|(route, name)| (route.clone(), functions[name].clone())).collect();
     let server = Arc::new(Server {
-        shared: Shared {
-            engine,
-            backend: Arc::new(backend),
-            limits,
-        },
+        shared: Shared { engine, backend: Arc::new(backend), limits, metrics },
         router: Router::new(routes),
         functions,
         loader,
@@ -95,21 +78,18 @@ pub async fn run(args: UpArgs, mode: Mode) -> Result<()> {
         Mode::Watch => watch_sources(server.clone(), &app, runtime)?,
     };
     if let (Some(address), Some(token)) = (args.admin_listen, admin_token) {
-        let listener = tokio::net::TcpListener::bind(address)
-            .await
-            .with_context(|| format!("admin API on {address}"))?;
+        let listener =
+            tokio::net::TcpListener::bind(address).await.with_context(|| format!("admin API on {address}"))?;
         println!("Admin API on http://{}", listener.local_addr()?);
-        tokio::spawn(
-            Arc::new(Admin {
-                server: server.clone(),
-                token,
-            })
-            .run(listener),
-        );
+        tokio::spawn(Arc::new(Admin { server: server.clone(), token }).run(listener));
     }
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .with_context(|| format!("listening on {}", args.listen))?;
+    if let Some(address) = args.metrics_listen {
+        let listener = tokio::net::TcpListener::bind(address).await.with_context(|| format!("metrics on {address}"))?;
+        println!("Metrics on http://{}/metrics", listener.local_addr()?);
+        tokio::spawn(serve_metrics(server.clone(), listener));
+    }
+    let listener =
+        tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
     // The tests read this line to find the port.
     println!("Serving http://{}", listener.local_addr()?);
     tokio::select! {

@@ -21,10 +21,6 @@ fn entry(req: Request) -> Response {
                 std::hint::black_box(&hoard);
             }
         }
-        _ => Response::builder()
-            .status(200)
-            .header("content-type", "application/json")
-            .body("{\"ok\":true}")
-            .build(),
+        _ => Response::builder().status(200).header("content-type", "application/json").body("{\"ok\":true}").build(),
     }
 }

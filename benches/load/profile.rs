@@ -1,0 +1,182 @@
+//! The load profile of `../shared/API.md`: social-broadcast users, search
+//! users and (optionally) readers, each in a loop until the run ends.
+
+use crate::client::Client;
+use crate::report::{Ops, RunResult};
+use anyhow::Result;
+use http::Method;
+use serde_json::json;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The classic test's dictionary: the decimal numbers 0..39999 as words.
+const DICTIONARY: u32 = 40_000;
+
+pub struct Plan {
+    pub users: usize,
+    pub searchers: f64,
+    pub readers: f64,
+    pub warmup: Duration,
+    pub duration: Duration,
+    pub max_requests: Option<u64>,
+    pub progress: bool,
+}
+
+#[derive(Clone, Copy)]
+enum Role {
+    Broadcaster,
+    Searcher,
+    Reader,
+}
+
+/// When measuring starts and stops, and how many measured requests so far.
+struct Clock {
+    measure_from: Instant,
+    end: Instant,
+    measured: AtomicU64,
+    max_requests: u64,
+}
+
+impl Clock {
+    fn running(&self) -> bool {
+        Instant::now() < self.end && self.measured.load(Ordering::Relaxed) < self.max_requests
+    }
+}
+
+/// The user's stats: the measured ones once warm-up is over.
+fn stats<'a>(clock: &Clock, measured: &'a mut Ops, warmup: &'a mut Ops) -> &'a mut Ops {
+    if Instant::now() >= clock.measure_from {
+        clock.measured.fetch_add(1, Ordering::Relaxed);
+        measured
+    } else {
+        warmup
+    }
+}
+
+fn words(rng: &mut fastrand::Rng, n: usize) -> String {
+    (0..n).map(|_| rng.u32(0..DICTIONARY).to_string()).collect::<Vec<_>>().join(" ")
+}
+
+async fn user(client: Client, role: Role, clock: Arc<Clock>, seed: u64) -> Ops {
+    let (mut measured, mut warmup) = (Ops::default(), Ops::default());
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let mut serial = 0u64;
+    let mut known: Vec<i64> = Vec::new();
+    while clock.running() {
+        match role {
+            Role::Broadcaster => {
+                let mut ids = Vec::new();
+                for _ in 0..10 {
+                    serial += 1;
+                    let body = json!({ "name": format!("user {seed}-{serial}") });
+                    let ops = stats(&clock, &mut measured, &mut warmup);
+                    if let Some(p) = client.call(ops.op("create_participant"), Method::POST, "/participant", Some(body)).await {
+                        ids.extend(p["id"].as_i64());
+                    }
+                }
+                if ids.len() < 2 {
+                    continue;
+                }
+                let mut befriended = Vec::new();
+                for _ in 0..rng.usize(2..=4) {
+                    let (a, b) = (ids[rng.usize(..ids.len())], ids[rng.usize(..ids.len())]);
+                    if a == b {
+                        continue;
+                    }
+                    let body = json!({ "to": format!("/participant/{b}") });
+                    let ops = stats(&clock, &mut measured, &mut warmup);
+                    client.call(ops.op("befriend"), Method::POST, &format!("/participant/{a}/friends"), Some(body)).await;
+                    befriended.extend([a, b]);
+                }
+                befriended.sort();
+                befriended.dedup();
+                for author in &befriended {
+                    for _ in 0..10 {
+                        if !clock.running() {
+                            break;
+                        }
+                        let body = json!({ "subject": words(&mut rng, 5), "story": words(&mut rng, 150) });
+                        let ops = stats(&clock, &mut measured, &mut warmup);
+                        client.call(ops.op("create_post"), Method::POST, &format!("/participant/{author}/outbound"), Some(body)).await;
+                    }
+                }
+                known = befriended;
+            }
+            Role::Searcher => {
+                for _ in 0..5 {
+                    let path = format!("/outbound?keywords={}", rng.u32(0..DICTIONARY));
+                    let ops = stats(&clock, &mut measured, &mut warmup);
+                    client.call(ops.op("search"), Method::GET, &path, None).await;
+                }
+            }
+            Role::Reader => {
+                if known.is_empty() {
+                    // Readers read what they create: one participant, one friend.
+                    let ops = stats(&clock, &mut measured, &mut warmup);
+                    let body = Some(json!({ "name": format!("reader {seed}") }));
+                    match client.call(ops.op("create_participant"), Method::POST, "/participant", body).await {
+                        Some(p) => known.extend(p["id"].as_i64()),
+                        None => continue,
+                    }
+                }
+                let id = known[rng.usize(..known.len())];
+                let ops = stats(&clock, &mut measured, &mut warmup);
+                client.call(ops.op("get_inbound"), Method::GET, &format!("/participant/{id}/inbound"), None).await;
+                let ops = stats(&clock, &mut measured, &mut warmup);
+                client.call(ops.op("get_friends"), Method::GET, &format!("/participant/{id}/friends"), None).await;
+            }
+        }
+    }
+    measured
+}
+
+pub async fn run(base_url: &str, label: &str, plan: &Plan) -> Result<RunResult> {
+    let client = Client::new(base_url);
+    let started = Instant::now();
+    let clock = Arc::new(Clock {
+        measure_from: started + plan.warmup,
+        end: started + plan.warmup + plan.duration,
+        measured: AtomicU64::new(0),
+        max_requests: plan.max_requests.unwrap_or(u64::MAX),
+    });
+    let searchers = (plan.users as f64 * plan.searchers).round() as usize;
+    let readers = (plan.users as f64 * plan.readers).round() as usize;
+    let tasks: Vec<_> = (0..plan.users)
+        .map(|n| {
+            let role = match n {
+                _ if n < searchers => Role::Searcher,
+                _ if n < searchers + readers => Role::Reader,
+                _ => Role::Broadcaster,
+            };
+            tokio::spawn(user(client.clone(), role, clock.clone(), n as u64 + 1))
+        })
+        .collect();
+
+    let bar = plan.progress.then(|| {
+        let total = (plan.warmup + plan.duration).as_secs();
+        let bar = indicatif::ProgressBar::new(total);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} {elapsed_precise} [{bar:40}] {pos}/{len} s  {msg}")
+                .expect("a valid template"),
+        );
+        bar
+    });
+    while clock.running() && !tasks.iter().all(|t| t.is_finished()) {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        if let Some(bar) = &bar {
+            bar.set_position(started.elapsed().as_secs());
+            let phase = if Instant::now() < clock.measure_from { "warming up" } else { "measuring" };
+            bar.set_message(format!("{phase}, {} requests", clock.measured.load(Ordering::Relaxed)));
+        }
+    }
+    let mut total = Ops::default();
+    for task in tasks {
+        total.merge(task.await?);
+    }
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let measured_for = Instant::now().saturating_duration_since(clock.measure_from).min(plan.duration);
+    Ok(RunResult::new(label, base_url, plan.users, searchers, readers, measured_for, &total))
+}

@@ -31,7 +31,8 @@ fn the_load_generator_runs_the_whole_profile_without_errors() {
     }
     assert!(std::fs::read_to_string(&chart).unwrap().starts_with("<svg"));
 
-    let compared = Command::new(env!("CARGO_BIN_EXE_newsfeed-load")).arg("compare").arg(&json).arg(&json).output().unwrap();
+    let compared =
+        Command::new(env!("CARGO_BIN_EXE_newsfeed-load")).arg("compare").arg(&json).arg(&json).output().unwrap();
     assert!(compared.status.success());
     assert!(String::from_utf8_lossy(&compared.stdout).contains("1.00x"));
 }

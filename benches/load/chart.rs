@@ -23,8 +23,7 @@ pub fn draw(runs: &[&RunResult], path: &Path) -> Result<()> {
     bars(&left, "requests per second", &names, runs, &throughput)?;
 
     // Latency: for each operation, p50 / p95 / p99 of each run.
-    let labels: Vec<String> =
-        names.iter().flat_map(|n| ["p50", "p95", "p99"].map(|p| format!("{n} {p}"))).collect();
+    let labels: Vec<String> = names.iter().flat_map(|n| ["p50", "p95", "p99"].map(|p| format!("{n} {p}"))).collect();
     let latency: Vec<Vec<f64>> = runs
         .iter()
         .map(|run| {
@@ -44,7 +43,13 @@ pub fn draw(runs: &[&RunResult], path: &Path) -> Result<()> {
 }
 
 /// Grouped bars: one group per label, one bar per run.
-fn bars(area: &DrawingArea<SVGBackend, plotters::coord::Shift>, title: &str, labels: &[&str], runs: &[&RunResult], values: &[Vec<f64>]) -> Result<()> {
+fn bars(
+    area: &DrawingArea<SVGBackend, plotters::coord::Shift>,
+    title: &str,
+    labels: &[&str],
+    runs: &[&RunResult],
+    values: &[Vec<f64>],
+) -> Result<()> {
     let max = values.iter().flatten().cloned().fold(0.0, f64::max).max(1e-9) * 1.1;
     let groups = labels.len().max(1);
     let mut chart = ChartBuilder::on(area)

@@ -23,7 +23,13 @@ impl Client {
 
     /// Sends one request, records its latency (or error) in `stats`, and
     /// returns the JSON answer of a 200.
-    pub async fn call(&self, stats: &mut OpStats, method: http::Method, path: &str, body: Option<Value>) -> Option<Value> {
+    pub async fn call(
+        &self,
+        stats: &mut OpStats,
+        method: http::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Option<Value> {
         let request = http::Request::builder()
             .method(method)
             .uri(format!("{}{path}", self.base))

@@ -71,7 +71,9 @@ async fn user(client: Client, role: Role, clock: Arc<Clock>, seed: u64) -> Ops {
                     serial += 1;
                     let body = json!({ "name": format!("user {seed}-{serial}") });
                     let ops = stats(&clock, &mut measured, &mut warmup);
-                    if let Some(p) = client.call(ops.op("create_participant"), Method::POST, "/participant", Some(body)).await {
+                    if let Some(p) =
+                        client.call(ops.op("create_participant"), Method::POST, "/participant", Some(body)).await
+                    {
                         ids.extend(p["id"].as_i64());
                     }
                 }
@@ -86,7 +88,9 @@ async fn user(client: Client, role: Role, clock: Arc<Clock>, seed: u64) -> Ops {
                     }
                     let body = json!({ "to": format!("/participant/{b}") });
                     let ops = stats(&clock, &mut measured, &mut warmup);
-                    client.call(ops.op("befriend"), Method::POST, &format!("/participant/{a}/friends"), Some(body)).await;
+                    client
+                        .call(ops.op("befriend"), Method::POST, &format!("/participant/{a}/friends"), Some(body))
+                        .await;
                     befriended.extend([a, b]);
                 }
                 befriended.sort();
@@ -98,7 +102,14 @@ async fn user(client: Client, role: Role, clock: Arc<Clock>, seed: u64) -> Ops {
                         }
                         let body = json!({ "subject": words(&mut rng, 5), "story": words(&mut rng, 150) });
                         let ops = stats(&clock, &mut measured, &mut warmup);
-                        client.call(ops.op("create_post"), Method::POST, &format!("/participant/{author}/outbound"), Some(body)).await;
+                        client
+                            .call(
+                                ops.op("create_post"),
+                                Method::POST,
+                                &format!("/participant/{author}/outbound"),
+                                Some(body),
+                            )
+                            .await;
                     }
                 }
                 known = befriended;

@@ -69,7 +69,15 @@ pub struct RunResult {
 }
 
 impl RunResult {
-    pub fn new(label: &str, base_url: &str, users: usize, searchers: usize, readers: usize, measured: Duration, ops: &Ops) -> Self {
+    pub fn new(
+        label: &str,
+        base_url: &str,
+        users: usize,
+        searchers: usize,
+        readers: usize,
+        measured: Duration,
+        ops: &Ops,
+    ) -> Self {
         let seconds = measured.as_secs_f64().max(1e-9);
         let ms = |stats: &OpStats, q: f64| stats.latency.value_at_quantile(q) as f64 / 1000.0;
         let operations = ops
@@ -126,7 +134,16 @@ pub fn table(runs: &[&RunResult]) -> String {
             let ratio = base.filter(|b| *b > 0.0).map(|b| format!("{:.2}x", op.per_second / b)).unwrap_or_default();
             out += &format!(
                 "{:<14} {:<20} {:>9} {:>10.1} {:>11.0} {:>9.2} {:>9.2} {:>9.2} {:>7} {:>7}\n",
-                run.label, name, op.requests, op.per_second, op.per_minute, op.p50_ms, op.p95_ms, op.p99_ms, op.errors, ratio
+                run.label,
+                name,
+                op.requests,
+                op.per_second,
+                op.per_minute,
+                op.p50_ms,
+                op.p95_ms,
+                op.p99_ms,
+                op.errors,
+                ratio
             );
         }
     }

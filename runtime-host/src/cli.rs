@@ -61,6 +61,10 @@ pub struct UpArgs {
     /// Instances alive at once; past it the answer is 503.
     #[arg(long, default_value_t = 1000)]
     pub max_instances: u32,
+    /// Run the functions' logic natively, without wasm: the baseline that
+    /// measures what the sandbox costs. Not for production.
+    #[arg(long)]
+    pub native: bool,
     /// Serve Prometheus metrics at `/metrics` on this address (off by default).
     #[arg(long)]
     pub metrics_listen: Option<SocketAddr>,

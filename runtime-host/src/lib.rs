@@ -9,7 +9,8 @@
 //!
 //! While serving, a function can be replaced in place ([`hot_swap`]): from
 //! its wasm file or sources changing ([`watch`]), or through the [`admin`]
-//! API. [`metrics`] counts it all for Prometheus.
+//! API. [`metrics`] counts it all for Prometheus, and [`native`] runs the same
+//! logic without wasm, as the baseline that prices the sandbox.
 
 pub mod admin;
 pub mod backend;
@@ -25,6 +26,7 @@ pub mod limits;
 pub mod loader;
 pub mod manifest;
 pub mod metrics;
+pub mod native;
 pub mod routing;
 pub mod server;
 pub mod watch;

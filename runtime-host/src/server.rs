@@ -5,6 +5,7 @@
 use crate::function::{FunctionError, Shared};
 use crate::hot_swap::{FunctionSlot, SwapReport};
 use crate::loader::Loader;
+use crate::native::Native;
 use crate::routing::Router;
 use bytes::Bytes;
 use http::{header, Method, Request, Response, StatusCode};
@@ -26,6 +27,8 @@ pub struct Server {
     pub functions: BTreeMap<String, Arc<FunctionSlot>>,
     /// Loads new versions of the functions.
     pub loader: Arc<Loader>,
+    /// Serve the functions' logic natively instead of in wasm (the baseline).
+    pub native: Option<Native>,
 }
 
 impl Server {
@@ -74,6 +77,14 @@ impl Server {
         };
         let started = std::time::Instant::now();
         let function = slot.take_for_request();
+        if let (Some(native), Some(handler)) = (&self.native, Native::handler(&function.name)) {
+            let response = match native.serve(handler, req).await {
+                Some(response) => response,
+                None => error(StatusCode::INTERNAL_SERVER_ERROR, "the function failed"),
+            };
+            self.shared.metrics.answered(&function.name, response.status().as_u16(), started.elapsed());
+            return response;
+        }
         let response = match function.serve(&self.shared, req).await {
             Ok(response) => response,
             Err(failure) => {

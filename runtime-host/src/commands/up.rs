@@ -12,6 +12,7 @@ use crate::hot_swap::FunctionSlot;
 use crate::loader::Loader;
 use crate::manifest::App;
 use crate::metrics::{serve_metrics, Metrics};
+use crate::native::Native;
 use crate::routing::Router;
 use crate::server::Server;
 use crate::watch::{watch_sources, watch_wasm_files};
@@ -48,6 +49,8 @@ pub async fn run(args: UpArgs, mode: Mode) -> Result<()> {
     let database = args.state_dir.join("newsfeed.db");
     let backend = Sqlite::open(&database).with_context(|| format!("opening {}", database.display()))?;
 
+    let backend: Arc<dyn crate::backend::Backend> = Arc::new(backend);
+    let native = args.native.then(|| Native { backend: backend.clone() });
     let engine = new_engine(&limits)?;
     start_epoch_clock(&engine);
     let cache = CompileCache::new(args.compile_cache.clone().unwrap_or_else(|| args.state_dir.join("compiled")))?;
@@ -66,10 +69,11 @@ pub async fn run(args: UpArgs, mode: Mode) -> Result<()> {
     }
     let routes = app.routes.iter().map(|(route, name)| (route.clone(), functions[name].clone())).collect();
     let server = Arc::new(Server {
-        shared: Shared { engine, backend: Arc::new(backend), limits, metrics },
+        shared: Shared { engine, backend, limits, metrics },
         router: Router::new(routes),
         functions,
         loader,
+        native,
     });
 
     let runtime = tokio::runtime::Handle::current();

@@ -1,0 +1,159 @@
+//! The native baseline (`newsfeed up --native`): the very same function logic
+//! (the function crates, compiled natively as libraries) over the very same
+//! backend, routing, limits and server, with no wasm in between. It exists so
+//! that the cost of the sandbox is a measured number, not a guess.
+//!
+//! The functions' store traits (`newsfeed_guest::store`) are implemented here
+//! over [`Backend`], as the WIT imports are in a component.
+
+use crate::backend::{Backend, StoreError};
+use crate::feed::types as host;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use newsfeed_guest::{self as guest, Friendships, Participants, Publishing, Search, Storage};
+use std::sync::Arc;
+use tokio::runtime::Handle;
+use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
+
+pub struct Native {
+    pub backend: Arc<dyn Backend>,
+}
+
+/// A function's logic, natively compiled.
+pub type Handler = fn(&guest::Request, &BlockingStore) -> guest::Response;
+
+/// The store as a native function sees it: each call waits on the backend.
+/// Runs on a blocking-pool thread, never on the reactor.
+pub struct BlockingStore {
+    backend: Arc<dyn Backend>,
+    runtime: Handle,
+}
+
+impl Native {
+    /// The native build of a component's logic, if it has one; components
+    /// without one (the test-only ones) keep running in wasm.
+    pub fn handler(function: &str) -> Option<Handler> {
+        Some(match function {
+            "participant" => |r, s| participant::handle(r, s),
+            "friends" => |r, s| friends::handle(r, s),
+            "outbound" => |r, s| outbound::handle(r, s),
+            "inbound" => |r, s| inbound::handle(r, s),
+            "search" => |r, s| search::handle(r, s),
+            _ => return None,
+        })
+    }
+
+    /// Serves `request` with `handler`; `None` if the handler panicked.
+    pub async fn serve(
+        &self,
+        handler: Handler,
+        request: http::Request<Full<Bytes>>,
+    ) -> Option<http::Response<HyperOutgoingBody>> {
+        let store = BlockingStore { backend: self.backend.clone(), runtime: Handle::current() };
+        let (parts, body) = request.into_parts();
+        let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+        let answer = tokio::task::spawn_blocking(move || {
+            let uri = parts.uri.path_and_query().map(|pq| pq.as_str()).unwrap_or("/");
+            let request = guest::Request::builder().method(method(&parts.method)).uri(uri).body(body.to_vec()).build();
+            handler(&request, &store)
+        })
+        .await
+        .ok()?;
+        let mut response = http::Response::builder().status(*answer.status());
+        for (name, value) in answer.headers() {
+            response = response.header(name, value.as_bytes());
+        }
+        let body = Full::new(Bytes::from(answer.into_body())).map_err(|never| match never {}).boxed_unsync();
+        response.body(body).ok()
+    }
+}
+
+fn method(method: &http::Method) -> guest::Method {
+    match *method {
+        http::Method::GET => guest::Method::Get,
+        http::Method::POST => guest::Method::Post,
+        http::Method::PUT => guest::Method::Put,
+        http::Method::DELETE => guest::Method::Delete,
+        http::Method::PATCH => guest::Method::Patch,
+        http::Method::HEAD => guest::Method::Head,
+        http::Method::OPTIONS => guest::Method::Options,
+        _ => guest::Method::Other(method.to_string()),
+    }
+}
+
+fn error(error: StoreError) -> guest::StoreError {
+    match error {
+        StoreError::NotFound(m) => guest::StoreError::NotFound(m),
+        StoreError::Invalid(m) => guest::StoreError::Invalid(m),
+        StoreError::Unavailable(m) => guest::StoreError::Unavailable(m),
+    }
+}
+
+fn participant(p: host::Participant) -> guest::Participant {
+    guest::Participant { id: p.id, name: p.name }
+}
+
+fn friendship(f: host::Friendship) -> guest::Friendship {
+    guest::Friendship { id: f.id, from: f.from, to: f.to }
+}
+
+fn post(p: host::Post) -> guest::Post {
+    guest::Post { author: p.author, occurred: p.occurred, subject: p.subject, story: p.story }
+}
+
+impl BlockingStore {
+    fn call<T, U>(
+        &self,
+        call: impl std::future::Future<Output = Result<T, StoreError>>,
+        shape: impl Fn(T) -> U,
+    ) -> Result<U, guest::StoreError> {
+        self.runtime.block_on(call).map(shape).map_err(error)
+    }
+}
+
+impl Storage for BlockingStore {
+    fn get_participant(&self, id: guest::Id) -> Result<guest::Participant, guest::StoreError> {
+        self.call(self.backend.get_participant(id), participant)
+    }
+    fn list_friends(&self, id: guest::Id, limit: u32) -> Result<Vec<guest::Friendship>, guest::StoreError> {
+        self.call(self.backend.list_friends(id, limit), |list| list.into_iter().map(friendship).collect())
+    }
+    fn list_outbound(&self, id: guest::Id, limit: u32) -> Result<Vec<guest::Post>, guest::StoreError> {
+        self.call(self.backend.list_outbound(id, limit), |list| list.into_iter().map(post).collect())
+    }
+    fn list_inbound(&self, id: guest::Id, limit: u32) -> Result<Vec<guest::FeedItem>, guest::StoreError> {
+        self.call(self.backend.list_inbound(id, limit), |list| {
+            list.into_iter().map(|item| guest::FeedItem { reader: item.reader, post: post(item.post) }).collect()
+        })
+    }
+}
+
+impl Participants for BlockingStore {
+    fn create(&self, name: &str) -> Result<guest::Participant, guest::StoreError> {
+        self.call(self.backend.create_participant(name.to_string()), participant)
+    }
+}
+
+impl Friendships for BlockingStore {
+    fn befriend(&self, a: guest::Id, b: guest::Id) -> Result<guest::Friendship, guest::StoreError> {
+        self.call(self.backend.befriend(a, b), friendship)
+    }
+}
+
+impl Publishing for BlockingStore {
+    fn publish(&self, p: &guest::Post) -> Result<guest::Post, guest::StoreError> {
+        let stored = host::Post {
+            author: p.author,
+            occurred: p.occurred.clone(),
+            subject: p.subject.clone(),
+            story: p.story.clone(),
+        };
+        self.call(self.backend.publish(stored), post)
+    }
+}
+
+impl Search for BlockingStore {
+    fn find_posters(&self, keywords: &[String], limit: u32) -> Result<Vec<guest::Id>, guest::StoreError> {
+        self.call(self.backend.find_posters(keywords.to_vec(), limit), |ids| ids)
+    }
+}

@@ -16,7 +16,7 @@ use std::time::Instant;
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Engine, Store, Trap};
 use wasmtime_wasi_http::p2::bindings::http::types::{ErrorCode, Scheme};
-use wasmtime_wasi_http::p2::bindings::ProxyPre;
+use wasmtime_wasi_http::p2::bindings::{Proxy, ProxyPre};
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 use wasmtime_wasi_http::WasiHttpView;
 
@@ -75,17 +75,13 @@ impl Function {
     }
 
     /// Serves one request in a fresh instance.
-    pub async fn serve(
-        &self,
-        shared: &Shared,
-        request: hyper::Request<Full<Bytes>>,
-    ) -> Result<hyper::Response<HyperOutgoingBody>, FunctionError> {
+    /// A fresh store, under the request limits, and a fresh instance in it.
+    pub async fn instantiate(&self, shared: &Shared) -> Result<(Store<HostState>, Proxy), FunctionError> {
         let limits = &shared.limits;
         let mut store = Store::new(&shared.engine, HostState::new(shared.backend.clone(), limits.memory));
         store.limiter(|state| &mut state.limits);
         store.set_epoch_deadline(deadline_ticks(limits.request_timeout));
         store.epoch_deadline_trap();
-
         let started = Instant::now();
         let proxy = self
             .pre
@@ -93,6 +89,16 @@ impl Function {
             .await
             .map_err(|error| FunctionError::AtCapacity(format!("{error:#}")))?;
         shared.metrics.instantiated(&self.name, started.elapsed());
+        Ok((store, proxy))
+    }
+
+    pub async fn serve(
+        &self,
+        shared: &Shared,
+        request: hyper::Request<Full<Bytes>>,
+    ) -> Result<hyper::Response<HyperOutgoingBody>, FunctionError> {
+        let limits = &shared.limits;
+        let (mut store, proxy) = self.instantiate(shared).await?;
 
         let (sender, receiver) = tokio::sync::oneshot::channel();
         let (request, out) = {

@@ -20,7 +20,7 @@ pub fn repo_root() -> &'static Path {
 
 /// Builds every component of `spin.toml` and the test-only `faults`
 /// component, once per test binary, with the host's own `newsfeed build`.
-fn build_components() {
+pub fn build_components() {
     static BUILT: OnceLock<()> = OnceLock::new();
     BUILT.get_or_init(|| {
         let status = Command::new(env!("CARGO_BIN_EXE_newsfeed"))

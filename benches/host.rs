@@ -1,0 +1,131 @@
+//! Criterion benches of the host, in process and over HTTP:
+//! - `instantiate/*`: a fresh store and instance of each function;
+//! - `instantiate_and_call/*`: a whole request served in a fresh instance;
+//! - `storage/*`: each SQLite backend operation;
+//! - `round_trip/*`: `GET /participant/{id}` over HTTP against `newsfeed up`,
+//!   with the wasm functions and with `--native`, for the sandbox's cost.
+//!
+//! `cargo bench --bench host`
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use bytes::Bytes;
+use criterion::{criterion_group, criterion_main, Criterion};
+use http_body_util::{BodyExt, Full};
+use newsfeed::backend::sqlite::Sqlite;
+use newsfeed::backend::Backend;
+use newsfeed::compile_cache::CompileCache;
+use newsfeed::engine::{new_engine, start_epoch_clock};
+use newsfeed::feed::types::Post;
+use newsfeed::function::{Function, Shared};
+use newsfeed::limits::Limits;
+use newsfeed::loader::Loader;
+use newsfeed::manifest::App;
+use newsfeed::metrics::Metrics;
+use std::sync::Arc;
+
+/// What each function is asked in the benches.
+const REQUESTS: [(&str, &str); 5] = [
+    ("participant", "/participant/1"),
+    ("friends", "/participant/1/friends"),
+    ("outbound", "/participant/1/outbound?limit=10"),
+    ("inbound", "/participant/2/inbound?limit=10"),
+    ("search", "/outbound?keywords=fox"),
+];
+
+struct Fixture {
+    shared: Arc<Shared>,
+    functions: Vec<(String, Function)>,
+    _dir: tempfile::TempDir,
+}
+
+async fn seed(backend: &dyn Backend) {
+    for name in ["a", "b"] {
+        backend.create_participant(name.into()).await.unwrap();
+    }
+    backend.befriend(1, 2).await.unwrap();
+    for n in 0..50 {
+        let story = format!("story {n} of the quick brown fox");
+        backend.publish(Post { author: 1, occurred: "2026-11-24".into(), subject: "s".into(), story }).await.unwrap();
+    }
+}
+
+fn fixture(runtime: &tokio::runtime::Runtime) -> Fixture {
+    common::build_components();
+    let dir = tempfile::tempdir().unwrap();
+    let app = App::load(&common::repo_root().join("spin.toml")).unwrap();
+    let limits = Limits::default();
+    let engine = new_engine(&limits).unwrap();
+    start_epoch_clock(&engine);
+    let backend: Arc<dyn Backend> = Arc::new(Sqlite::open(&dir.path().join("bench.db")).unwrap());
+    runtime.block_on(seed(backend.as_ref()));
+    let cache = CompileCache::new(dir.path().join("compiled")).unwrap();
+    let loader = Loader::new(engine.clone(), cache, app.components.clone()).unwrap();
+    let functions = REQUESTS.iter().map(|(name, _)| (name.to_string(), loader.load_file(name).unwrap().function)).collect();
+    Fixture { shared: Arc::new(Shared { engine, backend, limits, metrics: Metrics::default() }), functions, _dir: dir }
+}
+
+fn request(path: &str) -> http::Request<Full<Bytes>> {
+    http::Request::builder().uri(path).header("host", "localhost").body(Full::new(Bytes::new())).unwrap()
+}
+
+fn in_process(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let fixture = fixture(&runtime);
+    let mut group = c.benchmark_group("instantiate");
+    for (name, function) in &fixture.functions {
+        group.bench_function(name, |b| {
+            b.to_async(&runtime).iter(|| async { drop(function.instantiate(&fixture.shared).await.unwrap()) })
+        });
+    }
+    group.finish();
+
+    let mut group = c.benchmark_group("instantiate_and_call");
+    for ((name, function), (_, path)) in fixture.functions.iter().zip(REQUESTS) {
+        group.bench_function(name, |b| {
+            b.to_async(&runtime).iter(|| async {
+                let response = function.serve(&fixture.shared, request(path)).await.unwrap();
+                assert_eq!(response.status(), 200);
+                response.into_body().collect().await.unwrap();
+            })
+        });
+    }
+    group.finish();
+
+    let backend = fixture.shared.backend.clone();
+    let mut group = c.benchmark_group("storage");
+    let store = || backend.clone();
+    group.bench_function("get_participant", |b| b.to_async(&runtime).iter(|| async { store().get_participant(1).await.unwrap() }));
+    group.bench_function("list_friends", |b| b.to_async(&runtime).iter(|| async { store().list_friends(1, 100).await.unwrap() }));
+    group.bench_function("list_outbound", |b| b.to_async(&runtime).iter(|| async { store().list_outbound(1, 10).await.unwrap() }));
+    group.bench_function("list_inbound", |b| b.to_async(&runtime).iter(|| async { store().list_inbound(2, 10).await.unwrap() }));
+    group.bench_function("find_posters", |b| {
+        b.to_async(&runtime).iter(|| async { store().find_posters(vec!["fox".into(), "quick".into()], 10).await.unwrap() })
+    });
+    group.bench_function("create_participant", |b| {
+        b.to_async(&runtime).iter(|| async { store().create_participant("bench".into()).await.unwrap() })
+    });
+    group.bench_function("befriend", |b| b.to_async(&runtime).iter(|| async { store().befriend(1, 2).await.unwrap() }));
+    group.bench_function("publish", |b| {
+        b.to_async(&runtime).iter(|| async {
+            let post = Post { author: 1, occurred: "2026-11-24".into(), subject: "s".into(), story: "bench story".into() };
+            store().publish(post).await.unwrap()
+        })
+    });
+    group.finish();
+}
+
+fn round_trip(c: &mut Criterion) {
+    let mut group = c.benchmark_group("round_trip");
+    for (mode, flags) in [("wasm", &[][..]), ("native", &["--native"][..])] {
+        let host = common::Host::start_with(flags);
+        let id = host.participant("bench");
+        let path = format!("/participant/{id}");
+        group.bench_function(mode, |b| b.iter(|| assert_eq!(host.send("GET", &path, None).status, 200)));
+    }
+    group.finish();
+}
+
+criterion_group!(benches, in_process, round_trip);
+criterion_main!(benches);

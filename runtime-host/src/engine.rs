@@ -21,9 +21,9 @@ pub fn new_engine(limits: &Limits) -> Result<Engine> {
         .max_memory_size(limits.memory)
         // Keeping the first pages of a slot resident lets the next instance
         // reuse them: reset by memset instead of madvise and page faults.
-        .linear_memory_keep_resident(2 << 20)
-        .table_keep_resident(1 << 20)
-        .async_stack_keep_resident(1 << 20)
+        .linear_memory_keep_resident(0)
+        .table_keep_resident(0)
+        .async_stack_keep_resident(0)
         // Return freed slots in batches: fewer madvise calls per request.
         .decommit_batch_size(64);
 

@@ -62,7 +62,8 @@ fn fixture(runtime: &tokio::runtime::Runtime) -> Fixture {
     runtime.block_on(seed(backend.as_ref()));
     let cache = CompileCache::new(dir.path().join("compiled")).unwrap();
     let loader = Loader::new(engine.clone(), cache, app.components.clone()).unwrap();
-    let functions = REQUESTS.iter().map(|(name, _)| (name.to_string(), loader.load_file(name).unwrap().function)).collect();
+    let functions =
+        REQUESTS.iter().map(|(name, _)| (name.to_string(), loader.load_file(name).unwrap().function)).collect();
     Fixture { shared: Arc::new(Shared { engine, backend, limits, metrics: Metrics::default() }), functions, _dir: dir }
 }
 
@@ -96,12 +97,21 @@ fn in_process(c: &mut Criterion) {
     let backend = fixture.shared.backend.clone();
     let mut group = c.benchmark_group("storage");
     let store = || backend.clone();
-    group.bench_function("get_participant", |b| b.to_async(&runtime).iter(|| async { store().get_participant(1).await.unwrap() }));
-    group.bench_function("list_friends", |b| b.to_async(&runtime).iter(|| async { store().list_friends(1, 100).await.unwrap() }));
-    group.bench_function("list_outbound", |b| b.to_async(&runtime).iter(|| async { store().list_outbound(1, 10).await.unwrap() }));
-    group.bench_function("list_inbound", |b| b.to_async(&runtime).iter(|| async { store().list_inbound(2, 10).await.unwrap() }));
+    group.bench_function("get_participant", |b| {
+        b.to_async(&runtime).iter(|| async { store().get_participant(1).await.unwrap() })
+    });
+    group.bench_function("list_friends", |b| {
+        b.to_async(&runtime).iter(|| async { store().list_friends(1, 100).await.unwrap() })
+    });
+    group.bench_function("list_outbound", |b| {
+        b.to_async(&runtime).iter(|| async { store().list_outbound(1, 10).await.unwrap() })
+    });
+    group.bench_function("list_inbound", |b| {
+        b.to_async(&runtime).iter(|| async { store().list_inbound(2, 10).await.unwrap() })
+    });
     group.bench_function("find_posters", |b| {
-        b.to_async(&runtime).iter(|| async { store().find_posters(vec!["fox".into(), "quick".into()], 10).await.unwrap() })
+        b.to_async(&runtime)
+            .iter(|| async { store().find_posters(vec!["fox".into(), "quick".into()], 10).await.unwrap() })
     });
     group.bench_function("create_participant", |b| {
         b.to_async(&runtime).iter(|| async { store().create_participant("bench".into()).await.unwrap() })
@@ -109,7 +119,8 @@ fn in_process(c: &mut Criterion) {
     group.bench_function("befriend", |b| b.to_async(&runtime).iter(|| async { store().befriend(1, 2).await.unwrap() }));
     group.bench_function("publish", |b| {
         b.to_async(&runtime).iter(|| async {
-            let post = Post { author: 1, occurred: "2026-11-24".into(), subject: "s".into(), story: "bench story".into() };
+            let post =
+                Post { author: 1, occurred: "2026-11-24".into(), subject: "s".into(), story: "bench story".into() };
             store().publish(post).await.unwrap()
         })
     });

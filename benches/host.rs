@@ -20,9 +20,10 @@ use newsfeed::engine::{new_engine, start_epoch_clock};
 use newsfeed::feed::types::Post;
 use newsfeed::function::{Function, Shared};
 use newsfeed::limits::Limits;
-use newsfeed::loader::Loader;
+use newsfeed::loader::{Loader, Platform};
 use newsfeed::manifest::App;
 use newsfeed::metrics::Metrics;
+use newsfeed::spin_sqlite::Databases;
 use std::sync::Arc;
 
 /// What each function is asked in the benches.
@@ -37,6 +38,7 @@ const REQUESTS: [(&str, &str); 5] = [
 struct Fixture {
     shared: Arc<Shared>,
     functions: Vec<(String, Function)>,
+    backend: Arc<dyn Backend>,
     _dir: tempfile::TempDir,
 }
 
@@ -61,10 +63,12 @@ fn fixture(runtime: &tokio::runtime::Runtime) -> Fixture {
     let backend: Arc<dyn Backend> = Arc::new(Sqlite::open(&dir.path().join("bench.db")).unwrap());
     runtime.block_on(seed(backend.as_ref()));
     let cache = CompileCache::new(dir.path().join("compiled")).unwrap();
-    let loader = Loader::new(engine.clone(), cache, app.components.clone()).unwrap();
+    let loader = Loader::new(engine.clone(), cache, app.components.clone(), Platform::Newsfeed).unwrap();
     let functions =
         REQUESTS.iter().map(|(name, _)| (name.to_string(), loader.load_file(name).unwrap().function)).collect();
-    Fixture { shared: Arc::new(Shared { engine, backend, limits, metrics: Metrics::default() }), functions, _dir: dir }
+    let databases = Databases::new(&dir.path().join("bench.db"));
+    let shared = Shared { engine, backend: Some(backend.clone()), databases, limits, metrics: Metrics::default() };
+    Fixture { shared: Arc::new(shared), functions, backend, _dir: dir }
 }
 
 fn request(path: &str) -> http::Request<Full<Bytes>> {
@@ -94,7 +98,7 @@ fn in_process(c: &mut Criterion) {
     }
     group.finish();
 
-    let backend = fixture.shared.backend.clone();
+    let backend = fixture.backend.clone();
     let mut group = c.benchmark_group("storage");
     let store = || backend.clone();
     group.bench_function("get_participant", |b| {

@@ -63,8 +63,13 @@ pub struct UpArgs {
     pub max_instances: u32,
     /// Run the functions' logic natively, without wasm: the baseline that
     /// measures what the sandbox costs. Not for production.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "as_spin")]
     pub native: bool,
+    /// Run the app as Spin would: each function composed with its
+    /// `spin.toml` dependencies (the Spin SQLite adapter), and only what Spin
+    /// serves (WASI, HTTP, Spin's SQLite, over the same database file).
+    #[arg(long)]
+    pub as_spin: bool,
     /// Serve Prometheus metrics at `/metrics` on this address (off by default).
     #[arg(long)]
     pub metrics_listen: Option<SocketAddr>,

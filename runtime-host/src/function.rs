@@ -6,9 +6,11 @@
 
 use crate::backend::Backend;
 use crate::engine::deadline_ticks;
+use crate::feed::FeedCtx;
 use crate::host_state::HostState;
 use crate::limits::Limits;
 use crate::metrics::Metrics;
+use crate::spin_sqlite::{Databases, SpinSqliteCtx};
 use bytes::Bytes;
 use http_body_util::Full;
 use std::sync::Arc;
@@ -49,13 +51,18 @@ pub struct Function {
     /// sha256 of the wasm, in hex: the function's version.
     pub sha256: String,
     pub loaded_at: std::time::SystemTime,
+    /// The SQLite databases it may open (its manifest's `sqlite_databases`).
+    sqlite_databases: Arc<[String]>,
     pre: ProxyPre<HostState>,
 }
 
 /// What every request of every function shares.
 pub struct Shared {
     pub engine: Engine,
-    pub backend: Arc<dyn Backend>,
+    /// The feed imports' backend; `None` under `--as-spin`.
+    pub backend: Option<Arc<dyn Backend>>,
+    /// What Spin's SQLite interface opens.
+    pub databases: Arc<Databases>,
     pub limits: Limits,
     pub metrics: Metrics,
 }
@@ -69,16 +76,25 @@ impl Function {
         sha256: String,
         component: &Component,
         linker: &Linker<HostState>,
+        sqlite_databases: &[String],
     ) -> anyhow::Result<Function> {
         let pre = ProxyPre::new(linker.instantiate_pre(component)?)?;
-        Ok(Function { name: name.to_string(), sha256, loaded_at: std::time::SystemTime::now(), pre })
+        Ok(Function {
+            name: name.to_string(),
+            sha256,
+            loaded_at: std::time::SystemTime::now(),
+            sqlite_databases: sqlite_databases.into(),
+            pre,
+        })
     }
 
     /// Serves one request in a fresh instance.
     /// A fresh store, under the request limits, and a fresh instance in it.
     pub async fn instantiate(&self, shared: &Shared) -> Result<(Store<HostState>, Proxy), FunctionError> {
         let limits = &shared.limits;
-        let mut store = Store::new(&shared.engine, HostState::new(shared.backend.clone(), limits.memory));
+        let feed = FeedCtx { backend: shared.backend.clone() };
+        let sqlite = SpinSqliteCtx { databases: shared.databases.clone(), allowed: self.sqlite_databases.clone() };
+        let mut store = Store::new(&shared.engine, HostState::new(feed, sqlite, limits.memory));
         store.limiter(|state| &mut state.limits);
         store.set_epoch_deadline(deadline_ticks(limits.request_timeout));
         store.epoch_deadline_trap();

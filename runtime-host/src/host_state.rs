@@ -1,11 +1,10 @@
-//! The state of one instance's `Store`: WASI, WASI-HTTP, the feed imports and
-//! the memory limiter, each kept in its own field (the `*Ctx`), with the
+//! The state of one instance's `Store`: WASI, WASI-HTTP, the feed imports,
+//! Spin's SQLite and the memory limiter, each kept in its own field (the `*Ctx`), with the
 //! `*View` traits that the generated bindings use to reach them.
 
-use crate::backend::Backend;
 use crate::feed::FeedCtx;
+use crate::spin_sqlite::{SpinSqliteCtx, SpinSqliteView};
 use std::future::Future;
-use std::sync::Arc;
 use wasmtime::component::ResourceTable;
 use wasmtime::{StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
@@ -16,6 +15,7 @@ pub struct HostState {
     pub wasi: WasiCtx,
     pub http: WasiHttpCtx,
     pub feed: FeedCtx,
+    pub sqlite: SpinSqliteCtx,
     pub limits: StoreLimits,
     pub outbound: NoOutboundHttp,
 }
@@ -43,15 +43,22 @@ impl HostState {
     /// Fresh state for one request. WASI gets no files, no network and no
     /// environment: a function reaches the world only through its imports.
     /// Its stderr goes to ours, so a panic message reaches the log.
-    pub fn new(backend: Arc<dyn Backend>, memory_limit: usize) -> Self {
+    pub fn new(feed: FeedCtx, sqlite: SpinSqliteCtx, memory_limit: usize) -> Self {
         HostState {
             table: ResourceTable::new(),
             wasi: WasiCtx::builder().inherit_stderr().build(),
             http: WasiHttpCtx::new(),
-            feed: FeedCtx { backend },
+            feed,
+            sqlite,
             outbound: NoOutboundHttp,
             limits: StoreLimitsBuilder::new().memory_size(memory_limit).trap_on_grow_failure(false).build(),
         }
+    }
+}
+
+impl HostState {
+    pub fn spin_sqlite(&mut self) -> SpinSqliteView<'_> {
+        SpinSqliteView { ctx: &self.sqlite, table: &mut self.table }
     }
 }
 

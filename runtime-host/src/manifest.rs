@@ -2,9 +2,11 @@
 //!
 //! We read the same file as Spin, with a real TOML parser, and keep only what
 //! the host needs: the HTTP routes, each component's wasm file, its build
-//! command, and the WIT world it is linked against
-//! (`[component.NAME.tool.newsfeed] world = "..."`, a table Spin ignores).
+//! command, the WIT world it is linked against
+//! (`[component.NAME.tool.newsfeed] world = "..."`, a table Spin ignores), the
+//! SQLite databases it may open and its component dependencies.
 
+use crate::compose::DependencyName;
 use crate::routing::Route;
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
@@ -28,6 +30,23 @@ pub struct ComponentSpec {
     /// HTTP only.
     pub world: Option<String>,
     pub build: Option<BuildSpec>,
+    /// The SQLite database labels it may open (`sqlite_databases`).
+    pub sqlite_databases: Vec<String>,
+    /// Components that satisfy some of its imports (`[component.NAME.dependencies]`).
+    pub dependencies: Vec<DependencySpec>,
+}
+
+/// A local dependency: `"ns:pkg" = { path = "dep.wasm" }`.
+#[derive(Debug, Clone)]
+pub struct DependencySpec {
+    pub name: DependencyName,
+    /// The dependency's wasm file, made absolute.
+    pub path: PathBuf,
+    pub export: Option<String>,
+    /// Whether it may use the component's `sqlite_databases`, through
+    /// `dependencies_inherit_configuration = true` or its own
+    /// `inherit_configuration`.
+    pub inherits_sqlite: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -67,6 +86,53 @@ struct RawComponent {
     build: Option<BuildSpec>,
     #[serde(default)]
     tool: BTreeMap<String, toml::Table>,
+    #[serde(default)]
+    sqlite_databases: Vec<String>,
+    dependencies_inherit_configuration: Option<bool>,
+    #[serde(default)]
+    dependencies: BTreeMap<String, RawDependency>,
+}
+
+#[derive(Deserialize)]
+struct RawDependency {
+    path: Option<String>,
+    export: Option<String>,
+    inherit_configuration: Option<RawInherit>,
+}
+
+/// `inherit_configuration = true`, or a list of the keys to inherit.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawInherit {
+    All(bool),
+    Some(Vec<String>),
+}
+
+impl RawComponent {
+    fn dependencies(&self, name: &str, dir: &Path) -> Result<Vec<DependencySpec>> {
+        let mut specs = Vec::new();
+        for (key, dependency) in &self.dependencies {
+            let context = || format!("component {name}, dependency {key:?}");
+            let Some(path) = &dependency.path else {
+                bail!("{}: newsfeed runs only local dependencies (`path = ...`)", context());
+            };
+            let inherits_sqlite = match (&dependency.inherit_configuration, self.dependencies_inherit_configuration) {
+                (Some(_), Some(_)) => {
+                    bail!("{}: inherit_configuration and dependencies_inherit_configuration together", context())
+                }
+                (Some(RawInherit::All(all)), None) => *all,
+                (Some(RawInherit::Some(keys)), None) => keys.iter().any(|key| key == "sqlite_databases"),
+                (None, inherit) => inherit.unwrap_or(false),
+            };
+            specs.push(DependencySpec {
+                name: key.parse().with_context(context)?,
+                path: dir.join(path),
+                export: dependency.export.clone(),
+                inherits_sqlite,
+            });
+        }
+        Ok(specs)
+    }
 }
 
 impl App {
@@ -91,8 +157,15 @@ impl App {
                     bail!("component {name}: tool.newsfeed.world must be a string, not {other}")
                 }
             };
-            let source = dir.join(&component.source);
-            components.insert(name, ComponentSpec { source, world, build: component.build });
+            let dependencies = component.dependencies(&name, &dir)?;
+            let spec = ComponentSpec {
+                source: dir.join(&component.source),
+                world,
+                build: component.build,
+                sqlite_databases: component.sqlite_databases,
+                dependencies,
+            };
+            components.insert(name, spec);
         }
         let mut routes = Vec::new();
         for trigger in raw.trigger.http {
@@ -119,6 +192,10 @@ mod tests {
         [component.participant]
         source = "p.wasm"
         allowed_outbound_hosts = []
+        sqlite_databases = ["default"]
+        dependencies_inherit_configuration = true
+        [component.participant.dependencies]
+        "newsfeed:feed" = { path = "adapter.wasm" }
         [component.participant.build]
         command = "cargo build"
         watch = ["src/**/*.rs"]
@@ -138,6 +215,28 @@ mod tests {
         assert_eq!(participant.world.as_deref(), Some("participant-function"));
         assert_eq!(participant.build.as_ref().unwrap().watch, vec!["src/**/*.rs"]);
         assert_eq!(app.components["plain"].world, None);
+        assert_eq!(participant.sqlite_databases, ["default"]);
+        let adapter = &participant.dependencies[0];
+        assert_eq!((adapter.name.to_string(), adapter.inherits_sqlite), ("newsfeed:feed".into(), true));
+        assert_eq!(adapter.path, PathBuf::from("/app/adapter.wasm"));
+        assert!(app.components["plain"].dependencies.is_empty());
+    }
+
+    #[test]
+    fn dependencies_inherit_sqlite_only_when_told() {
+        let dependency = |manifest: &str| {
+            App::parse(manifest, PathBuf::from("/"))
+                .map(|app| app.components["participant"].dependencies[0].inherits_sqlite)
+        };
+        let without = MANIFEST.replace("dependencies_inherit_configuration = true", "");
+        assert!(!dependency(&without).unwrap());
+        let some = without
+            .replace("path = \"adapter.wasm\"", "path = \"a.wasm\", inherit_configuration = [\"sqlite_databases\"]");
+        assert!(dependency(&some).unwrap());
+        let both = MANIFEST.replace("path = \"adapter.wasm\"", "path = \"a.wasm\", inherit_configuration = true");
+        assert!(dependency(&both).is_err());
+        let registry = MANIFEST.replace("path = \"adapter.wasm\"", "version = \"1.0.0\"");
+        assert!(dependency(&registry).is_err());
     }
 
     #[test]

@@ -27,6 +27,12 @@ impl Worlds {
         Ok(Worlds { resolve, package })
     }
 
+    /// The package's name without its version: `newsfeed:feed`.
+    pub fn package_name(&self) -> String {
+        let name = &self.resolve.packages[self.package].name;
+        format!("{}:{}", name.namespace, name.name)
+    }
+
     /// The names (`storage`, `search`, ...) of the feed interfaces that
     /// `world` imports, including `types`, which the others use.
     pub fn imports(&self, world: &str) -> Result<Vec<String>> {
@@ -45,12 +51,15 @@ impl Worlds {
         Ok(names)
     }
 
-    /// A linker holding WASI, WASI-HTTP and exactly the feed interfaces of
-    /// `world` (none when `None`).
-    pub fn linker(&self, engine: &Engine, world: Option<&str>) -> Result<Linker<HostState>> {
+    /// A linker holding WASI, WASI-HTTP, exactly the feed interfaces of
+    /// `world` (none when `None`), and Spin's SQLite when `spin_sqlite`.
+    pub fn linker(&self, engine: &Engine, world: Option<&str>, spin_sqlite: bool) -> Result<Linker<HostState>> {
         let mut linker = Linker::new(engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
+        if spin_sqlite {
+            crate::spin_sqlite::add_to_linker(&mut linker, HostState::spin_sqlite)?;
+        }
         let interfaces = match world {
             Some(world) => self.imports(world)?,
             None => Vec::new(),

@@ -25,7 +25,7 @@ pub enum StoreError {
 
 impl StoreError {
     pub fn unknown_participant(id: Id) -> Self {
-        StoreError::NotFound(format!("participant {id} not found"))
+        StoreError::NotFound(newsfeed_sql::unknown_participant(id))
     }
 }
 

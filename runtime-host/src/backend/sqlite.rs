@@ -5,55 +5,22 @@
 //! a connection from a small pool and run concurrently with the writer (WAL).
 //! All of it runs on tokio's blocking pool, never on the reactor threads.
 //!
+//! The schema and every statement come from `newsfeed-sql`, which the Spin
+//! adapter shares: a file written here reads the same there.
+//!
 //! Durability: `synchronous = FULL`, so a transaction that has committed, and
 //! so every answer acknowledged with 200, survives a crash of the process or
 //! of the machine.
 
 use super::{Backend, StoreError, StoreResult};
 use crate::feed::types::{FeedItem, Friendship, Id, Participant, Post};
+use newsfeed_sql as sql;
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-/// The schema, one migration per entry; `PRAGMA user_version` counts how many
-/// have run.
-const MIGRATIONS: &[&str] = &[r#"
-    CREATE TABLE participant (
-        id   INTEGER PRIMARY KEY AUTOINCREMENT,
-        name TEXT NOT NULL
-    );
-    -- One row per friendship, stored with low < high; read from either side.
-    CREATE TABLE friendship (
-        id   INTEGER PRIMARY KEY AUTOINCREMENT,
-        low  INTEGER NOT NULL REFERENCES participant(id),
-        high INTEGER NOT NULL REFERENCES participant(id),
-        UNIQUE (low, high),
-        CHECK (low < high)
-    );
-    CREATE INDEX friendship_by_high ON friendship(high);
-    CREATE TABLE post (
-        id       INTEGER PRIMARY KEY AUTOINCREMENT,
-        author   INTEGER NOT NULL REFERENCES participant(id),
-        occurred TEXT NOT NULL,
-        subject  TEXT NOT NULL,
-        story    TEXT NOT NULL
-    );
-    CREATE INDEX post_by_author ON post(author, id);
-    CREATE TABLE inbound (
-        id     INTEGER PRIMARY KEY AUTOINCREMENT,
-        reader INTEGER NOT NULL REFERENCES participant(id),
-        post   INTEGER NOT NULL REFERENCES post(id)
-    );
-    CREATE INDEX inbound_by_reader ON inbound(reader, id);
-    -- The search index over post's text, kept in step by `publish`.
-    CREATE VIRTUAL TABLE post_text USING fts5(subject, story, content = 'post', content_rowid = 'id');
-"#];
-
 /// Readers kept open between calls; more are opened under load, then closed.
 const IDLE_READERS: usize = 16;
-
-/// The most distinct keywords one search may hold.
-pub const MAX_KEYWORDS: usize = 32;
 
 pub struct Sqlite {
     path: PathBuf,
@@ -143,18 +110,18 @@ fn poisoned<E>(_: E) -> StoreError {
 }
 
 fn migrate(conn: &mut Connection) -> StoreResult<()> {
-    let done: usize = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
-    for (version, migration) in MIGRATIONS.iter().enumerate().skip(done) {
-        let tx = conn.transaction()?;
-        tx.execute_batch(migration)?;
-        tx.pragma_update(None, "user_version", version + 1)?;
-        tx.commit()?;
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let done: usize = tx.query_row(sql::READ_SCHEMA_VERSION, [], |row| row.get(0))?;
+    for statement in sql::MIGRATIONS.iter().skip(done).flat_map(|migration| migration.iter()) {
+        tx.execute(statement, [])?;
     }
+    tx.execute_batch(&sql::set_schema_version(sql::SCHEMA_VERSION.max(done)))?;
+    tx.commit()?;
     Ok(())
 }
 
 fn require_participant(tx: &Transaction, id: Id) -> StoreResult<()> {
-    let known = tx.prepare_cached("SELECT 1 FROM participant WHERE id = ?1")?.exists(params![id])?;
+    let known = tx.prepare_cached(sql::PARTICIPANT_EXISTS)?.exists(params![id])?;
     if known {
         Ok(())
     } else {
@@ -162,35 +129,11 @@ fn require_participant(tx: &Transaction, id: Id) -> StoreResult<()> {
     }
 }
 
-/// An FTS5 query matching `keyword` as a plain phrase: quoted, so that no
-/// character of it is FTS syntax.
-fn phrase(keyword: &str) -> String {
-    format!("\"{}\"", keyword.replace('"', "\"\""))
-}
-
-/// The search query: posts scored by how many distinct keywords they hold,
-/// each poster ranked by its best post (more keywords, then newer).
-fn search_sql(keywords: usize) -> String {
-    let hits: Vec<String> =
-        (1..=keywords).map(|i| format!("SELECT rowid AS post FROM post_text WHERE post_text MATCH ?{i}")).collect();
-    format!(
-        "WITH hit AS ({hits}),
-              scored AS (SELECT post, COUNT(*) AS score FROM hit GROUP BY post),
-              ranked AS (
-                  SELECT p.author, s.score, s.post,
-                         ROW_NUMBER() OVER (PARTITION BY p.author ORDER BY s.score DESC, s.post DESC) AS nth
-                  FROM scored s JOIN post p ON p.id = s.post)
-         SELECT author FROM ranked WHERE nth = 1 ORDER BY score DESC, post DESC LIMIT ?{limit}",
-        hits = hits.join(" UNION ALL "),
-        limit = keywords + 1
-    )
-}
-
 #[async_trait::async_trait]
 impl Backend for Sqlite {
     async fn get_participant(&self, id: Id) -> StoreResult<Participant> {
         self.read(move |tx| {
-            tx.prepare_cached("SELECT name FROM participant WHERE id = ?1")?
+            tx.prepare_cached(sql::PARTICIPANT_NAME)?
                 .query_row(params![id], |row| Ok(Participant { id, name: row.get(0)? }))
                 .optional()?
                 .ok_or_else(|| StoreError::unknown_participant(id))
@@ -201,10 +144,7 @@ impl Backend for Sqlite {
     async fn list_friends(&self, id: Id, limit: u32) -> StoreResult<Vec<Friendship>> {
         self.read(move |tx| {
             require_participant(tx, id)?;
-            let mut stmt = tx.prepare_cached(
-                "SELECT id, CASE WHEN low = ?1 THEN high ELSE low END FROM friendship
-                 WHERE low = ?1 OR high = ?1 ORDER BY id DESC LIMIT ?2",
-            )?;
+            let mut stmt = tx.prepare_cached(sql::LIST_FRIENDS)?;
             let rows = stmt
                 .query_map(params![id, limit], |row| Ok(Friendship { id: row.get(0)?, from: id, to: row.get(1)? }))?;
             Ok(rows.collect::<Result<_, _>>()?)
@@ -215,9 +155,7 @@ impl Backend for Sqlite {
     async fn list_outbound(&self, id: Id, limit: u32) -> StoreResult<Vec<Post>> {
         self.read(move |tx| {
             require_participant(tx, id)?;
-            let mut stmt = tx.prepare_cached(
-                "SELECT occurred, subject, story FROM post WHERE author = ?1 ORDER BY id DESC LIMIT ?2",
-            )?;
+            let mut stmt = tx.prepare_cached(sql::LIST_OUTBOUND)?;
             let rows = stmt.query_map(params![id, limit], |row| {
                 Ok(Post { author: id, occurred: row.get(0)?, subject: row.get(1)?, story: row.get(2)? })
             })?;
@@ -229,10 +167,7 @@ impl Backend for Sqlite {
     async fn list_inbound(&self, id: Id, limit: u32) -> StoreResult<Vec<FeedItem>> {
         self.read(move |tx| {
             require_participant(tx, id)?;
-            let mut stmt = tx.prepare_cached(
-                "SELECT p.author, p.occurred, p.subject, p.story FROM inbound i JOIN post p ON p.id = i.post
-                 WHERE i.reader = ?1 ORDER BY i.id DESC LIMIT ?2",
-            )?;
+            let mut stmt = tx.prepare_cached(sql::LIST_INBOUND)?;
             let rows = stmt.query_map(params![id, limit], |row| {
                 let post =
                     Post { author: row.get(0)?, occurred: row.get(1)?, subject: row.get(2)?, story: row.get(3)? };
@@ -245,9 +180,7 @@ impl Backend for Sqlite {
 
     async fn create_participant(&self, name: String) -> StoreResult<Participant> {
         self.write(move |tx| {
-            let id = tx
-                .prepare_cached("INSERT INTO participant (name) VALUES (?1) RETURNING id")?
-                .query_row(params![name], |row| row.get(0))?;
+            let id = tx.prepare_cached(sql::INSERT_PARTICIPANT)?.query_row(params![name], |row| row.get(0))?;
             Ok(Participant { id, name })
         })
         .await
@@ -255,17 +188,14 @@ impl Backend for Sqlite {
 
     async fn befriend(&self, a: Id, b: Id) -> StoreResult<Friendship> {
         if a == b {
-            return Err(StoreError::Invalid("a participant cannot befriend itself".into()));
+            return Err(StoreError::Invalid(sql::SELF_FRIENDSHIP.into()));
         }
         self.write(move |tx| {
             require_participant(tx, a)?;
             require_participant(tx, b)?;
             let (low, high) = (a.min(b), a.max(b));
-            tx.prepare_cached("INSERT OR IGNORE INTO friendship (low, high) VALUES (?1, ?2)")?
-                .execute(params![low, high])?;
-            let id = tx
-                .prepare_cached("SELECT id FROM friendship WHERE low = ?1 AND high = ?2")?
-                .query_row(params![low, high], |row| row.get(0))?;
+            tx.prepare_cached(sql::INSERT_FRIENDSHIP)?.execute(params![low, high])?;
+            let id = tx.prepare_cached(sql::FRIENDSHIP_ID)?.query_row(params![low, high], |row| row.get(0))?;
             Ok(Friendship { id, from: a, to: b })
         })
         .await
@@ -275,39 +205,24 @@ impl Backend for Sqlite {
         self.write(move |tx| {
             require_participant(tx, post.author)?;
             let id: Id = tx
-                .prepare_cached(
-                    "INSERT INTO post (author, occurred, subject, story) VALUES (?1, ?2, ?3, ?4) RETURNING id",
-                )?
+                .prepare_cached(sql::INSERT_POST)?
                 .query_row(params![post.author, post.occurred, post.subject, post.story], |row| row.get(0))?;
-            tx.prepare_cached(
-                "INSERT INTO inbound (reader, post)
-                 SELECT CASE WHEN low = ?1 THEN high ELSE low END, ?2 FROM friendship
-                 WHERE low = ?1 OR high = ?1 ORDER BY id",
-            )?
-            .execute(params![post.author, id])?;
-            tx.prepare_cached("INSERT INTO post_text (rowid, subject, story) VALUES (?1, ?2, ?3)")?
-                .execute(params![id, post.subject, post.story])?;
+            tx.prepare_cached(sql::FAN_OUT)?.execute(params![post.author, id])?;
+            tx.prepare_cached(sql::INDEX_POST)?.execute(params![id, post.subject, post.story])?;
             Ok(post)
         })
         .await
     }
 
     async fn find_posters(&self, keywords: Vec<String>, limit: u32) -> StoreResult<Vec<Id>> {
-        let mut distinct: Vec<String> = keywords.iter().map(|k| k.to_lowercase()).collect();
-        distinct.sort();
-        distinct.dedup();
-        // A keyword with no letter or digit holds no word to match.
-        distinct.retain(|k| k.chars().any(char::is_alphanumeric));
-        if distinct.len() > MAX_KEYWORDS {
-            return Err(StoreError::Invalid(format!("at most {MAX_KEYWORDS} distinct keywords")));
-        }
+        let distinct = sql::search_keywords(&keywords).map_err(StoreError::Invalid)?;
         if distinct.is_empty() {
             return Ok(Vec::new());
         }
         self.read(move |tx| {
-            let mut stmt = tx.prepare_cached(&search_sql(distinct.len()))?;
+            let mut stmt = tx.prepare_cached(&sql::search(distinct.len()))?;
             let mut values: Vec<rusqlite::types::Value> =
-                distinct.iter().map(|k| rusqlite::types::Value::Text(phrase(k))).collect();
+                distinct.iter().map(|k| rusqlite::types::Value::Text(sql::phrase(k))).collect();
             values.push(rusqlite::types::Value::Integer(i64::from(limit)));
             let rows = stmt.query_map(rusqlite::params_from_iter(values), |row| row.get(0))?;
             Ok(rows.collect::<Result<_, _>>()?)

@@ -9,12 +9,13 @@ use crate::compile_cache::CompileCache;
 use crate::engine::{new_engine, start_epoch_clock};
 use crate::function::Shared;
 use crate::hot_swap::FunctionSlot;
-use crate::loader::Loader;
+use crate::loader::{Loader, Platform};
 use crate::manifest::App;
 use crate::metrics::{serve_metrics, Metrics};
 use crate::native::Native;
 use crate::routing::Router;
 use crate::server::Server;
+use crate::spin_sqlite::Databases;
 use crate::watch::{watch_sources, watch_wasm_files};
 use anyhow::{bail, Context, Result};
 use std::collections::BTreeMap;
@@ -47,14 +48,23 @@ pub async fn run(args: UpArgs, mode: Mode) -> Result<()> {
     let limits = args.limits()?;
     std::fs::create_dir_all(&args.state_dir).with_context(|| format!("creating {}", args.state_dir.display()))?;
     let database = args.state_dir.join("newsfeed.db");
-    let backend = Sqlite::open(&database).with_context(|| format!("opening {}", database.display()))?;
-
-    let backend: Arc<dyn crate::backend::Backend> = Arc::new(backend);
-    let native = args.native.then(|| Native { backend: backend.clone() });
+    let platform = if args.as_spin { Platform::Spin } else { Platform::Newsfeed };
+    // Under Spin the adapter creates and migrates the schema itself; opening
+    // the backend here would do it first and hide a broken adapter.
+    let backend: Option<Arc<dyn crate::backend::Backend>> = match platform {
+        Platform::Newsfeed => {
+            Some(Arc::new(Sqlite::open(&database).with_context(|| format!("opening {}", database.display()))?))
+        }
+        Platform::Spin => None,
+    };
+    let native = match (&backend, args.native) {
+        (Some(backend), true) => Some(Native { backend: backend.clone() }),
+        _ => None,
+    };
     let engine = new_engine(&limits)?;
     start_epoch_clock(&engine);
     let cache = CompileCache::new(args.compile_cache.clone().unwrap_or_else(|| args.state_dir.join("compiled")))?;
-    let loader = Arc::new(Loader::new(engine.clone(), cache, app.components.clone())?);
+    let loader = Arc::new(Loader::new(engine.clone(), cache, app.components.clone(), platform)?);
 
     let metrics = Metrics::default();
     let mut functions = BTreeMap::new();
@@ -69,7 +79,7 @@ pub async fn run(args: UpArgs, mode: Mode) -> Result<()> {
     }
     let routes = app.routes.iter().map(|(route, name)| (route.clone(), functions[name].clone())).collect();
     let server = Arc::new(Server {
-        shared: Shared { engine, backend, limits, metrics },
+        shared: Shared { engine, backend, databases: Databases::new(&database), limits, metrics },
         router: Router::new(routes),
         functions,
         loader,

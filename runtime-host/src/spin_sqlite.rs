@@ -1,0 +1,199 @@
+//! Spin's SQLite interface (`fermyon:spin/sqlite@2.0.0`), served by our host.
+//!
+//! With `newsfeed up --as-spin` each function runs composed with the Spin
+//! adapter, whose storage calls arrive here as SQL statements. Serving them
+//! over the same database file the embedded backend uses keeps one set of
+//! data whichever way the app runs.
+//!
+//! As in Spin, a component may open only the databases its manifest entry
+//! lists (`sqlite_databases`), and `default` is the only one there is. Each
+//! `open` takes a connection from a small pool; a connection handed back in
+//! the middle of a transaction (its instance trapped) is closed, which rolls
+//! the transaction back, instead of returning to the pool.
+
+use rusqlite::types::Value as SqlValue;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use wasmtime::component::{HasData, Linker, Resource, ResourceTable};
+
+wasmtime::component::bindgen!({
+    path: "runtime-host/wit/spin-sqlite.wit",
+    world: "host",
+    imports: { default: async | trappable },
+    with: { "fermyon:spin/sqlite.connection": Connection },
+});
+
+use fermyon::spin::sqlite::{self, Error, QueryResult, RowResult, Value};
+
+/// Connections kept open between requests.
+const IDLE_CONNECTIONS: usize = 16;
+
+/// The label of the one database there is.
+const DEFAULT: &str = "default";
+
+/// The `default` database file and its idle connections; shared by every
+/// instance.
+pub struct Databases {
+    path: PathBuf,
+    idle: Mutex<Vec<rusqlite::Connection>>,
+}
+
+impl Databases {
+    pub fn new(default_path: &Path) -> Arc<Databases> {
+        Arc::new(Databases { path: default_path.to_path_buf(), idle: Mutex::new(Vec::new()) })
+    }
+
+    fn connect(&self) -> rusqlite::Result<rusqlite::Connection> {
+        if let Some(conn) = self.idle.lock().ok().and_then(|mut idle| idle.pop()) {
+            return Ok(conn);
+        }
+        let conn = rusqlite::Connection::open(&self.path)?;
+        conn.busy_timeout(Duration::from_secs(5))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        Ok(conn)
+    }
+
+    fn give_back(&self, conn: rusqlite::Connection) {
+        if !conn.is_autocommit() {
+            return;
+        }
+        if let Ok(mut idle) = self.idle.lock() {
+            if idle.len() < IDLE_CONNECTIONS {
+                idle.push(conn);
+            }
+        }
+    }
+}
+
+/// An open connection, owned by one instance's resource table.
+pub struct Connection {
+    /// `None` while a statement runs on the blocking pool.
+    conn: Option<rusqlite::Connection>,
+    databases: Arc<Databases>,
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            self.databases.give_back(conn);
+        }
+    }
+}
+
+/// One instance's SQLite access: the shared databases, and the labels its
+/// manifest entry allows.
+pub struct SpinSqliteCtx {
+    pub databases: Arc<Databases>,
+    pub allowed: Arc<[String]>,
+}
+
+/// What the generated bindings reach: the context and the instance's table.
+pub struct SpinSqliteView<'a> {
+    pub ctx: &'a SpinSqliteCtx,
+    pub table: &'a mut ResourceTable,
+}
+
+/// Marks [`SpinSqliteView`] as the data the bindings work on.
+pub struct SpinSqlite;
+
+impl HasData for SpinSqlite {
+    type Data<'a> = SpinSqliteView<'a>;
+}
+
+pub fn add_to_linker<T: Send + 'static>(
+    linker: &mut Linker<T>,
+    view: fn(&mut T) -> SpinSqliteView<'_>,
+) -> wasmtime::Result<()> {
+    sqlite::add_to_linker::<T, SpinSqlite>(linker, view)
+}
+
+impl sqlite::Host for SpinSqliteView<'_> {}
+
+impl sqlite::HostConnection for SpinSqliteView<'_> {
+    async fn open(&mut self, database: String) -> wasmtime::Result<Result<Resource<Connection>, Error>> {
+        if !self.ctx.allowed.contains(&database) {
+            return Ok(Err(Error::AccessDenied));
+        }
+        if database != DEFAULT {
+            return Ok(Err(Error::NoSuchDatabase));
+        }
+        let databases = self.ctx.databases.clone();
+        let opened = blocking(move || databases.connect().map_err(io_error)).await?;
+        Ok(match opened {
+            Ok(conn) => Ok(self.table.push(Connection { conn: Some(conn), databases: self.ctx.databases.clone() })?),
+            Err(error) => Err(error),
+        })
+    }
+
+    async fn execute(
+        &mut self,
+        connection: Resource<Connection>,
+        statement: String,
+        parameters: Vec<Value>,
+    ) -> wasmtime::Result<Result<QueryResult, Error>> {
+        let Some(conn) = self.table.get_mut(&connection)?.conn.take() else {
+            return Ok(Err(Error::InvalidConnection));
+        };
+        let (conn, result) = blocking(move || {
+            let result = run(&conn, &statement, parameters);
+            (conn, result)
+        })
+        .await?;
+        self.table.get_mut(&connection)?.conn = Some(conn);
+        Ok(result)
+    }
+
+    async fn drop(&mut self, connection: Resource<Connection>) -> wasmtime::Result<()> {
+        self.table.delete(connection)?;
+        Ok(())
+    }
+}
+
+/// Runs SQLite work on tokio's blocking pool, never on a reactor thread. If
+/// the work panics, the instance traps.
+async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> wasmtime::Result<T> {
+    tokio::task::spawn_blocking(work).await.map_err(|join| wasmtime::Error::msg(format!("sqlite task failed: {join}")))
+}
+
+/// One statement, its parameters bound in order, all its rows read.
+fn run(conn: &rusqlite::Connection, statement: &str, parameters: Vec<Value>) -> Result<QueryResult, Error> {
+    let mut prepared = conn.prepare_cached(statement).map_err(io_error)?;
+    let columns: Vec<String> = prepared.column_names().into_iter().map(String::from).collect();
+    let parameters = rusqlite::params_from_iter(parameters.into_iter().map(to_sql));
+    let mut rows = prepared.query(parameters).map_err(io_error)?;
+    let mut results = Vec::new();
+    while let Some(row) = rows.next().map_err(io_error)? {
+        let values = (0..columns.len())
+            .map(|i| row.get::<_, SqlValue>(i).map(from_sql))
+            .collect::<rusqlite::Result<_>>()
+            .map_err(io_error)?;
+        results.push(RowResult { values });
+    }
+    Ok(QueryResult { columns, rows: results })
+}
+
+fn to_sql(value: Value) -> SqlValue {
+    match value {
+        Value::Integer(i) => SqlValue::Integer(i),
+        Value::Real(f) => SqlValue::Real(f),
+        Value::Text(s) => SqlValue::Text(s),
+        Value::Blob(b) => SqlValue::Blob(b),
+        Value::Null => SqlValue::Null,
+    }
+}
+
+fn from_sql(value: SqlValue) -> Value {
+    match value {
+        SqlValue::Integer(i) => Value::Integer(i),
+        SqlValue::Real(f) => Value::Real(f),
+        SqlValue::Text(s) => Value::Text(s),
+        SqlValue::Blob(b) => Value::Blob(b),
+        SqlValue::Null => Value::Null,
+    }
+}
+
+fn io_error(error: rusqlite::Error) -> Error {
+    Error::Io(error.to_string())
+}

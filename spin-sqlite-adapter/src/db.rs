@@ -1,0 +1,108 @@
+//! One call's database session over Spin's SQLite: open the `default`
+//! database, bring its schema up to date, and run one transaction.
+//!
+//! Spin's `execute` runs one statement per call on one connection, so a
+//! transaction is `BEGIN` ... `COMMIT` across calls; a failure on the way
+//! rolls it back, and so does the connection closing if the instance dies
+//! mid-call: a failed call writes nothing.
+
+use crate::types::Error;
+use newsfeed_sql as sql;
+use spin_sdk::sqlite::{Connection, Value};
+
+/// An open connection to the `default` database.
+pub struct Db {
+    conn: Connection,
+}
+
+/// Runs `reads` in one read transaction: every statement sees one snapshot.
+pub fn read<T>(reads: impl FnOnce(&Db) -> Result<T, Error>) -> Result<T, Error> {
+    Db::open()?.transaction("BEGIN", reads)
+}
+
+/// Runs `change` in one write transaction, durable when this returns `Ok`.
+pub fn write<T>(change: impl FnOnce(&Db) -> Result<T, Error>) -> Result<T, Error> {
+    Db::open()?.transaction("BEGIN IMMEDIATE", change)
+}
+
+impl Db {
+    fn open() -> Result<Db, Error> {
+        let db = Db { conn: Connection::open_default().map_err(unavailable)? };
+        if db.schema_version()? < sql::SCHEMA_VERSION {
+            db.transaction("BEGIN IMMEDIATE", Db::migrate)?;
+        }
+        Ok(db)
+    }
+
+    fn schema_version(&self) -> Result<usize, Error> {
+        let version = self.query_one(sql::READ_SCHEMA_VERSION, &[])?.int()?;
+        usize::try_from(version).map_err(|_| Error::Unavailable(format!("bad schema version {version}")))
+    }
+
+    /// Runs the migrations not yet run. Inside the write transaction, so of
+    /// two instances starting on an empty file one migrates, the other waits
+    /// and then finds nothing left to do.
+    fn migrate(&self) -> Result<(), Error> {
+        let done = self.schema_version()?;
+        for statement in sql::MIGRATIONS.iter().skip(done).flat_map(|migration| migration.iter()) {
+            self.query(statement, &[])?;
+        }
+        self.query(&sql::set_schema_version(sql::SCHEMA_VERSION.max(done)), &[])?;
+        Ok(())
+    }
+
+    fn transaction<T>(&self, begin: &str, work: impl FnOnce(&Db) -> Result<T, Error>) -> Result<T, Error> {
+        self.query(begin, &[])?;
+        let done = work(self).and_then(|value| self.query("COMMIT", &[]).map(|_| value));
+        if done.is_err() {
+            // The call's error is the one to report; a failed rollback still
+            // ends with the connection, which rolls back on close.
+            let _ = self.query("ROLLBACK", &[]);
+        }
+        done
+    }
+
+    /// Runs one statement and returns its rows.
+    pub fn query(&self, statement: &str, parameters: &[Value]) -> Result<Vec<Row>, Error> {
+        let result = self.conn.execute(statement, parameters).map_err(unavailable)?;
+        Ok(result.rows.into_iter().map(|row| Row(row.values.into_iter())).collect())
+    }
+
+    /// Runs one statement that returns exactly one row.
+    pub fn query_one(&self, statement: &str, parameters: &[Value]) -> Result<Row, Error> {
+        self.query(statement, parameters)?
+            .pop()
+            .ok_or_else(|| Error::Unavailable(format!("no row from {:?}", first_line(statement))))
+    }
+}
+
+/// One row, read column by column from the left.
+pub struct Row(std::vec::IntoIter<Value>);
+
+impl Row {
+    pub fn int(&mut self) -> Result<i64, Error> {
+        match self.0.next() {
+            Some(Value::Integer(value)) => Ok(value),
+            other => Err(unexpected("an integer", other)),
+        }
+    }
+
+    pub fn text(&mut self) -> Result<String, Error> {
+        match self.0.next() {
+            Some(Value::Text(value)) => Ok(value),
+            other => Err(unexpected("text", other)),
+        }
+    }
+}
+
+fn unexpected(wanted: &str, found: Option<Value>) -> Error {
+    Error::Unavailable(format!("the database returned {found:?} where {wanted} was expected"))
+}
+
+fn unavailable(error: spin_sdk::sqlite::Error) -> Error {
+    Error::Unavailable(format!("sqlite: {error}"))
+}
+
+fn first_line(statement: &str) -> &str {
+    statement.lines().next().unwrap_or(statement)
+}

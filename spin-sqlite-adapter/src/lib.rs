@@ -1,0 +1,139 @@
+//! The Spin adapter: a component that exports every `newsfeed:feed` interface
+//! on top of the SQLite interface Spin provides (`fermyon:spin/sqlite@2.0.0`,
+//! through spin-sdk 5.2's synchronous `spin_sdk::sqlite`).
+//!
+//! Spin does not know our interfaces. `spin.toml` names this component as each
+//! function's dependency for the `newsfeed:feed` package, and `spin up`
+//! composes the two: the function's storage, write and search imports land
+//! here, unchanged. `newsfeed up --as-spin` runs the same composition on our
+//! host, which is how CI proves these artifacts without Spin installed.
+//!
+//! The schema and every statement are those of the host's embedded backend
+//! (crate `newsfeed-sql`), so both read and write the same database file.
+
+mod db;
+
+use db::{read, write, Db, Row};
+use exports::newsfeed::feed::{friendships, participants, publishing, search, storage, types};
+use newsfeed_sql as sql;
+use spin_sdk::sqlite::Value;
+use types::{Error, FeedItem, Friendship, Id, Participant, Post};
+
+wit_bindgen::generate!({ world: "spin-adapter", path: "../wit" });
+
+struct Adapter;
+
+export!(Adapter);
+
+fn require_participant(db: &Db, id: Id) -> Result<(), Error> {
+    match db.query(sql::PARTICIPANT_EXISTS, &[Value::Integer(id)])?.is_empty() {
+        true => Err(Error::NotFound(sql::unknown_participant(id))),
+        false => Ok(()),
+    }
+}
+
+impl storage::Guest for Adapter {
+    fn get_participant(id: Id) -> Result<Participant, Error> {
+        read(|db| match db.query(sql::PARTICIPANT_NAME, &[Value::Integer(id)])?.pop() {
+            Some(mut row) => Ok(Participant { id, name: row.text()? }),
+            None => Err(Error::NotFound(sql::unknown_participant(id))),
+        })
+    }
+
+    fn list_friends(id: Id, limit: u32) -> Result<Vec<Friendship>, Error> {
+        read(|db| {
+            require_participant(db, id)?;
+            let rows = db.query(sql::LIST_FRIENDS, &[Value::Integer(id), limit.into_value()])?;
+            rows.into_iter().map(|mut row| Ok(Friendship { id: row.int()?, from: id, to: row.int()? })).collect()
+        })
+    }
+
+    fn list_outbound(id: Id, limit: u32) -> Result<Vec<Post>, Error> {
+        read(|db| {
+            require_participant(db, id)?;
+            let rows = db.query(sql::LIST_OUTBOUND, &[Value::Integer(id), limit.into_value()])?;
+            rows.into_iter()
+                .map(|mut row| Ok(Post { author: id, occurred: row.text()?, subject: row.text()?, story: row.text()? }))
+                .collect()
+        })
+    }
+
+    fn list_inbound(id: Id, limit: u32) -> Result<Vec<FeedItem>, Error> {
+        read(|db| {
+            require_participant(db, id)?;
+            let rows = db.query(sql::LIST_INBOUND, &[Value::Integer(id), limit.into_value()])?;
+            rows.into_iter()
+                .map(|mut row| {
+                    let post =
+                        Post { author: row.int()?, occurred: row.text()?, subject: row.text()?, story: row.text()? };
+                    Ok(FeedItem { reader: id, post })
+                })
+                .collect()
+        })
+    }
+}
+
+impl participants::Guest for Adapter {
+    fn create(name: String) -> Result<Participant, Error> {
+        write(|db| {
+            let id = db.query_one(sql::INSERT_PARTICIPANT, &[Value::Text(name.clone())])?.int()?;
+            Ok(Participant { id, name })
+        })
+    }
+}
+
+impl friendships::Guest for Adapter {
+    fn befriend(a: Id, b: Id) -> Result<Friendship, Error> {
+        if a == b {
+            return Err(Error::Invalid(sql::SELF_FRIENDSHIP.into()));
+        }
+        write(|db| {
+            require_participant(db, a)?;
+            require_participant(db, b)?;
+            let pair = [Value::Integer(a.min(b)), Value::Integer(a.max(b))];
+            db.query(sql::INSERT_FRIENDSHIP, &pair)?;
+            let id = db.query_one(sql::FRIENDSHIP_ID, &pair)?.int()?;
+            Ok(Friendship { id, from: a, to: b })
+        })
+    }
+}
+
+impl publishing::Guest for Adapter {
+    fn publish(post: Post) -> Result<Post, Error> {
+        write(|db| {
+            require_participant(db, post.author)?;
+            let (subject, story) = (Value::Text(post.subject.clone()), Value::Text(post.story.clone()));
+            let columns =
+                [Value::Integer(post.author), Value::Text(post.occurred.clone()), subject.clone(), story.clone()];
+            let id = db.query_one(sql::INSERT_POST, &columns)?.int()?;
+            db.query(sql::FAN_OUT, &[Value::Integer(post.author), Value::Integer(id)])?;
+            db.query(sql::INDEX_POST, &[Value::Integer(id), subject, story])?;
+            Ok(post)
+        })
+    }
+}
+
+impl search::Guest for Adapter {
+    fn find_posters(keywords: Vec<String>, limit: u32) -> Result<Vec<Id>, Error> {
+        let distinct = sql::search_keywords(&keywords).map_err(Error::Invalid)?;
+        if distinct.is_empty() {
+            return Ok(Vec::new());
+        }
+        read(|db| {
+            let mut values: Vec<Value> = distinct.iter().map(|k| Value::Text(sql::phrase(k))).collect();
+            values.push(limit.into_value());
+            db.query(&sql::search(distinct.len()), &values)?.into_iter().map(|mut row: Row| row.int()).collect()
+        })
+    }
+}
+
+/// A limit as a SQLite parameter.
+trait IntoValue {
+    fn into_value(self) -> Value;
+}
+
+impl IntoValue for u32 {
+    fn into_value(self) -> Value {
+        Value::Integer(i64::from(self))
+    }
+}

@@ -1,5 +1,6 @@
-// The API cases, shared by `tests/api.rs` (wasm functions) and
-// `tests/api_native.rs` (the native baseline), which must answer alike.
+// The API cases, shared by `tests/api.rs` (wasm functions),
+// `tests/api_native.rs` (the native baseline) and `tests/api_spin.rs` (the
+// functions composed with the Spin adapter), which must all answer alike.
 // Each includes this file after defining `FLAGS`, the `newsfeed up` flags.
 
 use common::Host;

@@ -76,7 +76,18 @@ fn test_manifest(dir: &Path, edit: impl FnOnce(&mut toml::Table)) -> PathBuf {
     let components = manifest["component"].as_table_mut().unwrap();
     for (name, component) in components.iter_mut() {
         let source = wasm_dir.join(format!("{name}.wasm"));
-        component.as_table_mut().unwrap().insert("source".into(), source.display().to_string().into());
+        let component = component.as_table_mut().unwrap();
+        component.insert("source".into(), source.display().to_string().into());
+        // Dependencies (the Spin adapter) stay where they were built.
+        for dependency in component
+            .get_mut("dependencies")
+            .and_then(|d| d.as_table_mut())
+            .into_iter()
+            .flat_map(|d| d.iter_mut().map(|(_, dependency)| dependency))
+        {
+            let path = repo_root().join(dependency["path"].as_str().unwrap());
+            dependency["path"] = path.display().to_string().into();
+        }
     }
     let faults: toml::Table = toml::toml! { source = "" };
     components.insert("faults".into(), faults.into());
@@ -136,18 +147,7 @@ impl Host {
         edit: impl FnOnce(&mut toml::Table),
     ) -> Host {
         build_components();
-        let manifest = test_manifest(state.path(), edit);
-        let mut child = Command::new(env!("CARGO_BIN_EXE_newsfeed"))
-            .args([command, "--listen", "127.0.0.1:0", "-f"])
-            .arg(&manifest)
-            .arg("--state-dir")
-            .arg(state.path().join("state"))
-            // Shared by every test, so each component compiles once.
-            .arg("--compile-cache")
-            .arg(repo_root().join("target/e2e-compile-cache"))
-            .args(flags)
-            // Only warnings and errors from the host, unless asked for more.
-            .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()))
+        let mut child = Host::command_for(command, state.path(), flags, edit)
             .stdout(Stdio::piped())
             .spawn()
             .expect("starting newsfeed up");
@@ -167,6 +167,29 @@ impl Host {
         std::thread::spawn(move || lines.map_while(Result::ok).for_each(|line| drop(sender.send(line))));
         let client = reqwest::blocking::Client::builder().timeout(Duration::from_secs(60)).build().unwrap();
         Host { child, base, admin, metrics, stdout: Mutex::new(stdout), state, client }
+    }
+
+    /// `newsfeed up` with the test manifest, changed by `edit`, in `dir`, not
+    /// yet started.
+    pub fn command(dir: &Path, flags: &[&str], edit: impl FnOnce(&mut toml::Table)) -> Command {
+        Host::command_for("up", dir, flags, edit)
+    }
+
+    fn command_for(command: &str, dir: &Path, flags: &[&str], edit: impl FnOnce(&mut toml::Table)) -> Command {
+        let manifest = test_manifest(dir, edit);
+        let mut newsfeed = Command::new(env!("CARGO_BIN_EXE_newsfeed"));
+        newsfeed
+            .args([command, "--listen", "127.0.0.1:0", "-f"])
+            .arg(&manifest)
+            .arg("--state-dir")
+            .arg(dir.join("state"))
+            // Shared by every test, so each component compiles once.
+            .arg("--compile-cache")
+            .arg(repo_root().join("target/e2e-compile-cache"))
+            .args(flags)
+            // Only warnings and errors from the host, unless asked for more.
+            .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()));
+        newsfeed
     }
 
     /// Kills the process at once (no clean shutdown) and hands back its state.

@@ -1,0 +1,9 @@
+//! The same API cases against `newsfeed up --as-spin`: every function
+//! composed with the Spin SQLite adapter, as `spin up` runs it, and only
+//! what Spin serves linked. The answers must be those of the native path.
+
+mod common;
+
+const FLAGS: &[&str] = &["--as-spin"];
+
+include!("cases/api.rs");

@@ -1,0 +1,154 @@
+//! The Spin artifacts: what `spin up` would run, checked without Spin.
+//!
+//! Spin cannot be installed on these machines, so these tests check what can
+//! be checked here: that each function composed with the Spin adapter imports
+//! only what Spin 4 serves, that the composed app (`newsfeed up --as-spin`)
+//! answers exactly like the native path, and that both keep one database.
+
+mod common;
+
+use common::{built_wasm, repo_root, Host};
+use newsfeed::compose::{compose, Dependency};
+use newsfeed::manifest::App;
+use wasmparser::{Parser, Payload};
+
+/// The top-level import names of a component (not those of the modules and
+/// components nested inside it).
+fn imports(component: &[u8]) -> Vec<String> {
+    let (mut names, mut depth) = (Vec::new(), 0);
+    for payload in Parser::new(0).parse_all(component) {
+        match payload.unwrap() {
+            Payload::Version { .. } => depth += 1,
+            Payload::End(_) => depth -= 1,
+            Payload::ComponentImportSection(section) if depth == 1 => {
+                names.extend(section.into_iter().map(|import| import.unwrap().name.name.to_string()));
+            }
+            _ => {}
+        }
+    }
+    names
+}
+
+/// What Spin 4 serves a component that may use SQLite: WASI 0.2 and Spin's
+/// SQLite interface.
+fn spin_serves(import: &str) -> bool {
+    import.starts_with("wasi:") || import == "fermyon:spin/sqlite@2.0.0"
+}
+
+#[test]
+fn each_function_composed_with_the_adapter_imports_only_what_spin_serves() {
+    common::build_components();
+    let app = App::load(&repo_root().join("spin.toml")).unwrap();
+    for (name, spec) in &app.components {
+        assert_eq!(spec.sqlite_databases, ["default"], "{name}");
+        let function = std::fs::read(&spec.source).unwrap();
+        assert!(imports(&function).iter().any(|i| i.starts_with("newsfeed:feed/")), "{name} uses no feed import");
+        let dependencies = spec
+            .dependencies
+            .iter()
+            .map(|d| Dependency {
+                name: d.name.clone(),
+                wasm: std::fs::read(&d.path).unwrap(),
+                export: d.export.clone(),
+                inherits_sqlite: d.inherits_sqlite,
+            })
+            .collect();
+        let composed = compose(&function, dependencies).unwrap();
+        let imported = imports(&composed);
+        let foreign: Vec<&String> = imported.iter().filter(|i| !spin_serves(i)).collect();
+        assert!(foreign.is_empty(), "{name} composed still imports {foreign:?}");
+        assert!(imported.contains(&"fermyon:spin/sqlite@2.0.0".to_string()), "{name}: {imported:?}");
+    }
+}
+
+#[test]
+fn the_adapter_exports_the_whole_feed_package() {
+    common::build_components();
+    let adapter = std::fs::read(built_wasm("spin-sqlite-adapter")).unwrap();
+    let mut exports = Vec::new();
+    for payload in Parser::new(0).parse_all(&adapter) {
+        if let Payload::ComponentExportSection(section) = payload.unwrap() {
+            exports.extend(section.into_iter().map(|export| export.unwrap().name.name.to_string()));
+        }
+    }
+    for interface in ["types", "storage", "participants", "friendships", "publishing", "search"] {
+        assert!(exports.contains(&format!("newsfeed:feed/{interface}@0.1.0")), "{interface}: {exports:?}");
+    }
+    assert!(imports(&adapter).iter().all(|i| spin_serves(i)), "{:?}", imports(&adapter));
+}
+
+/// Requests of every kind, good and bad, with fixed times so that two runs
+/// from an empty database must answer byte for byte alike.
+const SCRIPT: &[(&str, &str, Option<&str>)] = &[
+    ("POST", "/participant", Some(r#"{"name": "ann"}"#)),
+    ("POST", "/participant", Some(r#"{"name": "bob"}"#)),
+    ("POST", "/participant", Some(r#"{"name": "cy"}"#)),
+    ("POST", "/participant", Some(r#"{"nom": "x"}"#)),
+    ("POST", "/participant/1/friends", Some(r#"{"to": "/participant/2"}"#)),
+    ("POST", "/participant/2/friends", Some(r#"{"to": "/participant/1"}"#)),
+    ("POST", "/participant/3/friends", Some(r#"{"to": "/participant/1"}"#)),
+    ("POST", "/participant/3/friends", Some(r#"{"to": "/participant/3"}"#)),
+    ("POST", "/participant/1/friends", Some(r#"{"to": "/participant/99"}"#)),
+    (
+        "POST",
+        "/participant/1/outbound",
+        Some(r#"{"occurred": "2026-11-25T10:00:00Z", "subject": "Fox", "story": "the quick brown fox"}"#),
+    ),
+    ("POST", "/participant/2/outbound", Some(r#"{"occurred": "2026-11-25", "subject": "dog", "story": "a lazy dog"}"#)),
+    ("POST", "/participant/3/outbound", Some(r#"{"occurred": "yesterday", "subject": "s", "story": "t"}"#)),
+    ("POST", "/participant/99/outbound", Some(r#"{"occurred": "2026-11-25", "subject": "s", "story": "t"}"#)),
+    ("GET", "/participant/1", None),
+    ("GET", "/participant/99", None),
+    ("GET", "/participant/x", None),
+    ("GET", "/participant/1/friends", None),
+    ("GET", "/participant/1/friends?limit=1", None),
+    ("GET", "/participant/2/inbound", None),
+    ("GET", "/participant/3/inbound", None),
+    ("GET", "/participant/1/outbound", None),
+    ("GET", "/outbound?keywords=fox+dog", None),
+    ("GET", "/outbound?keywords=%22fox%22+OR", None),
+    ("GET", "/outbound", None),
+    ("DELETE", "/participant/1", None),
+];
+
+#[test]
+fn the_composed_app_answers_exactly_like_the_native_path() {
+    let (native, spin) = (Host::start(), Host::start_with(&["--as-spin"]));
+    for (method, path, body) in SCRIPT {
+        let (expected, actual) = (native.send(method, path, *body), spin.send(method, path, *body));
+        assert_eq!(
+            (actual.status, &actual.content_type, &actual.json),
+            (expected.status, &expected.content_type, &expected.json),
+            "{method} {path}"
+        );
+    }
+}
+
+#[test]
+fn both_paths_keep_one_database_file() {
+    let spin = Host::start_with(&["--as-spin"]);
+    let (a, b) = (spin.participant("a"), spin.participant("b"));
+    assert_eq!(spin.befriend(a, b).status, 200);
+    assert_eq!(spin.publish(a, "s", "written under spin").status, 200);
+    let native = Host::start_in(spin.crash(), &[]);
+    assert_eq!(native.get(&format!("/participant/{b}/inbound")).json[0]["story"], "written under spin");
+    assert_eq!(native.publish(b, "s", "written natively").status, 200);
+    let spin = Host::start_in(native.crash(), &["--as-spin"]);
+    assert_eq!(spin.get(&format!("/participant/{a}/inbound")).json[0]["story"], "written natively");
+    assert_eq!(spin.get("/outbound?keywords=natively+spin").json.as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn a_dependency_that_may_not_use_the_database_is_refused_as_spin_would() {
+    common::build_components();
+    let state = tempfile::tempdir().unwrap();
+    let output = Host::command(state.path(), &["--as-spin"], |manifest| {
+        let participant = manifest["component"]["participant"].as_table_mut().unwrap();
+        participant.remove("dependencies_inherit_configuration");
+    })
+    .output()
+    .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("dependencies_inherit_configuration"), "{stderr}");
+}

@@ -7,12 +7,12 @@
 //!   that function; it is compiled, linked and checked like any other
 //!   version, and swapped in only if all of that succeeds.
 
+use crate::listen::serve_http;
 use crate::server::{error, json, Server};
 use bytes::Bytes;
 use http::{header, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo};
 use serde_json::json;
 use std::sync::Arc;
 use subtle::ConstantTimeEq;
@@ -28,19 +28,12 @@ pub struct Admin {
 }
 
 impl Admin {
-    pub async fn run(self: Arc<Self>, listener: TcpListener) -> anyhow::Result<()> {
-        loop {
-            let (stream, _) = listener.accept().await?;
+    pub async fn run(self: Arc<Self>, listener: TcpListener) {
+        serve_http(listener, move |req| {
             let admin = self.clone();
-            tokio::spawn(async move {
-                let service = hyper::service::service_fn(move |req| {
-                    let admin = admin.clone();
-                    async move { Ok::<_, std::convert::Infallible>(admin.handle(req).await) }
-                });
-                let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-                let _ = builder.serve_connection(TokioIo::new(stream), service).await;
-            });
-        }
+            async move { admin.handle(req).await }
+        })
+        .await
     }
 
     fn authorized(&self, req: &Request<Incoming>) -> bool {

@@ -1,11 +1,16 @@
 //! `newsfeed`: a wasmtime host for the news feed's WebAssembly functions.
 //!
-//! The way a request travels: [`server`] accepts it and finds its function
-//! with [`routing`]; [`function`] runs it in a fresh instance from the pool
-//! ([`engine`]) with the state of [`host_state`]; the function's WIT imports
-//! ([`feed`]) reach the data through a [`backend`]. At start, [`commands::up`]
-//! reads the [`manifest`], and the [`loader`] compiles each component (kept in
-//! the [`compile_cache`]) and links it against its world ([`worlds`]).
+//! The way a request travels: [`server`] accepts it ([`listen`]) and finds
+//! its function with [`routing`]; [`function`] runs it in a fresh instance
+//! from the pool ([`engine`]) with the state of [`host_state`]; the
+//! function's WIT imports ([`feed`]) reach the data through a [`backend`]. At
+//! start, [`commands::up`] reads the [`manifest`], and the [`loader`] compiles
+//! each component (kept in the [`compile_cache`]) and links it against its
+//! world ([`worlds`]).
+//!
+//! Run as Spin would (`--as-spin`), the loader first composes each function
+//! with its `spin.toml` dependencies ([`compose`]), and the composed
+//! component's only data import is Spin's SQLite interface ([`spin_sqlite`]).
 //!
 //! While serving, a function can be replaced in place ([`hot_swap`]): from
 //! its wasm file or sources changing ([`watch`]), or through the [`admin`]
@@ -24,6 +29,7 @@ pub mod function;
 pub mod host_state;
 pub mod hot_swap;
 pub mod limits;
+pub mod listen;
 pub mod loader;
 pub mod manifest;
 pub mod metrics;

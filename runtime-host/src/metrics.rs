@@ -2,9 +2,9 @@
 //! `--metrics-listen` address: requests by status class, latency,
 //! instantiation time, traps and deadline kills, and the version loaded.
 
+use crate::listen::serve_http;
 use crate::server::{error, text, Server};
 use http::StatusCode;
-use hyper_util::rt::{TokioExecutor, TokioIo};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -118,27 +118,16 @@ impl Metrics {
 
 /// Serves `GET /metrics` on `listener`, for as long as the process lives.
 pub async fn serve_metrics(server: Arc<Server>, listener: TcpListener) {
-    loop {
-        let Ok((stream, _)) = listener.accept().await else { continue };
-        let server = server.clone();
-        tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
-                let server = server.clone();
-                async move {
-                    Ok::<_, std::convert::Infallible>(match (req.method(), req.uri().path()) {
-                        (&http::Method::GET, "/metrics") => text(
-                            StatusCode::OK,
-                            "text/plain; version=0.0.4; charset=utf-8",
-                            server.shared.metrics.render(),
-                        ),
-                        _ => error(StatusCode::NOT_FOUND, "only GET /metrics is served here"),
-                    })
-                }
-            });
-            let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-            let _ = builder.serve_connection(TokioIo::new(stream), service).await;
-        });
-    }
+    serve_http(listener, move |req| {
+        let answer = match (req.method(), req.uri().path()) {
+            (&http::Method::GET, "/metrics") => {
+                text(StatusCode::OK, "text/plain; version=0.0.4; charset=utf-8", server.shared.metrics.render())
+            }
+            _ => error(StatusCode::NOT_FOUND, "only GET /metrics is served here"),
+        };
+        std::future::ready(answer)
+    })
+    .await
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 
 use crate::function::{FunctionError, Shared};
 use crate::hot_swap::{FunctionSlot, SwapReport};
+use crate::listen::serve_http;
 use crate::loader::Loader;
 use crate::native::Native;
 use crate::routing::Router;
@@ -11,7 +12,6 @@ use bytes::Bytes;
 use http::{header, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use tokio::net::TcpListener;
@@ -33,30 +33,12 @@ pub struct Server {
 
 impl Server {
     /// Serves connections from `listener` until the process ends.
-    pub async fn run(self: Arc<Self>, listener: TcpListener) -> anyhow::Result<()> {
-        loop {
-            let (stream, _peer) = match listener.accept().await {
-                Ok(accepted) => accepted,
-                Err(error) => {
-                    // Running out of file descriptors must not end the server.
-                    tracing::warn!("accept failed: {error}");
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                    continue;
-                }
-            };
-            let _ = stream.set_nodelay(true);
+    pub async fn run(self: Arc<Self>, listener: TcpListener) {
+        serve_http(listener, move |req| {
             let server = self.clone();
-            tokio::spawn(async move {
-                let service = hyper::service::service_fn(move |req| {
-                    let server = server.clone();
-                    async move { Ok::<_, std::convert::Infallible>(server.handle(req).await) }
-                });
-                let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-                if let Err(error) = builder.serve_connection(TokioIo::new(stream), service).await {
-                    tracing::debug!("connection ended: {error}");
-                }
-            });
-        }
+            async move { server.handle(req).await }
+        })
+        .await
     }
 
     /// Answers one request.

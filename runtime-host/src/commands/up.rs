@@ -107,7 +107,7 @@ pub async fn run(args: UpArgs, mode: Mode) -> Result<()> {
     // The tests read this line to find the port.
     println!("Serving http://{}", listener.local_addr()?);
     tokio::select! {
-        result = server.run(listener) => result,
+        () = server.run(listener) => Ok(()),
         _ = tokio::signal::ctrl_c() => {
             eprintln!("Shutting down");
             Ok(())

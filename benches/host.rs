@@ -1,9 +1,11 @@
 //! Criterion benches of the host, in process and over HTTP:
 //! - `instantiate/*`: a fresh store and instance of each function;
 //! - `instantiate_and_call/*`: a whole request served in a fresh instance;
+//! - `instantiate_and_call_as_spin/*`: the same, each function composed with
+//!   the Spin adapter and its storage going through Spin's SQLite interface;
 //! - `storage/*`: each SQLite backend operation;
 //! - `round_trip/*`: `GET /participant/{id}` over HTTP against `newsfeed up`,
-//!   with the wasm functions and with `--native`, for the sandbox's cost.
+//!   with the wasm functions, with `--as-spin` and with `--native`.
 //!
 //! `cargo bench --bench host`
 
@@ -38,6 +40,9 @@ const REQUESTS: [(&str, &str); 5] = [
 struct Fixture {
     shared: Arc<Shared>,
     functions: Vec<(String, Function)>,
+    /// The same functions as `--as-spin` runs them, over the same database.
+    spin_shared: Arc<Shared>,
+    spin_functions: Vec<(String, Function)>,
     backend: Arc<dyn Backend>,
     _dir: tempfile::TempDir,
 }
@@ -62,13 +67,24 @@ fn fixture(runtime: &tokio::runtime::Runtime) -> Fixture {
     start_epoch_clock(&engine);
     let backend: Arc<dyn Backend> = Arc::new(Sqlite::open(&dir.path().join("bench.db")).unwrap());
     runtime.block_on(seed(backend.as_ref()));
-    let cache = CompileCache::new(dir.path().join("compiled")).unwrap();
-    let loader = Loader::new(engine.clone(), cache, app.components.clone(), Platform::Newsfeed).unwrap();
-    let functions =
-        REQUESTS.iter().map(|(name, _)| (name.to_string(), loader.load_file(name).unwrap().function)).collect();
-    let databases = Databases::new(&dir.path().join("bench.db"));
-    let shared = Shared { engine, backend: Some(backend.clone()), databases, limits, metrics: Metrics::default() };
-    Fixture { shared: Arc::new(shared), functions, backend, _dir: dir }
+    let load = |platform| {
+        let cache = CompileCache::new(dir.path().join("compiled")).unwrap();
+        let loader = Loader::new(engine.clone(), cache, app.components.clone(), platform).unwrap();
+        REQUESTS.iter().map(|(name, _)| (name.to_string(), loader.load_file(name).unwrap().function)).collect()
+    };
+    let (functions, spin_functions) = (load(Platform::Newsfeed), load(Platform::Spin));
+    let shared = |backend| {
+        let databases = Databases::new(&dir.path().join("bench.db"));
+        Arc::new(Shared {
+            engine: engine.clone(),
+            backend,
+            databases,
+            limits: limits.clone(),
+            metrics: Metrics::default(),
+        })
+    };
+    let (shared, spin_shared) = (shared(Some(backend.clone())), shared(None));
+    Fixture { shared, functions, spin_shared, spin_functions, backend, _dir: dir }
 }
 
 fn request(path: &str) -> http::Request<Full<Bytes>> {
@@ -86,17 +102,22 @@ fn in_process(c: &mut Criterion) {
     }
     group.finish();
 
-    let mut group = c.benchmark_group("instantiate_and_call");
-    for ((name, function), (_, path)) in fixture.functions.iter().zip(REQUESTS) {
-        group.bench_function(name, |b| {
-            b.to_async(&runtime).iter(|| async {
-                let response = function.serve(&fixture.shared, request(path)).await.unwrap();
-                assert_eq!(response.status(), 200);
-                response.into_body().collect().await.unwrap();
-            })
-        });
+    for (group, functions, shared) in [
+        ("instantiate_and_call", &fixture.functions, &fixture.shared),
+        ("instantiate_and_call_as_spin", &fixture.spin_functions, &fixture.spin_shared),
+    ] {
+        let mut group = c.benchmark_group(group);
+        for ((name, function), (_, path)) in functions.iter().zip(REQUESTS) {
+            group.bench_function(name, |b| {
+                b.to_async(&runtime).iter(|| async {
+                    let response = function.serve(shared, request(path)).await.unwrap();
+                    assert_eq!(response.status(), 200);
+                    response.into_body().collect().await.unwrap();
+                })
+            });
+        }
+        group.finish();
     }
-    group.finish();
 
     let backend = fixture.backend.clone();
     let mut group = c.benchmark_group("storage");
@@ -133,7 +154,7 @@ fn in_process(c: &mut Criterion) {
 
 fn round_trip(c: &mut Criterion) {
     let mut group = c.benchmark_group("round_trip");
-    for (mode, flags) in [("wasm", &[][..]), ("native", &["--native"][..])] {
+    for (mode, flags) in [("wasm", &[][..]), ("as_spin", &["--as-spin"][..]), ("native", &["--native"][..])] {
         let host = common::Host::start_with(flags);
         let id = host.participant("bench");
         let path = format!("/participant/{id}");

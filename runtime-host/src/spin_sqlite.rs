@@ -44,10 +44,11 @@ impl Databases {
         Arc::new(Databases { path: default_path.to_path_buf(), idle: Mutex::new(Vec::new()) })
     }
 
+    fn idle(&self) -> Option<rusqlite::Connection> {
+        self.idle.lock().ok().and_then(|mut idle| idle.pop())
+    }
+
     fn connect(&self) -> rusqlite::Result<rusqlite::Connection> {
-        if let Some(conn) = self.idle.lock().ok().and_then(|mut idle| idle.pop()) {
-            return Ok(conn);
-        }
         let conn = rusqlite::Connection::open(&self.path)?;
         conn.busy_timeout(Duration::from_secs(5))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -120,7 +121,11 @@ impl sqlite::HostConnection for SpinSqliteView<'_> {
             return Ok(Err(Error::NoSuchDatabase));
         }
         let databases = self.ctx.databases.clone();
-        let opened = blocking(move || databases.connect().map_err(io_error)).await?;
+        // Opening a file blocks; taking an idle connection does not.
+        let opened = match databases.idle() {
+            Some(conn) => Ok(conn),
+            None => blocking(move || databases.connect().map_err(io_error)).await?,
+        };
         Ok(match opened {
             Ok(conn) => Ok(self.table.push(Connection { conn: Some(conn), databases: self.ctx.databases.clone() })?),
             Err(error) => Err(error),

@@ -43,7 +43,7 @@ impl storage::Guest for Adapter {
     fn list_friends(id: Id, limit: u32) -> Result<Vec<Friendship>, Error> {
         read(|db| {
             require_participant(db, id)?;
-            let rows = db.query(sql::LIST_FRIENDS, &[Value::Integer(id), limit.into_value()])?;
+            let rows = db.query(sql::LIST_FRIENDS, &[Value::Integer(id), limit_value(limit)])?;
             rows.into_iter().map(|mut row| Ok(Friendship { id: row.int()?, from: id, to: row.int()? })).collect()
         })
     }
@@ -51,7 +51,7 @@ impl storage::Guest for Adapter {
     fn list_outbound(id: Id, limit: u32) -> Result<Vec<Post>, Error> {
         read(|db| {
             require_participant(db, id)?;
-            let rows = db.query(sql::LIST_OUTBOUND, &[Value::Integer(id), limit.into_value()])?;
+            let rows = db.query(sql::LIST_OUTBOUND, &[Value::Integer(id), limit_value(limit)])?;
             rows.into_iter()
                 .map(|mut row| Ok(Post { author: id, occurred: row.text()?, subject: row.text()?, story: row.text()? }))
                 .collect()
@@ -61,7 +61,7 @@ impl storage::Guest for Adapter {
     fn list_inbound(id: Id, limit: u32) -> Result<Vec<FeedItem>, Error> {
         read(|db| {
             require_participant(db, id)?;
-            let rows = db.query(sql::LIST_INBOUND, &[Value::Integer(id), limit.into_value()])?;
+            let rows = db.query(sql::LIST_INBOUND, &[Value::Integer(id), limit_value(limit)])?;
             rows.into_iter()
                 .map(|mut row| {
                     let post =
@@ -121,19 +121,12 @@ impl search::Guest for Adapter {
         }
         read(|db| {
             let mut values: Vec<Value> = distinct.iter().map(|k| Value::Text(sql::phrase(k))).collect();
-            values.push(limit.into_value());
+            values.push(limit_value(limit));
             db.query(&sql::search(distinct.len()), &values)?.into_iter().map(|mut row: Row| row.int()).collect()
         })
     }
 }
 
-/// A limit as a SQLite parameter.
-trait IntoValue {
-    fn into_value(self) -> Value;
-}
-
-impl IntoValue for u32 {
-    fn into_value(self) -> Value {
-        Value::Integer(i64::from(self))
-    }
+fn limit_value(limit: u32) -> Value {
+    Value::Integer(i64::from(limit))
 }

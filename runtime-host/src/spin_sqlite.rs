@@ -202,3 +202,79 @@ fn from_sql(value: SqlValue) -> Value {
 fn io_error(error: rusqlite::Error) -> Error {
     Error::Io(error.to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::sqlite::HostConnection;
+    use super::*;
+
+    struct Fixture {
+        _dir: tempfile::TempDir,
+        ctx: SpinSqliteCtx,
+        table: ResourceTable,
+    }
+
+    fn fixture(allowed: &[&str]) -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let databases = Databases::new(&dir.path().join("spin.db"));
+        let allowed = allowed.iter().map(|label| label.to_string()).collect();
+        Fixture { _dir: dir, ctx: SpinSqliteCtx { databases, allowed }, table: ResourceTable::new() }
+    }
+
+    impl Fixture {
+        fn view(&mut self) -> SpinSqliteView<'_> {
+            SpinSqliteView { ctx: &self.ctx, table: &mut self.table }
+        }
+
+        async fn open(&mut self) -> Resource<Connection> {
+            self.view().open(DEFAULT.into()).await.unwrap().unwrap()
+        }
+
+        async fn execute(&mut self, conn: &Resource<Connection>, statement: &str) -> Result<QueryResult, Error> {
+            let borrowed = Resource::new_borrow(conn.rep());
+            self.view().execute(borrowed, statement.into(), Vec::new()).await.unwrap()
+        }
+    }
+
+    #[tokio::test]
+    async fn only_the_listed_databases_open_and_default_is_the_only_one() {
+        let mut fixture = fixture(&["default", "other"]);
+        assert!(matches!(fixture.view().open("secret".into()).await.unwrap(), Err(Error::AccessDenied)));
+        assert!(matches!(fixture.view().open("other".into()).await.unwrap(), Err(Error::NoSuchDatabase)));
+        assert!(fixture.view().open(DEFAULT.into()).await.unwrap().is_ok());
+        let mut denied = self::fixture(&[]);
+        assert!(matches!(denied.view().open(DEFAULT.into()).await.unwrap(), Err(Error::AccessDenied)));
+    }
+
+    #[tokio::test]
+    async fn every_kind_of_value_comes_back_with_its_column() {
+        let mut fixture = fixture(&["default"]);
+        let conn = fixture.open().await;
+        let result =
+            fixture.execute(&conn, "SELECT 7 AS i, 2.5 AS r, 'x' AS t, x'00ff' AS b, NULL AS n").await.unwrap();
+        assert_eq!(result.columns, ["i", "r", "t", "b", "n"]);
+        assert!(matches!(
+            &result.rows[0].values[..],
+            [Value::Integer(7), Value::Real(2.5), Value::Text(t), Value::Blob(b), Value::Null]
+                if t == "x" && b == &[0, 255]
+        ));
+        assert!(matches!(fixture.execute(&conn, "SELECT * FROM nowhere").await, Err(Error::Io(_))));
+    }
+
+    #[tokio::test]
+    async fn a_connection_dropped_mid_transaction_rolls_back_and_is_not_reused() {
+        let mut fixture = fixture(&["default"]);
+        let conn = fixture.open().await;
+        fixture.execute(&conn, "CREATE TABLE t (x)").await.unwrap();
+        fixture.execute(&conn, "BEGIN IMMEDIATE").await.unwrap();
+        fixture.execute(&conn, "INSERT INTO t VALUES (1)").await.unwrap();
+        fixture.view().drop(conn).await.unwrap();
+        assert!(fixture.ctx.databases.idle().is_none(), "a connection inside a transaction went back to the pool");
+
+        let conn = fixture.open().await;
+        let count = fixture.execute(&conn, "SELECT COUNT(*) FROM t").await.unwrap();
+        assert!(matches!(count.rows[0].values[..], [Value::Integer(0)]));
+        fixture.view().drop(conn).await.unwrap();
+        assert!(fixture.ctx.databases.idle().is_some(), "an idle connection was not kept");
+    }
+}

@@ -26,7 +26,9 @@ pub fn write<T>(change: impl FnOnce(&Db) -> Result<T, Error>) -> Result<T, Error
 }
 
 impl Db {
-    fn open() -> Result<Db, Error> {
+    /// Opens the database, its schema up to date. Enough for a call of one
+    /// statement: a single statement sees one snapshot and is atomic.
+    pub fn open() -> Result<Db, Error> {
         let db = Db { conn: Connection::open_default().map_err(unavailable)? };
         if db.schema_version()? < sql::SCHEMA_VERSION {
             db.transaction("BEGIN IMMEDIATE", Db::migrate)?;

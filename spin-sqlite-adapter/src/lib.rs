@@ -34,10 +34,10 @@ fn require_participant(db: &Db, id: Id) -> Result<(), Error> {
 
 impl storage::Guest for Adapter {
     fn get_participant(id: Id) -> Result<Participant, Error> {
-        read(|db| match db.query(sql::PARTICIPANT_NAME, &[Value::Integer(id)])?.pop() {
+        match Db::open()?.query(sql::PARTICIPANT_NAME, &[Value::Integer(id)])?.pop() {
             Some(mut row) => Ok(Participant { id, name: row.text()? }),
             None => Err(Error::NotFound(sql::unknown_participant(id))),
-        })
+        }
     }
 
     fn list_friends(id: Id, limit: u32) -> Result<Vec<Friendship>, Error> {
@@ -119,11 +119,9 @@ impl search::Guest for Adapter {
         if distinct.is_empty() {
             return Ok(Vec::new());
         }
-        read(|db| {
-            let mut values: Vec<Value> = distinct.iter().map(|k| Value::Text(sql::phrase(k))).collect();
-            values.push(limit_value(limit));
-            db.query(&sql::search(distinct.len()), &values)?.into_iter().map(|mut row: Row| row.int()).collect()
-        })
+        let mut values: Vec<Value> = distinct.iter().map(|k| Value::Text(sql::phrase(k))).collect();
+        values.push(limit_value(limit));
+        Db::open()?.query(&sql::search(distinct.len()), &values)?.into_iter().map(|mut row: Row| row.int()).collect()
     }
 }
 

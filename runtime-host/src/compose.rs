@@ -192,4 +192,54 @@ mod tests {
     fn without_dependencies_the_component_is_unchanged() {
         assert_eq!(compose(b"\0asm", Vec::new()).unwrap(), b"\0asm");
     }
+
+    /// A component importing `a:b/c@1.0.0` (a function `f`) and `x:y/z`.
+    const MAIN: &str = r#"(component
+        (import "a:b/c@1.0.0" (instance (export "f" (func (result u32)))))
+        (import "x:y/z" (instance (export "g" (func))))
+    )"#;
+
+    /// A component exporting `a:b/c@1.0.0`, with `imports` spliced in.
+    fn provider(imports: &str) -> Vec<u8> {
+        wat::parse_str(format!(
+            r#"(component {imports}
+                (core module $m (func (export "f") (result i32) i32.const 7))
+                (core instance $i (instantiate $m))
+                (func $f (result u32) (canon lift (core func $i "f")))
+                (instance $e (export "f" (func $f)))
+                (export "a:b/c@1.0.0" (instance $e))
+            )"#
+        ))
+        .unwrap()
+    }
+
+    fn dependency(key: &str, wasm: Vec<u8>) -> Dependency {
+        Dependency { name: name(key), wasm, export: None, inherits_sqlite: true }
+    }
+
+    fn imports(component: &[u8]) -> Vec<String> {
+        let mut graph = CompositionGraph::new();
+        let (world, _) = instantiate(&mut graph, "t:t", component.to_vec()).unwrap();
+        graph.types()[world].imports.keys().cloned().collect()
+    }
+
+    #[test]
+    fn a_matched_import_is_plugged_and_the_others_stay() {
+        let main = wat::parse_str(MAIN).unwrap();
+        let composed = compose(&main, vec![dependency("a:b", provider(""))]).unwrap();
+        assert_eq!(imports(&composed), ["x:y/z"]);
+    }
+
+    #[test]
+    fn what_spin_refuses_is_refused() {
+        let main = wat::parse_str(MAIN).unwrap();
+        let error = |dependencies| format!("{:#}", compose(&main, dependencies).unwrap_err());
+        assert!(error(vec![dependency("q:r", provider(""))]).contains("matches none"));
+        let twice = vec![dependency("a:b", provider("")), dependency("a:b/c", provider(""))];
+        assert!(error(twice).contains("several dependencies"));
+        assert!(error(vec![dependency("x:y", provider(""))]).contains("no export x:y/z"));
+        let mut denied = dependency("a:b", provider(r#"(import "fermyon:spin/sqlite@2.0.0" (instance))"#));
+        denied.inherits_sqlite = false;
+        assert!(error(vec![denied]).contains("dependencies_inherit_configuration"));
+    }
 }

@@ -175,6 +175,23 @@ fn a_broken_wasm_file_keeps_the_old_version_serving() {
 }
 
 #[test]
+fn under_as_spin_a_new_version_is_composed_with_the_adapter_before_it_serves() {
+    let host = Host::start_with(&["--as-spin"]);
+    let a = host.participant("a");
+    // Uncomposed, the new version's feed imports would not link under
+    // --as-spin, and the swap would be refused.
+    replace_file(&host.wasm_path("participant"), &std::fs::read(built_wasm("tagged-participant")).unwrap());
+    let started = Instant::now();
+    while variant(&host.get(&format!("/participant/{a}"))).is_none() {
+        assert!(started.elapsed() < Duration::from_secs(20), "the new version was never swapped in");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(host.get(&format!("/participant/{a}")).json["name"], "a");
+    let b = host.participant("b");
+    assert_eq!(variant(&host.get(&format!("/participant/{b}"))), Some("tagged"));
+}
+
+#[test]
 fn the_admin_api_is_refused_without_a_token() {
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_newsfeed"))
         .args(["up", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"])

@@ -10,6 +10,12 @@
 //! `open` takes a connection from a small pool; a connection handed back in
 //! the middle of a transaction (its instance trapped) is closed, which rolls
 //! the transaction back, instead of returning to the pool.
+//!
+//! Every instance writes through its own connection, so writers would meet
+//! on SQLite's lock and poll for it. Instead a statement that starts a write
+//! first takes the writer's turn, an async lock held until its connection is
+//! back in autocommit: writers queue in order, and nobody polls. SQLite's own
+//! locking still guards correctness; the turn only orders the waiting.
 
 use rusqlite::types::Value as SqlValue;
 use std::path::{Path, PathBuf};
@@ -34,6 +40,9 @@ const IDLE_CONNECTIONS: usize = 16;
 const BUSY_RETRY: Duration = Duration::from_micros(500);
 const BUSY_RETRIES: i32 = 10_000;
 
+/// How long a write waits for its turn, like the busy handler's limit.
+const WRITE_WAIT: Duration = Duration::from_secs(5);
+
 /// The label of the one database there is.
 const DEFAULT: &str = "default";
 
@@ -42,11 +51,16 @@ const DEFAULT: &str = "default";
 pub struct Databases {
     path: PathBuf,
     idle: Mutex<Vec<rusqlite::Connection>>,
+    writer: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Databases {
     pub fn new(default_path: &Path) -> Arc<Databases> {
-        Arc::new(Databases { path: default_path.to_path_buf(), idle: Mutex::new(Vec::new()) })
+        Arc::new(Databases {
+            path: default_path.to_path_buf(),
+            idle: Mutex::new(Vec::new()),
+            writer: Arc::new(tokio::sync::Mutex::new(())),
+        })
     }
 
     fn idle(&self) -> Option<rusqlite::Connection> {
@@ -84,6 +98,10 @@ impl Databases {
 pub struct Connection {
     /// `None` while a statement runs on the blocking pool.
     conn: Option<rusqlite::Connection>,
+    /// Held from a write's first statement until the transaction ends.
+    /// Declared after `conn`: on drop the connection closes (rolling back)
+    /// before the next writer's turn begins.
+    write_turn: Option<tokio::sync::OwnedMutexGuard<()>>,
     databases: Arc<Databases>,
 }
 
@@ -139,7 +157,10 @@ impl sqlite::HostConnection for SpinSqliteView<'_> {
             None => blocking(move || databases.connect().map_err(io_error)).await?,
         };
         Ok(match opened {
-            Ok(conn) => Ok(self.table.push(Connection { conn: Some(conn), databases: self.ctx.databases.clone() })?),
+            Ok(conn) => {
+                let databases = self.ctx.databases.clone();
+                Ok(self.table.push(Connection { conn: Some(conn), write_turn: None, databases })?)
+            }
             Err(error) => Err(error),
         })
     }
@@ -150,6 +171,14 @@ impl sqlite::HostConnection for SpinSqliteView<'_> {
         statement: String,
         parameters: Vec<Value>,
     ) -> wasmtime::Result<Result<QueryResult, Error>> {
+        let entry = self.table.get_mut(&connection)?;
+        if entry.write_turn.is_none() && starts_write(&statement) {
+            let writer = entry.databases.writer.clone();
+            match tokio::time::timeout(WRITE_WAIT, writer.lock_owned()).await {
+                Ok(turn) => self.table.get_mut(&connection)?.write_turn = Some(turn),
+                Err(_) => return Ok(Err(Error::Io("database is locked".into()))),
+            }
+        }
         let Some(conn) = self.table.get_mut(&connection)?.conn.take() else {
             return Ok(Err(Error::InvalidConnection));
         };
@@ -158,13 +187,30 @@ impl sqlite::HostConnection for SpinSqliteView<'_> {
             (conn, result)
         })
         .await?;
-        self.table.get_mut(&connection)?.conn = Some(conn);
+        let entry = self.table.get_mut(&connection)?;
+        if conn.is_autocommit() {
+            entry.write_turn = None;
+        }
+        entry.conn = Some(conn);
         Ok(result)
     }
 
     async fn drop(&mut self, connection: Resource<Connection>) -> wasmtime::Result<()> {
         self.table.delete(connection)?;
         Ok(())
+    }
+}
+
+/// Whether `statement` starts writing: a write outside a transaction, or a
+/// transaction that takes the write lock at once. A guess from its first
+/// words, which only decides who waits in line; a write it misses still
+/// waits on SQLite's lock (the busy handler).
+fn starts_write(statement: &str) -> bool {
+    let mut words = statement.split_whitespace().map(str::to_ascii_uppercase);
+    match words.next().as_deref() {
+        Some("INSERT" | "UPDATE" | "DELETE" | "REPLACE" | "CREATE" | "DROP" | "ALTER") => true,
+        Some("BEGIN") => matches!(words.next().as_deref(), Some("IMMEDIATE" | "EXCLUSIVE")),
+        _ => false,
     }
 }
 
@@ -273,6 +319,33 @@ mod tests {
         assert!(matches!(fixture.execute(&conn, "SELECT * FROM nowhere").await, Err(Error::Io(_))));
     }
 
+    #[test]
+    fn writes_are_told_from_reads_by_their_first_words() {
+        for write in
+            ["INSERT INTO t VALUES (1)", "  begin immediate", "BEGIN EXCLUSIVE", "delete from t", "CREATE TABLE x (y)"]
+        {
+            assert!(starts_write(write), "{write}");
+        }
+        for read in
+            ["SELECT 1", "BEGIN", "COMMIT", "ROLLBACK", "PRAGMA user_version", "WITH x AS (SELECT 1) SELECT 2", ""]
+        {
+            assert!(!starts_write(read), "{read}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_write_holds_the_writers_turn_until_its_transaction_ends() {
+        let mut fixture = fixture(&["default"]);
+        let conn = fixture.open().await;
+        fixture.execute(&conn, "CREATE TABLE t (x)").await.unwrap();
+        assert!(fixture.ctx.databases.writer.try_lock().is_ok(), "a write outside a transaction kept the turn");
+        fixture.execute(&conn, "BEGIN IMMEDIATE").await.unwrap();
+        fixture.execute(&conn, "INSERT INTO t VALUES (1)").await.unwrap();
+        assert!(fixture.ctx.databases.writer.try_lock().is_err(), "a write transaction runs without the turn");
+        fixture.execute(&conn, "COMMIT").await.unwrap();
+        assert!(fixture.ctx.databases.writer.try_lock().is_ok(), "the turn outlived the transaction");
+    }
+
     #[tokio::test]
     async fn a_connection_dropped_mid_transaction_rolls_back_and_is_not_reused() {
         let mut fixture = fixture(&["default"]);
@@ -282,6 +355,7 @@ mod tests {
         fixture.execute(&conn, "INSERT INTO t VALUES (1)").await.unwrap();
         fixture.view().drop(conn).await.unwrap();
         assert!(fixture.ctx.databases.idle().is_none(), "a connection inside a transaction went back to the pool");
+        assert!(fixture.ctx.databases.writer.try_lock().is_ok(), "the writer's turn outlived its connection");
 
         let conn = fixture.open().await;
         let count = fixture.execute(&conn, "SELECT COUNT(*) FROM t").await.unwrap();

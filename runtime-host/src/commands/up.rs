@@ -49,6 +49,9 @@ pub async fn run(args: UpArgs, mode: Mode) -> Result<()> {
     std::fs::create_dir_all(&args.state_dir).with_context(|| format!("creating {}", args.state_dir.display()))?;
     let database = args.state_dir.join("newsfeed.db");
     let platform = if args.as_spin { Platform::Spin } else { Platform::Newsfeed };
+    if platform == Platform::Spin {
+        tracing::info!("running as Spin would: functions composed with their dependencies, Spin's SQLite served");
+    }
     // Under Spin the adapter creates and migrates the schema itself; opening
     // the backend here would do it first and hide a broken adapter.
     let backend: Option<Arc<dyn crate::backend::Backend>> = match platform {

@@ -78,7 +78,7 @@ fn the_adapter_exports_the_whole_feed_package() {
 }
 
 /// Requests of every kind, good and bad, with fixed times so that two runs
-/// from an empty database must answer byte for byte alike.
+/// from an empty database must give the same status, content type and JSON.
 const SCRIPT: &[(&str, &str, Option<&str>)] = &[
     ("POST", "/participant", Some(r#"{"name": "ann"}"#)),
     ("POST", "/participant", Some(r#"{"name": "bob"}"#)),

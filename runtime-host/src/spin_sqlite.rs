@@ -206,12 +206,11 @@ impl sqlite::HostConnection for SpinSqliteView<'_> {
 /// words, which only decides who waits in line; a write it misses still
 /// waits on SQLite's lock (the busy handler).
 fn starts_write(statement: &str) -> bool {
-    let mut words = statement.split_whitespace().map(str::to_ascii_uppercase);
-    match words.next().as_deref() {
-        Some("INSERT" | "UPDATE" | "DELETE" | "REPLACE" | "CREATE" | "DROP" | "ALTER") => true,
-        Some("BEGIN") => matches!(words.next().as_deref(), Some("IMMEDIATE" | "EXCLUSIVE")),
-        _ => false,
-    }
+    let mut words = statement.split_whitespace();
+    let is = |word: Option<&str>, any: &[&str]| word.is_some_and(|w| any.iter().any(|a| w.eq_ignore_ascii_case(a)));
+    let first = words.next();
+    is(first, &["INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER"])
+        || (is(first, &["BEGIN"]) && is(words.next(), &["IMMEDIATE", "EXCLUSIVE"]))
 }
 
 /// Runs SQLite work on tokio's blocking pool, never on a reactor thread. If

@@ -46,10 +46,9 @@ impl Db {
     /// and then finds nothing left to do.
     fn migrate(&self) -> Result<(), Error> {
         let done = self.schema_version()?;
-        for statement in sql::MIGRATIONS.iter().skip(done).flat_map(|migration| migration.iter()) {
-            self.query(statement, &[])?;
+        for statement in sql::migration(done) {
+            self.query(&statement, &[])?;
         }
-        self.query(&sql::set_schema_version(sql::SCHEMA_VERSION.max(done)), &[])?;
         Ok(())
     }
 

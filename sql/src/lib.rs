@@ -47,10 +47,13 @@ pub const SCHEMA_VERSION: usize = MIGRATIONS.len();
 
 pub const READ_SCHEMA_VERSION: &str = "PRAGMA user_version";
 
-/// Records that the first `version` migrations have run (a pragma takes no
-/// parameters, hence the text).
-pub fn set_schema_version(version: usize) -> String {
-    format!("PRAGMA user_version = {version}")
+/// The statements that bring a schema at version `done` up to date, the last
+/// recording the new version. Run them in one write transaction that also
+/// read `done`, so that two migrators cannot both run them.
+pub fn migration(done: usize) -> Vec<String> {
+    let pending = MIGRATIONS.iter().skip(done).flat_map(|migration| migration.iter()).map(|s| s.to_string());
+    // A pragma takes no parameters, hence the text.
+    pending.chain([format!("PRAGMA user_version = {}", SCHEMA_VERSION.max(done))]).collect()
 }
 
 /// `?1` = id → `name`.
@@ -156,6 +159,14 @@ mod tests {
     fn the_search_binds_one_parameter_per_keyword_then_the_limit() {
         let sql = search(3);
         assert!(sql.contains("MATCH ?3") && !sql.contains("MATCH ?4") && sql.ends_with("LIMIT ?4"));
+    }
+
+    #[test]
+    fn a_migration_runs_only_what_is_pending_and_records_the_version() {
+        let from_scratch = migration(0);
+        assert_eq!(from_scratch.len(), MIGRATIONS.iter().map(|m| m.len()).sum::<usize>() + 1);
+        assert_eq!(migration(SCHEMA_VERSION), [format!("PRAGMA user_version = {SCHEMA_VERSION}")]);
+        assert_eq!(migration(SCHEMA_VERSION + 1), [format!("PRAGMA user_version = {}", SCHEMA_VERSION + 1)]);
     }
 
     #[test]

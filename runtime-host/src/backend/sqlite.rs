@@ -112,10 +112,9 @@ fn poisoned<E>(_: E) -> StoreError {
 fn migrate(conn: &mut Connection) -> StoreResult<()> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let done: usize = tx.query_row(sql::READ_SCHEMA_VERSION, [], |row| row.get(0))?;
-    for statement in sql::MIGRATIONS.iter().skip(done).flat_map(|migration| migration.iter()) {
-        tx.execute(statement, [])?;
+    for statement in sql::migration(done) {
+        tx.execute_batch(&statement)?;
     }
-    tx.execute_batch(&sql::set_schema_version(sql::SCHEMA_VERSION.max(done)))?;
     tx.commit()?;
     Ok(())
 }

@@ -1,7 +1,8 @@
 //! Hot-swap latency: from a new wasm file landing (renamed into place, as a
 //! build does) to the first answer from the new version, over real HTTP
-//! against `newsfeed up`. Each version carries a fresh custom section, so
-//! each swap compiles for real (no compile-cache hit).
+//! against `newsfeed up`. Each version carries a custom section unique to
+//! this run, so each swap compiles for real: the test harness's compile
+//! cache outlives runs, and a repeated section would be a cache hit.
 //!
 //! `cargo bench --bench swap_latency`
 
@@ -14,9 +15,9 @@ use std::time::{Duration, Instant};
 const SWAPS: usize = 10;
 
 /// `wasm` with a custom section appended: a valid, distinct component.
-fn distinct_version(wasm: &[u8], n: usize) -> Vec<u8> {
+fn distinct_version(wasm: &[u8], run: u128, n: usize) -> Vec<u8> {
     let name = b"newsfeed-bench";
-    let payload = format!("version {n}");
+    let payload = format!("run {run} version {n}");
     let size = 1 + name.len() + payload.len();
     let mut out = wasm.to_vec();
     out.push(0); // custom section id
@@ -33,10 +34,11 @@ fn main() {
     let (plain, tagged) =
         (std::fs::read(built_wasm("participant")).unwrap(), std::fs::read(built_wasm("tagged-participant")).unwrap());
     let path = host.wasm_path("participant");
+    let run = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
     let mut latencies = Vec::new();
     for n in 0..SWAPS {
         let want_tagged = n % 2 == 0;
-        let bytes = distinct_version(if want_tagged { &tagged } else { &plain }, n);
+        let bytes = distinct_version(if want_tagged { &tagged } else { &plain }, run, n);
         let aside = path.with_extension("new");
         std::fs::write(&aside, bytes).unwrap();
         let written = Instant::now();

@@ -15,17 +15,19 @@ mod common;
 use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, Criterion};
 use http_body_util::{BodyExt, Full};
-use newsfeed::backend::sqlite::Sqlite;
-use newsfeed::backend::Backend;
-use newsfeed::compile_cache::CompileCache;
-use newsfeed::engine::{new_engine, start_epoch_clock};
-use newsfeed::feed::types::Post;
-use newsfeed::function::{Function, Shared};
+use newsfeed::function::Handler;
 use newsfeed::limits::Limits;
-use newsfeed::loader::{Loader, Platform};
-use newsfeed::manifest::App;
 use newsfeed::metrics::Metrics;
-use newsfeed::spin_sqlite::Databases;
+use newsfeed::spin::manifest::App;
+use newsfeed::spin::sqlite::Databases;
+use newsfeed::store::sqlite::{Sqlite, DEFAULT_MAX_BATCH};
+use newsfeed::store::types::Post;
+use newsfeed::store::Backend;
+use newsfeed::wasm::compile_cache::CompileCache;
+use newsfeed::wasm::engine::{new_engine, start_epoch_clock};
+use newsfeed::wasm::function::Function;
+use newsfeed::wasm::loader::{Loader, Platform};
+use newsfeed::wasm::Runtime;
 use std::sync::Arc;
 
 /// What each function is asked in the benches.
@@ -38,10 +40,8 @@ const REQUESTS: [(&str, &str); 5] = [
 ];
 
 struct Fixture {
-    shared: Arc<Shared>,
     functions: Vec<(String, Function)>,
     /// The same functions as `--as-spin` runs them, over the same database.
-    spin_shared: Arc<Shared>,
     spin_functions: Vec<(String, Function)>,
     backend: Arc<dyn Backend>,
     _dir: tempfile::TempDir,
@@ -65,26 +65,24 @@ fn fixture(runtime: &tokio::runtime::Runtime) -> Fixture {
     let limits = Limits::default();
     let engine = new_engine(&limits).unwrap();
     start_epoch_clock(&engine);
-    let backend: Arc<dyn Backend> = Arc::new(Sqlite::open(&dir.path().join("bench.db")).unwrap());
+    let backend: Arc<dyn Backend> = Arc::new(Sqlite::open(&dir.path().join("bench.db"), DEFAULT_MAX_BATCH, Arc::default()).unwrap());
     runtime.block_on(seed(backend.as_ref()));
-    let load = |platform| {
-        let cache = CompileCache::new(dir.path().join("compiled")).unwrap();
-        let loader = Loader::new(engine.clone(), cache, app.components.clone(), platform).unwrap();
-        REQUESTS.iter().map(|(name, _)| (name.to_string(), loader.load_file(name).unwrap().function)).collect()
-    };
-    let (functions, spin_functions) = (load(Platform::Newsfeed), load(Platform::Spin));
-    let shared = |backend| {
-        let databases = Databases::new(&dir.path().join("bench.db"));
-        Arc::new(Shared {
+    let load = |platform, backend| {
+        let runtime = Arc::new(Runtime {
             engine: engine.clone(),
             backend,
-            databases,
+            databases: Databases::new(&dir.path().join("bench.db")),
             limits: limits.clone(),
-            metrics: Metrics::default(),
-        })
+            metrics: Arc::new(Metrics::default()),
+        });
+        let cache = CompileCache::new(dir.path().join("compiled")).unwrap();
+        let loader = Loader::new(runtime, cache, app.components.clone(), platform).unwrap();
+        let function = |name: &str| loader.function(name, &loader.read_file(name).unwrap()).unwrap();
+        REQUESTS.iter().map(|(name, _)| (name.to_string(), function(name))).collect()
     };
-    let (shared, spin_shared) = (shared(Some(backend.clone())), shared(None));
-    Fixture { shared, functions, spin_shared, spin_functions, backend, _dir: dir }
+    let functions = load(Platform::Newsfeed, Some(backend.clone()));
+    let spin_functions = load(Platform::Spin, None);
+    Fixture { functions, spin_functions, backend, _dir: dir }
 }
 
 fn request(path: &str) -> http::Request<Full<Bytes>> {
@@ -97,20 +95,19 @@ fn in_process(c: &mut Criterion) {
     let mut group = c.benchmark_group("instantiate");
     for (name, function) in &fixture.functions {
         group.bench_function(name, |b| {
-            b.to_async(&runtime).iter(|| async { drop(function.instantiate(&fixture.shared).await.unwrap()) })
+            b.to_async(&runtime).iter(|| async { drop(function.instantiate().await.unwrap()) })
         });
     }
     group.finish();
 
-    for (group, functions, shared) in [
-        ("instantiate_and_call", &fixture.functions, &fixture.shared),
-        ("instantiate_and_call_as_spin", &fixture.spin_functions, &fixture.spin_shared),
-    ] {
+    for (group, functions) in
+        [("instantiate_and_call", &fixture.functions), ("instantiate_and_call_as_spin", &fixture.spin_functions)]
+    {
         let mut group = c.benchmark_group(group);
         for ((name, function), (_, path)) in functions.iter().zip(REQUESTS) {
             group.bench_function(name, |b| {
                 b.to_async(&runtime).iter(|| async {
-                    let response = function.serve(shared, request(path)).await.unwrap();
+                    let response = function.handle(request(path)).await.unwrap();
                     assert_eq!(response.status(), 200);
                     response.into_body().collect().await.unwrap();
                 })

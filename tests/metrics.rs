@@ -2,19 +2,7 @@
 
 mod common;
 
-use common::Host;
-
-fn scrape(host: &Host) -> String {
-    let response = reqwest::blocking::get(host.metrics.as_ref().unwrap()).unwrap();
-    assert_eq!(response.status(), 200);
-    response.text().unwrap()
-}
-
-fn value(text: &str, series: &str) -> f64 {
-    text.lines()
-        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
-        .unwrap_or_else(|| panic!("no {series} in\n{text}"))
-}
+use common::{metric as value, Host};
 
 #[test]
 fn metrics_count_requests_failures_instantiations_and_versions() {
@@ -29,7 +17,7 @@ fn metrics_count_requests_failures_instantiations_and_versions() {
     assert_eq!(host.send("GET", "/faults/trap", None).status, 500);
     assert_eq!(host.get("/outbound?keywords=x").status, 200);
 
-    let text = scrape(&host);
+    let text = host.scrape();
     assert_eq!(value(&text, r#"newsfeed_requests_total{function="participant",class="2xx"}"#), 6.0);
     assert_eq!(value(&text, r#"newsfeed_requests_total{function="participant",class="4xx"}"#), 3.0);
     assert_eq!(value(&text, r#"newsfeed_requests_total{function="search",class="2xx"}"#), 1.0);
@@ -38,7 +26,7 @@ fn metrics_count_requests_failures_instantiations_and_versions() {
     assert_eq!(value(&text, r#"newsfeed_request_duration_seconds_count{function="participant"}"#), 9.0);
     assert_eq!(value(&text, r#"newsfeed_instantiation_seconds_count{function="participant"}"#), 9.0);
     let version = common::built_wasm("participant");
-    let sha = newsfeed::compile_cache::sha256_hex(&std::fs::read(version).unwrap());
-    assert_eq!(value(&text, &format!(r#"newsfeed_function_version{{function="participant",version="{sha}"}}"#)), 1.0);
+    let sha = newsfeed::wasm::compile_cache::sha256_hex(&std::fs::read(version).unwrap());
+    assert_eq!(value(&text, &format!(r#"newsfeed_function_version{{function="participant",version="{sha}",mode="wasm"}}"#)), 1.0);
     assert!(!text.contains(r#"function="friends",class"#), "no requests reached friends");
 }

@@ -8,8 +8,8 @@
 mod common;
 
 use common::{built_wasm, repo_root, Host};
-use newsfeed::compose::{compose, Dependency};
-use newsfeed::manifest::App;
+use newsfeed::spin::compose::{compose, Dependency};
+use newsfeed::spin::manifest::App;
 use wasmparser::{Parser, Payload};
 
 /// The top-level import names of a component (not those of the modules and

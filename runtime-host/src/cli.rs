@@ -61,6 +61,10 @@ pub struct UpArgs {
     /// Instances alive at once; past it the answer is 503.
     #[arg(long, default_value_t = 1000)]
     pub max_instances: u32,
+    /// The most writes the embedded store commits at once (group commit);
+    /// 1 commits every write on its own.
+    #[arg(long, default_value_t = crate::store::sqlite::DEFAULT_MAX_BATCH, value_parser = clap::value_parser!(usize))]
+    pub max_write_batch: usize,
     /// Run the functions' logic natively, without wasm: the baseline that
     /// measures what the sandbox costs. Not for production.
     #[arg(long, conflicts_with = "as_spin")]
@@ -82,9 +86,21 @@ pub struct UpArgs {
 }
 
 impl UpArgs {
+    /// The limits the flags ask for, refused with a clear error when out of
+    /// range.
     pub fn limits(&self) -> anyhow::Result<Limits> {
         let request_timeout = Duration::try_from_secs_f64(self.request_timeout)
-            .map_err(|_| anyhow::anyhow!("--request-timeout must be a positive number of seconds"))?;
+            .ok()
+            .filter(|timeout| !timeout.is_zero())
+            .ok_or_else(|| anyhow::anyhow!("--request-timeout must be a positive number of seconds"))?;
+        // wasm32 addresses 4 GiB at most.
+        if !(1..=4096).contains(&self.memory_limit) {
+            anyhow::bail!("--memory-limit must be between 1 and 4096 MiB");
+        }
+        // The pool reserves address space for every slot up front.
+        if !(1..=100_000).contains(&self.max_instances) {
+            anyhow::bail!("--max-instances must be between 1 and 100000");
+        }
         Ok(Limits {
             request_timeout,
             memory: self.memory_limit << 20,

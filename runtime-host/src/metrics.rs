@@ -1,19 +1,16 @@
-//! Prometheus metrics, per function, served as text at `GET /metrics` on the
-//! `--metrics-listen` address: requests by status class, latency,
+//! Prometheus metrics, per function: requests by status class, latency,
 //! instantiation time, traps and deadline kills, and the version loaded.
+//! `http::metrics` serves them; everything that serves a request counts here.
+//!
+//! Depends on nothing else in the host.
 
-use crate::listen::serve_http;
-use crate::server::{error, text, Server};
-use http::StatusCode;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
-use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::TcpListener;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct FunctionLabel {
@@ -30,7 +27,7 @@ struct StatusLabels {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct FailureLabels {
     function: String,
-    /// `trap`, `deadline` or `capacity`.
+    /// `trap`, `deadline`, `capacity` or `instantiation`.
     kind: String,
 }
 
@@ -38,10 +35,20 @@ struct FailureLabels {
 struct VersionLabels {
     function: String,
     version: String,
+    /// `wasm` or `native`.
+    mode: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CommitLabels {
+    /// `ok` or `failed`.
+    outcome: String,
 }
 
 pub struct Metrics {
     registry: Registry,
+    batch_sizes: Histogram,
+    commits: Family<CommitLabels, Counter>,
     requests: Family<StatusLabels, Counter>,
     latency: Family<FunctionLabel, Histogram>,
     instantiation: Family<FunctionLabel, Histogram>,
@@ -62,6 +69,8 @@ impl Default for Metrics {
         let instantiation = Family::new_with_constructor(seconds_histogram as fn() -> Histogram);
         let failures = Family::default();
         let versions = Family::default();
+        let batch_sizes = Histogram::new(exponential_buckets(1.0, 2.0, 8));
+        let commits = Family::default();
         registry.register("requests", "Requests answered, by function and status class", requests.clone());
         registry.register("request_duration_seconds", "Time to the answer's headers, by function", latency.clone());
         registry.register(
@@ -71,11 +80,17 @@ impl Default for Metrics {
         );
         registry.register(
             "failures",
-            "Requests a function failed to answer: trap, deadline or capacity",
+            "Requests a function failed to answer: trap, deadline, capacity or instantiation",
             failures.clone(),
         );
         registry.register("function_version", "1 for the version (sha256) each function serves", versions.clone());
-        Metrics { registry, requests, latency, instantiation, failures, versions }
+        registry.register(
+            "write_batch_size",
+            "Writes per commit of the embedded store's group commit",
+            batch_sizes.clone(),
+        );
+        registry.register("commits", "Commits of the embedded store, by outcome (ok or failed)", commits.clone());
+        Metrics { registry, batch_sizes, commits, requests, latency, instantiation, failures, versions }
     }
 }
 
@@ -98,14 +113,25 @@ impl Metrics {
         self.failures.get_or_create(&FailureLabels { function: function.to_string(), kind: kind.to_string() }).inc();
     }
 
-    /// Records that `function` now serves `version`, and no longer `old`.
-    pub fn loaded(&self, function: &str, old: Option<&str>, version: &str) {
+    /// Records that `function` now serves `version`, run as `mode` (`wasm`
+    /// or `native`), and no longer `old`.
+    pub fn loaded(&self, function: &str, mode: &str, old: Option<&str>, version: &str) {
+        let labels = |version: &str| VersionLabels {
+            function: function.to_string(),
+            version: version.to_string(),
+            mode: mode.to_string(),
+        };
         if let Some(old) = old {
-            self.versions.remove(&VersionLabels { function: function.to_string(), version: old.to_string() });
+            self.versions.remove(&labels(old));
         }
-        self.versions
-            .get_or_create(&VersionLabels { function: function.to_string(), version: version.to_string() })
-            .set(1);
+        self.versions.get_or_create(&labels(version)).set(1);
+    }
+
+    /// Counts one commit of the embedded store holding `writes` writes.
+    pub fn batch(&self, writes: usize, ok: bool) {
+        self.batch_sizes.observe(writes as f64);
+        let outcome = if ok { "ok" } else { "failed" };
+        self.commits.get_or_create(&CommitLabels { outcome: outcome.to_string() }).inc();
     }
 
     /// The Prometheus text exposition.
@@ -114,20 +140,6 @@ impl Metrics {
         prometheus_client::encoding::text::encode(&mut text, &self.registry).expect("writing to a String");
         text
     }
-}
-
-/// Serves `GET /metrics` on `listener`, for as long as the process lives.
-pub async fn serve_metrics(server: Arc<Server>, listener: TcpListener) {
-    serve_http(listener, move |req| {
-        let answer = match (req.method(), req.uri().path()) {
-            (&http::Method::GET, "/metrics") => {
-                text(StatusCode::OK, "text/plain; version=0.0.4; charset=utf-8", server.shared.metrics.render())
-            }
-            _ => error(StatusCode::NOT_FOUND, "only GET /metrics is served here"),
-        };
-        std::future::ready(answer)
-    })
-    .await
 }
 
 #[cfg(test)]
@@ -141,14 +153,14 @@ mod tests {
         metrics.answered("search", 404, Duration::from_millis(1));
         metrics.answered("search", 200, Duration::from_millis(1));
         metrics.failed("search", "trap");
-        metrics.loaded("search", None, "aaa");
-        metrics.loaded("search", Some("aaa"), "bbb");
+        metrics.loaded("search", "wasm", None, "aaa");
+        metrics.loaded("search", "wasm", Some("aaa"), "bbb");
         let text = metrics.render();
         assert!(text.contains(r#"newsfeed_requests_total{function="search",class="2xx"} 2"#), "{text}");
         assert!(text.contains(r#"newsfeed_requests_total{function="search",class="4xx"} 1"#), "{text}");
         assert!(text.contains(r#"newsfeed_failures_total{function="search",kind="trap"} 1"#), "{text}");
         assert!(text.contains(r#"newsfeed_request_duration_seconds_count{function="search"} 3"#), "{text}");
-        assert!(text.contains(r#"newsfeed_function_version{function="search",version="bbb"} 1"#), "{text}");
+        assert!(text.contains(r#"newsfeed_function_version{function="search",version="bbb",mode="wasm"} 1"#), "{text}");
         assert!(!text.contains(r#"version="aaa""#), "{text}");
     }
 }

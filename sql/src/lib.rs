@@ -1,8 +1,8 @@
 //! The news feed's SQLite schema and statements.
 //!
 //! Two programs run them against the same kind of file: the host's embedded
-//! backend (`runtime-host/src/backend/sqlite.rs`, over rusqlite) and the Spin
-//! adapter (`spin-sqlite-adapter/`, over Spin's SQLite interface). A database
+//! backend (`runtime-host/src/store/sqlite.rs`, over rusqlite) and the Spin
+//! adapter (`adapters/spin-sqlite/`, over Spin's SQLite interface). A database
 //! written by one is read by the other, so both take every table, query and
 //! rule from here, and only the calling conventions differ.
 //!

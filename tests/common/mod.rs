@@ -100,6 +100,13 @@ fn test_manifest(dir: &Path, edit: impl FnOnce(&mut toml::Table)) -> PathBuf {
     path
 }
 
+/// The value of one series in a Prometheus text exposition.
+pub fn metric(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("no {series} in\n{text}"))
+}
+
 /// A running `newsfeed up`, stopped (killed) when dropped.
 pub struct Host {
     child: Child,
@@ -146,8 +153,22 @@ impl Host {
         flags: &[&str],
         edit: impl FnOnce(&mut toml::Table),
     ) -> Host {
+        Host::launch_adjusted(command, state, flags, edit, |_| {})
+    }
+
+    /// As [`Host::launch`], with the command adjusted by `adjust` before it
+    /// starts (to set process limits, say).
+    pub fn launch_adjusted(
+        command: &str,
+        state: tempfile::TempDir,
+        flags: &[&str],
+        edit: impl FnOnce(&mut toml::Table),
+        adjust: impl FnOnce(&mut Command),
+    ) -> Host {
         build_components();
-        let mut child = Host::command_for(command, state.path(), flags, edit)
+        let mut newsfeed = Host::command_for(command, state.path(), flags, edit);
+        adjust(&mut newsfeed);
+        let mut child = newsfeed
             .stdout(Stdio::piped())
             .spawn()
             .expect("starting newsfeed up");
@@ -192,6 +213,17 @@ impl Host {
         newsfeed
     }
 
+    /// The host's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Scrapes `/metrics` (the host must run with `--metrics-listen`).
+    pub fn scrape(&self) -> String {
+        let url = self.metrics.as_ref().expect("started with --metrics-listen");
+        self.client.get(url).send().unwrap().text().unwrap()
+    }
+
     /// Kills the process at once (no clean shutdown) and hands back its state.
     pub fn crash(mut self) -> tempfile::TempDir {
         self.child.kill().unwrap();
@@ -221,6 +253,14 @@ impl Host {
         let text = response.text().unwrap();
         let json = serde_json::from_str(&text).unwrap_or_else(|_| panic!("{method} {path} answered non-JSON {text:?}"));
         Answer { status, content_type, headers, json }
+    }
+
+    /// Sends a request and gives its status, or `None` when no answer came
+    /// (the host is gone).
+    pub fn try_send(&self, method: &str, path: &str, body: &str) -> Option<u16> {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let response = self.client.request(method, format!("{}{path}", self.base)).body(body.to_string()).send();
+        Some(response.ok()?.status().as_u16())
     }
 
     /// Where this host's copy of a component's wasm lives.

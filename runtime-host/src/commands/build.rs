@@ -2,7 +2,7 @@
 //! from the manifest, as `spin build` does, after making sure the
 //! `wasm32-wasip2` Rust target is installed.
 
-use crate::manifest::App;
+use crate::spin::manifest::App;
 use anyhow::{bail, Context, Result};
 use std::path::Path;
 use std::process::Command;

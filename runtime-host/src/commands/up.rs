@@ -2,24 +2,28 @@
 //! the store, compile (or load from cache) every component, and serve HTTP
 //! until Ctrl-C, hot-swapping functions as their files change.
 
-use crate::admin::Admin;
-use crate::backend::sqlite::Sqlite;
+use super::watch::{watch_sources, watch_wasm_files};
 use crate::cli::UpArgs;
-use crate::compile_cache::CompileCache;
-use crate::engine::{new_engine, start_epoch_clock};
-use crate::function::Shared;
-use crate::hot_swap::FunctionSlot;
-use crate::loader::{Loader, Platform};
-use crate::manifest::App;
-use crate::metrics::{serve_metrics, Metrics};
-use crate::native::Native;
-use crate::routing::Router;
-use crate::server::Server;
-use crate::spin_sqlite::Databases;
-use crate::watch::{watch_sources, watch_wasm_files};
+use crate::function::native::NativeFunction;
+use crate::function::{FunctionSlot, Version};
+use crate::http::admin::Admin;
+use crate::http::metrics::serve_metrics;
+use crate::http::server::Server;
+use crate::metrics::Metrics;
+use crate::spin::manifest::App;
+use crate::spin::routing::Router;
+use crate::spin::sqlite::Databases;
+use crate::store::sqlite::Sqlite;
+use crate::store::Backend;
+use crate::wasm::compile_cache::CompileCache;
+use crate::wasm::engine::{new_engine, start_epoch_clock};
+use crate::wasm::hot_swap::HotSwap;
+use crate::wasm::loader::{Loader, Platform};
+use crate::wasm::Runtime;
 use anyhow::{bail, Context, Result};
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::SystemTime;
 
 /// What to watch while serving.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -54,56 +58,82 @@ pub async fn run(args: UpArgs, mode: Mode) -> Result<()> {
     }
     // Under Spin the adapter creates and migrates the schema itself; opening
     // the backend here would do it first and hide a broken adapter.
-    let backend: Option<Arc<dyn crate::backend::Backend>> = match platform {
-        Platform::Newsfeed => {
-            Some(Arc::new(Sqlite::open(&database).with_context(|| format!("opening {}", database.display()))?))
-        }
+    let metrics = Arc::new(Metrics::default());
+    let backend: Option<Arc<dyn Backend>> = match platform {
+        Platform::Newsfeed => Some(Arc::new(
+            Sqlite::open(&database, args.max_write_batch, metrics.clone()).with_context(|| format!("opening {}", database.display()))?,
+        )),
         Platform::Spin => None,
-    };
-    let native = match (&backend, args.native) {
-        (Some(backend), true) => Some(Native { backend: backend.clone() }),
-        _ => None,
     };
     let engine = new_engine(&limits)?;
     start_epoch_clock(&engine);
+    let runtime = Arc::new(Runtime {
+        engine,
+        backend: backend.clone(),
+        databases: Databases::new(&database),
+        limits: limits.clone(),
+        metrics: metrics.clone(),
+    });
     let cache = CompileCache::new(args.compile_cache.clone().unwrap_or_else(|| args.state_dir.join("compiled")))?;
-    let loader = Arc::new(Loader::new(engine.clone(), cache, app.components.clone(), platform)?);
+    let loader = Arc::new(Loader::new(runtime, cache, app.components.clone(), platform)?);
 
-    let metrics = Metrics::default();
     let mut functions = BTreeMap::new();
     for name in app.components.keys() {
-        let loaded = loader.load_file(name).with_context(|| format!("loading component {name}"))?;
-        let function = loaded.function;
-        tracing::info!(function = %name, version = &function.sha256[..12], compile = ?loaded.compile_time, "loaded");
-        metrics.loaded(name, None, &function.sha256);
+        // The native baseline serves the functions that have a native
+        // build; the rest (test-only components) run in wasm all the same.
+        let native = match (&backend, args.native) {
+            (Some(backend), true) => NativeFunction::new(name, backend.clone(), limits.request_timeout),
+            _ => None,
+        };
+        let version = match native {
+            Some(native) => Version {
+                sha256: "native".into(),
+                loaded_at: SystemTime::now(),
+                mode: "native",
+                handler: Box::new(native),
+            },
+            None => {
+                let loaded = loader.load_file(name).with_context(|| format!("loading component {name}"))?;
+                tracing::info!(function = %name, version = &loaded.version.sha256[..12], compile = ?loaded.compile_time, "loaded");
+                loaded.version
+            }
+        };
+        metrics.loaded(name, version.mode, None, &version.sha256);
         let routes =
             app.routes.iter().filter(|(_, target)| target == name).map(|(route, _)| route.to_string()).collect();
-        functions.insert(name.clone(), Arc::new(FunctionSlot::new(function, routes)));
+        functions.insert(name.clone(), Arc::new(FunctionSlot::new(name, version, routes)));
     }
     let routes = app.routes.iter().map(|(route, name)| (route.clone(), functions[name].clone())).collect();
-    let server = Arc::new(Server {
-        shared: Shared { engine, backend, databases: Databases::new(&database), limits, metrics },
-        router: Router::new(routes),
-        functions,
-        loader,
-        native,
-    });
+    let server = Arc::new(Server { router: Router::new(routes), limits, metrics: metrics.clone() });
 
-    let runtime = tokio::runtime::Handle::current();
-    let _watcher = match mode {
-        Mode::Up => watch_wasm_files(server.clone(), runtime)?,
-        Mode::Watch => watch_sources(server.clone(), &app, runtime)?,
+    // Swapping wasm into a host that serves native code would be a lie.
+    let hot_swap = match args.native {
+        true => {
+            tracing::info!("--native: hot swap is off (no file watching, admin PUT answers 409)");
+            None
+        }
+        false => Some(Arc::new(HotSwap::new(loader, functions.clone(), metrics.clone()))),
     };
+    let handle = tokio::runtime::Handle::current();
+    // `watch` serves like `up`, a new wasm file swapping its function, and
+    // also rebuilds a function whose sources change.
+    let mut _watchers = Vec::new();
+    if let Some(hot_swap) = &hot_swap {
+        _watchers.push(watch_wasm_files(hot_swap.clone(), handle.clone())?);
+        if mode == Mode::Watch {
+            _watchers.push(watch_sources(hot_swap.clone(), &app, handle)?);
+        }
+    }
     if let (Some(address), Some(token)) = (args.admin_listen, admin_token) {
         let listener =
             tokio::net::TcpListener::bind(address).await.with_context(|| format!("admin API on {address}"))?;
         println!("Admin API on http://{}", listener.local_addr()?);
-        tokio::spawn(Arc::new(Admin { server: server.clone(), token }).run(listener));
+        tokio::spawn(Arc::new(Admin { functions, hot_swap, token }).run(listener));
     }
     if let Some(address) = args.metrics_listen {
         let listener = tokio::net::TcpListener::bind(address).await.with_context(|| format!("metrics on {address}"))?;
         println!("Metrics on http://{}/metrics", listener.local_addr()?);
-        tokio::spawn(serve_metrics(server.clone(), listener));
+        tokio::spawn(serve_metrics(metrics, listener));
     }
     let listener =
         tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("listening on {}", args.listen))?;

@@ -19,8 +19,8 @@ pub fn new_engine(limits: &Limits) -> Result<Engine> {
         .total_tables(limits.max_instances * 2)
         .total_stacks(limits.max_instances)
         .max_memory_size(limits.memory)
-        // Keeping the first pages of a slot resident lets the next instance
-        // reuse them: reset by memset instead of madvise and page faults.
+        // Nothing of a freed slot is kept resident: all of it is returned
+        // with madvise, and the next instance faults its pages in afresh.
         .linear_memory_keep_resident(0)
         .table_keep_resident(0)
         .async_stack_keep_resident(0)

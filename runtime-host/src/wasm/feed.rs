@@ -6,19 +6,10 @@
 //! Under `--as-spin` there is no backend, and these imports are not linked:
 //! the Spin adapter composed into each function serves them instead.
 
-use crate::backend::{Backend, StoreError};
+use crate::store::types::{self, Error, FeedItem, Friendship, Id, Participant, Post};
+use crate::store::wit::{friendships, participants, publishing, search, storage};
+use crate::store::{Backend, StoreError};
 use std::sync::Arc;
-
-wasmtime::component::bindgen!({
-    path: "wit",
-    world: "guest",
-    imports: { default: async },
-    additional_derives: [PartialEq],
-});
-
-pub use newsfeed::feed::types;
-use newsfeed::feed::{friendships, participants, publishing, search, storage};
-use types::{Error, FeedItem, Friendship, Id, Participant, Post};
 
 /// What one instance's feed imports reach.
 pub struct FeedCtx {

@@ -6,8 +6,8 @@
 //! (`[component.NAME.tool.newsfeed] world = "..."`, a table Spin ignores), the
 //! SQLite databases it may open and its component dependencies.
 
-use crate::compose::DependencyName;
-use crate::routing::Route;
+use super::compose::DependencyName;
+use super::routing::Route;
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 use std::collections::BTreeMap;

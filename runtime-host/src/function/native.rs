@@ -1,26 +1,32 @@
 //! The native baseline (`newsfeed up --native`): the very same function logic
 //! (the function crates, compiled natively as libraries) over the very same
-//! backend, routing, limits and server, with no wasm in between. It exists so
-//! that the cost of the sandbox is a measured number, not a guess.
+//! backend, routing and server, with no wasm in between. It exists so that
+//! the cost of the sandbox is a measured number, not a guess.
 //!
 //! The functions' store traits (`newsfeed_guest::store`) are implemented here
 //! over [`Backend`], as the WIT imports are in a component.
 
-use crate::backend::{Backend, StoreError};
-use crate::feed::types as host;
+use super::{FunctionError, Handler, Request, Response};
+use crate::store::types as host;
+use crate::store::{Backend, StoreError};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use newsfeed_guest::{self as guest, Friendships, Participants, Publishing, Search, Storage};
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::runtime::Handle;
-use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
-
-pub struct Native {
-    pub backend: Arc<dyn Backend>,
-}
 
 /// A function's logic, natively compiled.
-pub type Handler = fn(&guest::Request, &BlockingStore) -> guest::Response;
+type Logic = fn(&guest::Request, &BlockingStore) -> guest::Response;
+
+/// One function served natively.
+pub struct NativeFunction {
+    logic: Logic,
+    backend: Arc<dyn Backend>,
+    /// The same deadline a wasm function has. A native function cannot be
+    /// interrupted: past it the request is answered and the work left to end.
+    deadline: Duration,
+}
 
 /// The store as a native function sees it: each call waits on the backend.
 /// Runs on a blocking-pool thread, never on the reactor.
@@ -29,42 +35,45 @@ pub struct BlockingStore {
     runtime: Handle,
 }
 
-impl Native {
+impl NativeFunction {
     /// The native build of a component's logic, if it has one; components
     /// without one (the test-only ones) keep running in wasm.
-    pub fn handler(function: &str) -> Option<Handler> {
-        Some(match function {
+    pub fn new(function: &str, backend: Arc<dyn Backend>, deadline: Duration) -> Option<NativeFunction> {
+        let logic: Logic = match function {
             "participant" => |r, s| participant::handle(r, s),
             "friends" => |r, s| friends::handle(r, s),
             "outbound" => |r, s| outbound::handle(r, s),
             "inbound" => |r, s| inbound::handle(r, s),
             "search" => |r, s| search::handle(r, s),
             _ => return None,
-        })
+        };
+        Some(NativeFunction { logic, backend, deadline })
     }
+}
 
-    /// Serves `request` with `handler`; `None` if the handler panicked.
-    pub async fn serve(
-        &self,
-        handler: Handler,
-        request: http::Request<Full<Bytes>>,
-    ) -> Option<http::Response<HyperOutgoingBody>> {
+#[async_trait::async_trait]
+impl Handler for NativeFunction {
+    async fn handle(&self, request: Request) -> Result<Response, FunctionError> {
         let store = BlockingStore { backend: self.backend.clone(), runtime: Handle::current() };
+        let logic = self.logic;
         let (parts, body) = request.into_parts();
         let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
-        let answer = tokio::task::spawn_blocking(move || {
+        let work = tokio::task::spawn_blocking(move || {
             let uri = parts.uri.path_and_query().map(|pq| pq.as_str()).unwrap_or("/");
             let request = guest::Request::builder().method(method(&parts.method)).uri(uri).body(body.to_vec()).build();
-            handler(&request, &store)
-        })
-        .await
-        .ok()?;
+            logic(&request, &store)
+        });
+        let answer = match tokio::time::timeout(self.deadline, work).await {
+            Ok(Ok(answer)) => answer,
+            Ok(Err(panicked)) => return Err(FunctionError::Trapped(panicked.to_string())),
+            Err(_elapsed) => return Err(FunctionError::DeadlineExceeded),
+        };
         let mut response = http::Response::builder().status(*answer.status());
         for (name, value) in answer.headers() {
             response = response.header(name, value.as_bytes());
         }
         let body = Full::new(Bytes::from(answer.into_body())).map_err(|never| match never {}).boxed_unsync();
-        response.body(body).ok()
+        response.body(body).map_err(|error| FunctionError::Trapped(error.to_string()))
     }
 }
 

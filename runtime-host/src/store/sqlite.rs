@@ -1,9 +1,17 @@
 //! The embedded backend: one SQLite file (WAL mode) with FTS5 for search.
 //!
-//! One writer connection, behind a mutex, takes every write: SQLite allows a
-//! single writer anyway, and one connection means no busy retries. Reads take
-//! a connection from a small pool and run concurrently with the writer (WAL).
-//! All of it runs on tokio's blocking pool, never on the reactor threads.
+//! Writes: group commit. Every write is queued to one writer thread, which
+//! owns the one writer connection (SQLite allows a single writer anyway). It
+//! takes as many writes as are waiting, up to a cap (`--max-write-batch`), runs them in one
+//! transaction, each inside its own SAVEPOINT so that a write failing by rule
+//! (an unknown participant, say) rolls back alone, and commits once: one
+//! fsync for the whole batch. Only then is each waiter answered, so no write
+//! is acknowledged before the commit that holds it is on disk. A lone write
+//! does not wait for company: it commits at once.
+//!
+//! Reads take a connection from a small pool and run on tokio's blocking
+//! pool, concurrently with the writer (WAL): they never wait for a batch, and
+//! they see every write acknowledged before they started.
 //!
 //! The schema and every statement come from `newsfeed-sql`, which the Spin
 //! adapter shares: a file written here reads the same there.
@@ -12,19 +20,33 @@
 //! so every answer acknowledged with 200, survives a crash of the process or
 //! of the machine.
 
+use super::types::{FeedItem, Friendship, Id, Participant, Post};
 use super::{Backend, StoreError, StoreResult};
-use crate::feed::types::{FeedItem, Friendship, Id, Participant, Post};
+use crate::metrics::Metrics;
 use newsfeed_sql as sql;
-use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{mpsc, Arc, Mutex};
 
 /// Readers kept open between calls; more are opened under load, then closed.
 const IDLE_READERS: usize = 16;
 
+/// The most writes one commit holds, unless told otherwise. Past a few dozen
+/// the fsync is already shared widely; the cap bounds how long the first
+/// waiter of a batch waits.
+pub const DEFAULT_MAX_BATCH: usize = 64;
+
+/// One queued write: runs inside the batch's transaction, in its own
+/// savepoint, and hands back what answers its waiter once the batch's commit
+/// is known.
+type Job = Box<dyn FnOnce(&Connection) -> Answer + Send>;
+/// Answers one waiter, given how the batch's commit went.
+type Answer = Box<dyn FnOnce(StoreResult<()>) + Send>;
+
 pub struct Sqlite {
     path: PathBuf,
-    writer: Arc<Mutex<Connection>>,
+    writes: mpsc::Sender<Job>,
     readers: Arc<Mutex<Vec<Connection>>>,
 }
 
@@ -44,22 +66,26 @@ fn open_connection(path: &Path) -> StoreResult<Connection> {
 }
 
 impl Sqlite {
-    /// Opens (creating if need be) the database file and brings its schema up
-    /// to date.
-    pub fn open(path: &Path) -> StoreResult<Sqlite> {
+    /// Opens (creating if need be) the database file, brings its schema up
+    /// to date, and starts the writer thread, which commits up to
+    /// `max_batch` writes at once (1: a commit for every write); batches are
+    /// counted in `metrics`.
+    pub fn open(path: &Path, max_batch: usize, metrics: Arc<Metrics>) -> StoreResult<Sqlite> {
+        let max_batch = max_batch.max(1);
         let mut writer = open_connection(path)?;
         migrate(&mut writer)?;
-        Ok(Sqlite {
-            path: path.to_path_buf(),
-            writer: Arc::new(Mutex::new(writer)),
-            readers: Arc::new(Mutex::new(Vec::new())),
-        })
+        let (writes, queue) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || write_batches(writer, queue, max_batch, &metrics))
+            .map_err(|error| StoreError::Unavailable(format!("starting the writer thread: {error}")))?;
+        Ok(Sqlite { path: path.to_path_buf(), writes, readers: Arc::new(Mutex::new(Vec::new())) })
     }
 
     async fn read<T, F>(&self, query: F) -> StoreResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Transaction) -> StoreResult<T> + Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
     {
         let (path, readers) = (self.path.clone(), self.readers.clone());
         blocking(move || {
@@ -81,21 +107,66 @@ impl Sqlite {
         .await
     }
 
+    /// Queues `change` for the writer and waits until the commit that holds
+    /// it is durable (or the change failed, and nothing of it was written).
     async fn write<T, F>(&self, change: F) -> StoreResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Transaction) -> StoreResult<T> + Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
     {
-        let writer = self.writer.clone();
-        blocking(move || {
-            let mut conn = writer.lock().map_err(poisoned)?;
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            // Dropping `tx` on an error rolls everything back.
-            let result = change(&tx)?;
-            tx.commit()?;
-            Ok(result)
-        })
-        .await
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move |conn| {
+            let result = in_savepoint(conn, change);
+            Box::new(move |committed| {
+                let _ = answer.send(result.and_then(|value| committed.map(|()| value)));
+            })
+        });
+        self.writes.send(job).map_err(|_| StoreError::Unavailable("the writer has stopped".into()))?;
+        answered.await.unwrap_or_else(|_| Err(StoreError::Unavailable("the write was lost: the writer failed".into())))
+    }
+}
+
+/// Runs `change` in its own savepoint: kept if it succeeds, rolled back
+/// alone if it fails or panics, the rest of the batch untouched.
+fn in_savepoint<T>(conn: &Connection, change: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
+    conn.execute_batch("SAVEPOINT write")?;
+    let result = std::panic::catch_unwind(AssertUnwindSafe(|| change(conn)))
+        .unwrap_or_else(|_| Err(StoreError::Unavailable("a write panicked".into())));
+    let end = match result {
+        Ok(_) => "RELEASE write",
+        Err(_) => "ROLLBACK TO write; RELEASE write",
+    };
+    conn.execute_batch(end)?;
+    result
+}
+
+/// The writer thread: until every [`Sqlite`] handle is gone, takes the
+/// writes waiting, commits them together, then answers them.
+fn write_batches(conn: Connection, queue: mpsc::Receiver<Job>, max_batch: usize, metrics: &Metrics) {
+    while let Ok(first) = queue.recv() {
+        let mut batch = vec![first];
+        batch.extend(queue.try_iter().take(max_batch - 1));
+        let size = batch.len();
+        let begun = conn.execute_batch("BEGIN IMMEDIATE").map_err(StoreError::from);
+        // Jobs not run are dropped: their waiters hear the write was lost.
+        let answers: Vec<Answer> = match begun {
+            Ok(()) => batch.into_iter().map(|job| job(&conn)).collect(),
+            Err(_) => Vec::new(),
+        };
+        let committed = begun.and_then(|()| {
+            conn.execute_batch("COMMIT").map_err(|error| {
+                // A failed COMMIT may leave the transaction open.
+                let _ = conn.execute_batch("ROLLBACK");
+                StoreError::from(error)
+            })
+        });
+        metrics.batch(size, committed.is_ok());
+        if let Err(error) = &committed {
+            tracing::error!("a batch of {size} writes failed to commit: {error}");
+        }
+        for answer in answers {
+            answer(committed.clone());
+        }
     }
 }
 
@@ -112,6 +183,12 @@ fn poisoned<E>(_: E) -> StoreError {
 fn migrate(conn: &mut Connection) -> StoreResult<()> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let done: usize = tx.query_row(sql::READ_SCHEMA_VERSION, [], |row| row.get(0))?;
+    if done > sql::SCHEMA_VERSION {
+        return Err(StoreError::Unavailable(format!(
+            "the database's schema is version {done}, newer than this newsfeed's {}: upgrade newsfeed",
+            sql::SCHEMA_VERSION
+        )));
+    }
     for statement in sql::migration(done) {
         tx.execute_batch(&statement)?;
     }
@@ -119,7 +196,7 @@ fn migrate(conn: &mut Connection) -> StoreResult<()> {
     Ok(())
 }
 
-fn require_participant(tx: &Transaction, id: Id) -> StoreResult<()> {
+fn require_participant(tx: &Connection, id: Id) -> StoreResult<()> {
     let known = tx.prepare_cached(sql::PARTICIPANT_EXISTS)?.exists(params![id])?;
     if known {
         Ok(())
@@ -240,7 +317,7 @@ mod tests {
 
     async fn store_with(names: &[&str]) -> (tempfile::TempDir, Sqlite) {
         let dir = tempfile::tempdir().unwrap();
-        let store = Sqlite::open(&dir.path().join("feed.db")).unwrap();
+        let store = Sqlite::open(&dir.path().join("feed.db"), DEFAULT_MAX_BATCH, Arc::default()).unwrap();
         for name in names {
             store.create_participant(name.to_string()).await.unwrap();
         }
@@ -301,7 +378,7 @@ mod tests {
         store.befriend(1, 2).await.unwrap();
         store.publish(post(1, "s", "kept")).await.unwrap();
         drop(store);
-        let reopened = Sqlite::open(&dir.path().join("feed.db")).unwrap();
+        let reopened = Sqlite::open(&dir.path().join("feed.db"), DEFAULT_MAX_BATCH, Arc::default()).unwrap();
         assert_eq!(reopened.list_inbound(2, 10).await.unwrap()[0].post.story, "kept");
         assert_eq!(reopened.find_posters(vec!["kept".into()], 10).await.unwrap(), vec![1]);
     }

@@ -38,12 +38,14 @@ impl CompileCache {
                 Err(error) => tracing::warn!("ignoring unreadable compile cache {}: {error}", path.display()),
             }
         }
-        let compiled = engine.precompile_component(wasm)?;
+        let compiled = engine.precompile_component(wasm).map_err(anyhow::Error::from).context("not a valid component")?;
         // A name of its own: several hosts may share one cache dir.
         let partial = path.with_extension(format!("{}.{:?}.partial", std::process::id(), std::thread::current().id()));
-        std::fs::write(&partial, &compiled)
-            .and_then(|()| std::fs::rename(&partial, &path))
-            .with_context(|| format!("writing {}", path.display()))?;
+        if let Err(error) = std::fs::write(&partial, &compiled).and_then(|()| std::fs::rename(&partial, &path)) {
+            // The cache only saves the next start a compile: serve anyway.
+            tracing::warn!("not caching the compiled component in {}: {error}", path.display());
+            let _ = std::fs::remove_file(&partial);
+        }
         // SAFETY: as above, just written by this engine.
         Ok(unsafe { Component::deserialize(engine, &compiled)? })
     }

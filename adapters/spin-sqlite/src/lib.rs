@@ -19,7 +19,7 @@ use newsfeed_sql as sql;
 use spin_sdk::sqlite::Value;
 use types::{Error, FeedItem, Friendship, Id, Participant, Post};
 
-wit_bindgen::generate!({ world: "spin-adapter", path: "../wit" });
+wit_bindgen::generate!({ world: "spin-adapter", path: "../../wit" });
 
 struct Adapter;
 

@@ -1,15 +1,23 @@
-//! Where the news feed's data lives: one trait, [`Backend`], that the WIT
-//! imports (`feed`) call, and its implementations. SQLite in one file is the
-//! embedded default; another database plugs in behind the same trait without
-//! touching the functions.
+//! Where the news feed's data lives: one trait, [`Backend`], and its
+//! implementations. SQLite in one file is the embedded default; another
+//! database plugs in behind the same trait without touching the functions.
+//!
+//! Both ways of serving a function reach the data through this trait: the
+//! wasm functions' WIT imports (`wasm::feed`) and the native baseline
+//! (`function::native`). The trait speaks the WIT's own types ([`wit`]).
+//!
+//! Depends on nothing else in the host but `metrics` (the group commit's
+//! batches are counted).
 //!
 //! Every method keeps the guarantees written in `wit/feed.wit`: a write is
 //! durable and visible to every later call when it returns, and a failed call
 //! writes nothing.
 
 pub mod sqlite;
+pub mod wit;
 
-use crate::feed::types::{FeedItem, Friendship, Id, Participant, Post};
+pub use wit::types;
+use types::{FeedItem, Friendship, Id, Participant, Post};
 
 /// What a backend call can fail with. Callers branch on the case: the WIT
 /// error variant has the same three.

@@ -7,10 +7,9 @@
 //! and the other functions are never restarted. Changes are debounced: a
 //! build writes many files, and one swap should follow.
 
-use crate::commands::build::build_component;
-use crate::hot_swap::duration_ms;
-use crate::manifest::App;
-use crate::server::Server;
+use super::build::build_component;
+use crate::spin::manifest::App;
+use crate::wasm::hot_swap::{duration_ms, HotSwap};
 use anyhow::{Context, Result};
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use notify_debouncer_full::notify::{EventKind, RecommendedWatcher, RecursiveMode};
@@ -30,7 +29,12 @@ pub type Watcher = Debouncer<RecommendedWatcher, RecommendedCache>;
 /// The paths that `events` changed. Reads are left out: our own reading of
 /// a file must not look like a change to it.
 fn changed_paths(events: DebounceEventResult) -> Vec<PathBuf> {
-    let events: Vec<DebouncedEvent> = events.unwrap_or_default();
+    let events: Vec<DebouncedEvent> = events.unwrap_or_else(|errors| {
+        for error in errors {
+            tracing::error!("watching files: {error}");
+        }
+        Vec::new()
+    });
     events
         .into_iter()
         .filter(|event| !matches!(event.kind, EventKind::Access(_)))
@@ -39,12 +43,8 @@ fn changed_paths(events: DebounceEventResult) -> Vec<PathBuf> {
 }
 
 /// Swaps a function whenever its wasm file changes.
-pub fn watch_wasm_files(server: Arc<Server>, runtime: Handle) -> Result<Watcher> {
-    let sources: Vec<(PathBuf, String)> = server
-        .functions
-        .iter()
-        .filter_map(|(name, _)| Some((server.loader.spec(name)?.source.clone(), name.clone())))
-        .collect();
+pub fn watch_wasm_files(hot_swap: Arc<HotSwap>, runtime: Handle) -> Result<Watcher> {
+    let sources: Vec<(PathBuf, String)> = hot_swap.sources().into_iter().map(|(name, path)| (path, name)).collect();
     let watched = sources.clone();
     let mut debouncer = new_debouncer(DEBOUNCE, None, move |events: DebounceEventResult| {
         let paths = changed_paths(events);
@@ -54,9 +54,10 @@ pub fn watch_wasm_files(server: Arc<Server>, runtime: Handle) -> Result<Watcher>
             .map(|(_, name)| name)
             .collect();
         for name in changed {
-            let server = server.clone();
+            let hot_swap = hot_swap.clone();
             let name = name.clone();
-            runtime.spawn(async move { server.swap_from_file(&name).await });
+            // The outcome is logged by the swap itself.
+            runtime.spawn(async move { hot_swap.swap_from_file(&name).await });
         }
     })?;
     let dirs: BTreeSet<&Path> = sources.iter().filter_map(|(path, _)| path.parent()).collect();
@@ -74,7 +75,7 @@ struct Sources {
 }
 
 /// Rebuilds and swaps a function whenever its sources change.
-pub fn watch_sources(server: Arc<Server>, app: &App, runtime: Handle) -> Result<Watcher> {
+pub fn watch_sources(hot_swap: Arc<HotSwap>, app: &App, runtime: Handle) -> Result<Watcher> {
     let mut watched = Vec::new();
     let mut roots = BTreeSet::new();
     for (name, spec) in &app.components {
@@ -99,7 +100,7 @@ pub fn watch_sources(server: Arc<Server>, app: &App, runtime: Handle) -> Result<
         // One at a time, in this watcher's own thread: builds share cargo's
         // lock anyway, and requests keep being served meanwhile.
         for name in changed {
-            rebuild_and_swap(&server, &app, name, &runtime);
+            rebuild_and_swap(&hot_swap, &app, name, &runtime);
         }
     })?;
     for (root, recursive) in roots {
@@ -111,7 +112,7 @@ pub fn watch_sources(server: Arc<Server>, app: &App, runtime: Handle) -> Result<
     Ok(debouncer)
 }
 
-fn rebuild_and_swap(server: &Server, app: &App, name: &str, runtime: &Handle) {
+fn rebuild_and_swap(hot_swap: &HotSwap, app: &App, name: &str, runtime: &Handle) {
     let started = Instant::now();
     if let Err(error) = build_component(app, name) {
         eprintln!("{name}: rebuild failed, the old version keeps serving: {error:#}");
@@ -119,15 +120,17 @@ fn rebuild_and_swap(server: &Server, app: &App, name: &str, runtime: &Handle) {
     }
     let rebuild = started.elapsed();
     let swapped = Instant::now();
-    match runtime.block_on(server.swap_from_file(name)) {
-        Some(report) => println!(
+    match runtime.block_on(hot_swap.swap_from_file(name)) {
+        Ok(Some(report)) => println!(
             "{name}: rebuilt in {:.1} s, swapped in {:.1} ms ({} -> {})",
             rebuild.as_secs_f64(),
             duration_ms(swapped.elapsed()),
             &report.old_version[..12],
             &report.new_version[..12]
         ),
-        None => println!("{name}: rebuilt in {:.1} s, no change to swap", rebuild.as_secs_f64()),
+        Ok(None) => println!("{name}: rebuilt in {:.1} s, no change to swap", rebuild.as_secs_f64()),
+        // Already logged; the old version keeps serving.
+        Err(_refused) => {}
     }
 }
 

@@ -2,8 +2,8 @@
 //! Spin's SQLite and the memory limiter, each kept in its own field (the `*Ctx`), with the
 //! `*View` traits that the generated bindings use to reach them.
 
-use crate::feed::FeedCtx;
-use crate::spin_sqlite::{SpinSqliteCtx, SpinSqliteView};
+use super::feed::FeedCtx;
+use crate::spin::sqlite::{SpinSqliteCtx, SpinSqliteView};
 use std::future::Future;
 use wasmtime::component::ResourceTable;
 use wasmtime::{StoreLimits, StoreLimitsBuilder};

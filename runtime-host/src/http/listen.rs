@@ -7,14 +7,14 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use std::future::Future;
 use std::time::Duration;
 use tokio::net::TcpListener;
-use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
+use crate::function::Response;
 
 /// Serves every connection from `listener` on its own task, each request
 /// answered by `handle`, for as long as the process lives.
 pub async fn serve_http<H, F>(listener: TcpListener, handle: H)
 where
     H: Fn(http::Request<Incoming>) -> F + Clone + Send + Sync + 'static,
-    F: Future<Output = http::Response<HyperOutgoingBody>> + Send + 'static,
+    F: Future<Output = Response> + Send + 'static,
 {
     loop {
         let stream = match listener.accept().await {

@@ -1,29 +1,34 @@
 //! The admin API, on its own listen address (`--admin-listen`), never on the
 //! public one. Every request needs `Authorization: Bearer <token>`.
 //!
-//! - `GET /admin/functions`: each function's routes, version, load time and
-//!   request count.
+//! - `GET /admin/functions`: each function's routes, version, mode, load
+//!   time, request count, and the swaps done and refused.
 //! - `PUT /admin/functions/{name}`: the body is a new wasm component for
 //!   that function; it is compiled, linked and checked like any other
-//!   version, and swapped in only if all of that succeeds.
+//!   version, and swapped in only if all of that succeeds. Under `--native`
+//!   there is nothing to swap: 409.
 
-use crate::listen::serve_http;
-use crate::server::{error, json, Server};
+use super::answer::{error, json};
+use super::listen::serve_http;
+use crate::function::{FunctionSlot, Response};
+use crate::wasm::hot_swap::{HotSwap, SwapError};
 use bytes::Bytes;
-use http::{header, Method, Request, Response, StatusCode};
+use http::{header, Method, Request, StatusCode};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use serde_json::json;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use subtle::ConstantTimeEq;
 use tokio::net::TcpListener;
-use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 
 /// The largest component the admin API accepts.
 const MAX_COMPONENT_BYTES: usize = 64 << 20;
 
 pub struct Admin {
-    pub server: Arc<Server>,
+    pub functions: BTreeMap<String, Arc<FunctionSlot>>,
+    /// `None` under `--native`, which serves no wasm to swap.
+    pub hot_swap: Option<Arc<HotSwap>>,
     pub token: String,
 }
 
@@ -46,7 +51,7 @@ impl Admin {
         bool::from(given.ct_eq(self.token.as_bytes()))
     }
 
-    pub async fn handle(&self, req: Request<Incoming>) -> Response<HyperOutgoingBody> {
+    pub async fn handle(&self, req: Request<Incoming>) -> Response {
         if !self.authorized(&req) {
             let mut answer = error(StatusCode::UNAUTHORIZED, "a valid bearer token is required");
             answer.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
@@ -64,9 +69,8 @@ impl Admin {
         }
     }
 
-    fn list(&self) -> Response<HyperOutgoingBody> {
+    fn list(&self) -> Response {
         let functions: Vec<_> = self
-            .server
             .functions
             .values()
             .map(|slot| {
@@ -75,18 +79,20 @@ impl Admin {
                     "name": slot.name,
                     "routes": slot.routes,
                     "version": current.sha256,
+                    "mode": current.mode,
                     "loaded_at": humantime::format_rfc3339_seconds(current.loaded_at).to_string(),
                     "requests": slot.requests(),
                     "swaps": slot.swaps(),
+                    "refused": slot.refused(),
                 })
             })
             .collect();
         json(StatusCode::OK, &json!(functions))
     }
 
-    async fn swap(&self, name: &str, req: Request<Incoming>) -> Response<HyperOutgoingBody> {
-        let Some(slot) = self.server.functions.get(name) else {
-            return error(StatusCode::NOT_FOUND, &format!("no function {name:?}"));
+    async fn swap(&self, name: &str, req: Request<Incoming>) -> Response {
+        let Some(hot_swap) = &self.hot_swap else {
+            return error(StatusCode::CONFLICT, "hot swap is off: this host serves the native baseline (--native)");
         };
         let wasm: Bytes = match Limited::new(req.into_body(), MAX_COMPONENT_BYTES).collect().await {
             Ok(body) => body.to_bytes(),
@@ -94,17 +100,11 @@ impl Admin {
                 return error(StatusCode::PAYLOAD_TOO_LARGE, "the component is over 64 MiB, or its upload failed")
             }
         };
-        match slot.swap(self.server.loader.clone(), wasm.to_vec()).await {
-            Ok(Some(report)) => {
-                tracing::info!("{report}");
-                self.server.shared.metrics.loaded(name, Some(&report.old_version), &report.new_version);
-                json(StatusCode::OK, &json!(report))
-            }
+        match hot_swap.swap(name, wasm.to_vec()).await {
+            Ok(Some(report)) => json(StatusCode::OK, &json!(report)),
             Ok(None) => json(StatusCode::OK, &json!({ "function": name, "unchanged": true })),
-            Err(failure) => {
-                tracing::error!(function = name, "swap refused, the old version keeps serving: {failure:#}");
-                error(StatusCode::BAD_REQUEST, &format!("swap refused, the old version keeps serving: {failure:#}"))
-            }
+            Err(unknown @ SwapError::UnknownFunction(_)) => error(StatusCode::NOT_FOUND, &unknown.to_string()),
+            Err(refused) => error(StatusCode::BAD_REQUEST, &refused.to_string()),
         }
     }
 }

@@ -5,14 +5,15 @@
 //! the WIT stays the one place that says which function may call what. A
 //! component importing anything its world lacks fails to link and is refused.
 
-use crate::feed::{newsfeed::feed, FeedCtx};
-use crate::host_state::HostState;
+use super::feed::FeedCtx;
+use super::host_state::HostState;
+use crate::store::wit as feed;
 use anyhow::{bail, Context, Result};
 use wasmtime::component::{HasSelf, Linker};
 use wasmtime::Engine;
 use wit_parser::{Resolve, WorldItem};
 
-const FEED_WIT: &str = include_str!("../../wit/feed.wit");
+const FEED_WIT: &str = include_str!("../../../wit/feed.wit");
 
 /// The `newsfeed:feed` package's worlds.
 pub struct Worlds {
@@ -58,7 +59,7 @@ impl Worlds {
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
         if spin_sqlite {
-            crate::spin_sqlite::add_to_linker(&mut linker, HostState::spin_sqlite)?;
+            crate::spin::sqlite::add_to_linker(&mut linker, HostState::spin_sqlite)?;
         }
         let interfaces = match world {
             Some(world) => self.imports(world)?,

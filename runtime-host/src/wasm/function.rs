@@ -4,67 +4,27 @@
 //! Every request gets its own `Store` and instance from the pool, so no
 //! request sees another's memory and a trap ends only its own instance.
 
-use crate::backend::Backend;
-use crate::engine::deadline_ticks;
-use crate::feed::FeedCtx;
-use crate::host_state::HostState;
-use crate::limits::Limits;
-use crate::metrics::Metrics;
-use crate::spin_sqlite::{Databases, SpinSqliteCtx};
-use bytes::Bytes;
-use http_body_util::Full;
+use super::engine::deadline_ticks;
+use super::feed::FeedCtx;
+use super::host_state::HostState;
+use super::Runtime;
+use crate::function::{FunctionError, Handler, Request, Response};
+use crate::spin::sqlite::SpinSqliteCtx;
 use std::sync::Arc;
 use std::time::Instant;
 use wasmtime::component::{Component, Linker};
-use wasmtime::{Engine, Store, Trap};
+use wasmtime::{Store, Trap};
 use wasmtime_wasi_http::p2::bindings::http::types::{ErrorCode, Scheme};
 use wasmtime_wasi_http::p2::bindings::{Proxy, ProxyPre};
-use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 use wasmtime_wasi_http::WasiHttpView;
-
-/// Why a request got no answer from its function. The server turns each into
-/// a JSON error that names no internals.
-#[derive(Debug, thiserror::Error)]
-pub enum FunctionError {
-    #[error("the function trapped: {0}")]
-    Trapped(String),
-    #[error("the function ran past its deadline")]
-    DeadlineExceeded,
-    #[error("no instance slot free: {0}")]
-    AtCapacity(String),
-}
-
-impl FunctionError {
-    /// The failure's kind, as a metrics label.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            FunctionError::Trapped(_) => "trap",
-            FunctionError::DeadlineExceeded => "deadline",
-            FunctionError::AtCapacity(_) => "capacity",
-        }
-    }
-}
 
 /// A loaded function, ready to serve.
 pub struct Function {
     pub name: String,
-    /// sha256 of the wasm, in hex: the function's version.
-    pub sha256: String,
-    pub loaded_at: std::time::SystemTime,
+    runtime: Arc<Runtime>,
     /// The SQLite databases it may open (its manifest's `sqlite_databases`).
     sqlite_databases: Arc<[String]>,
     pre: ProxyPre<HostState>,
-}
-
-/// What every request of every function shares.
-pub struct Shared {
-    pub engine: Engine,
-    /// The feed imports' backend; `None` under `--as-spin`.
-    pub backend: Option<Arc<dyn Backend>>,
-    /// What Spin's SQLite interface opens.
-    pub databases: Arc<Databases>,
-    pub limits: Limits,
-    pub metrics: Metrics,
 }
 
 impl Function {
@@ -73,7 +33,7 @@ impl Function {
     /// the linker lacks.
     pub fn new(
         name: &str,
-        sha256: String,
+        runtime: Arc<Runtime>,
         component: &Component,
         linker: &Linker<HostState>,
         sqlite_databases: &[String],
@@ -81,20 +41,19 @@ impl Function {
         let pre = ProxyPre::new(linker.instantiate_pre(component)?)?;
         Ok(Function {
             name: name.to_string(),
-            sha256,
-            loaded_at: std::time::SystemTime::now(),
+            runtime,
             sqlite_databases: sqlite_databases.into(),
             pre,
         })
     }
 
-    /// Serves one request in a fresh instance.
     /// A fresh store, under the request limits, and a fresh instance in it.
-    pub async fn instantiate(&self, shared: &Shared) -> Result<(Store<HostState>, Proxy), FunctionError> {
-        let limits = &shared.limits;
-        let feed = FeedCtx { backend: shared.backend.clone() };
-        let sqlite = SpinSqliteCtx { databases: shared.databases.clone(), allowed: self.sqlite_databases.clone() };
-        let mut store = Store::new(&shared.engine, HostState::new(feed, sqlite, limits.memory));
+    pub async fn instantiate(&self) -> Result<(Store<HostState>, Proxy), FunctionError> {
+        let runtime = &*self.runtime;
+        let limits = &runtime.limits;
+        let feed = FeedCtx { backend: runtime.backend.clone() };
+        let sqlite = SpinSqliteCtx { databases: runtime.databases.clone(), allowed: self.sqlite_databases.clone() };
+        let mut store = Store::new(&runtime.engine, HostState::new(feed, sqlite, limits.memory));
         store.limiter(|state| &mut state.limits);
         store.set_epoch_deadline(deadline_ticks(limits.request_timeout));
         store.epoch_deadline_trap();
@@ -103,18 +62,21 @@ impl Function {
             .pre
             .instantiate_async(&mut store)
             .await
-            .map_err(|error| FunctionError::AtCapacity(format!("{error:#}")))?;
-        shared.metrics.instantiated(&self.name, started.elapsed());
+            .map_err(|error| match error.downcast_ref::<wasmtime::PoolConcurrencyLimitError>() {
+                Some(full) => FunctionError::AtCapacity(full.to_string()),
+                None => FunctionError::Instantiation(format!("{error:#}")),
+            })?;
+        runtime.metrics.instantiated(&self.name, started.elapsed());
         Ok((store, proxy))
     }
+}
 
-    pub async fn serve(
-        &self,
-        shared: &Shared,
-        request: hyper::Request<Full<Bytes>>,
-    ) -> Result<hyper::Response<HyperOutgoingBody>, FunctionError> {
-        let limits = &shared.limits;
-        let (mut store, proxy) = self.instantiate(shared).await?;
+#[async_trait::async_trait]
+impl Handler for Function {
+    /// Serves one request in a fresh instance.
+    async fn handle(&self, request: Request) -> Result<Response, FunctionError> {
+        let limits = &self.runtime.limits;
+        let (mut store, proxy) = self.instantiate().await?;
 
         let (sender, receiver) = tokio::sync::oneshot::channel();
         let (request, out) = {

@@ -4,15 +4,17 @@
 //! handler. Used at start, by the file watcher and by the admin API alike, so
 //! every version passes the same checks.
 
-use crate::compile_cache::{sha256_hex, CompileCache};
-use crate::compose::{compose, Dependency};
-use crate::function::Function;
-use crate::manifest::ComponentSpec;
-use crate::worlds::Worlds;
+use super::compile_cache::{sha256_hex, CompileCache};
+use super::function::Function;
+use super::worlds::Worlds;
+use super::Runtime;
+use crate::function::Version;
+use crate::spin::compose::{compose, Dependency};
+use crate::spin::manifest::ComponentSpec;
 use anyhow::{Context, Result};
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
-use wasmtime::Engine;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
 
 /// Which imports the host serves, and so how a component is assembled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,7 +29,7 @@ pub enum Platform {
 }
 
 pub struct Loader {
-    pub engine: Engine,
+    runtime: Arc<Runtime>,
     cache: CompileCache,
     worlds: Worlds,
     specs: BTreeMap<String, ComponentSpec>,
@@ -36,48 +38,64 @@ pub struct Loader {
 
 /// A function just loaded, and what it took.
 pub struct Loaded {
-    pub function: Function,
+    pub version: Version,
     pub compile_time: Duration,
 }
 
 impl Loader {
     pub fn new(
-        engine: Engine,
+        runtime: Arc<Runtime>,
         cache: CompileCache,
         specs: BTreeMap<String, ComponentSpec>,
         platform: Platform,
     ) -> Result<Loader> {
-        Ok(Loader { engine, cache, worlds: Worlds::load()?, specs, platform })
+        Ok(Loader { runtime, cache, worlds: Worlds::load()?, specs, platform })
+    }
+
+    pub fn runtime(&self) -> &Arc<Runtime> {
+        &self.runtime
     }
 
     pub fn spec(&self, name: &str) -> Option<&ComponentSpec> {
         self.specs.get(name)
     }
 
+    /// The component's wasm file, as the manifest names it.
+    pub fn read_file(&self, name: &str) -> Result<Vec<u8>> {
+        let spec = self.spec(name).with_context(|| format!("no component {name:?} in the manifest"))?;
+        std::fs::read(&spec.source)
+            .with_context(|| format!("reading {} (run `newsfeed build`?)", spec.source.display()))
+    }
+
     /// Reads the component's wasm file and loads it.
     pub fn load_file(&self, name: &str) -> Result<Loaded> {
-        let spec = self.spec(name).with_context(|| format!("no component {name:?} in the manifest"))?;
-        let wasm = std::fs::read(&spec.source)
-            .with_context(|| format!("reading {} (run `newsfeed build`?)", spec.source.display()))?;
-        self.load(name, &wasm)
+        self.load(name, &self.read_file(name)?)
     }
 
     /// Compiles, links and checks `wasm` as a new version of `name`. This is
     /// CPU work: call it off the request path.
     pub fn load(&self, name: &str, wasm: &[u8]) -> Result<Loaded> {
-        let spec = self.spec(name).with_context(|| format!("no component {name:?} in the manifest"))?;
         let started = Instant::now();
-        let composed = self.with_dependencies(spec, wasm)?;
-        let component = self.cache.load(&self.engine, &composed).context("not a valid component")?;
+        let function = self.function(name, wasm)?;
         let compile_time = started.elapsed();
+        let version =
+            Version { sha256: sha256_hex(wasm), loaded_at: SystemTime::now(), mode: "wasm", handler: Box::new(function) };
+        Ok(Loaded { version, compile_time })
+    }
+
+    /// `wasm` compiled, linked and checked as `name`.
+    pub fn function(&self, name: &str, wasm: &[u8]) -> Result<Function> {
+        let spec = self.spec(name).with_context(|| format!("no component {name:?} in the manifest"))?;
+        let composed = self.with_dependencies(spec, wasm)?;
+        let engine = &self.runtime.engine;
+        let component = self.cache.load(engine, &composed)?;
         let world = match self.platform {
             Platform::Newsfeed => spec.world.as_deref(),
             Platform::Spin => None,
         };
         let spin_sqlite = !spec.sqlite_databases.is_empty();
-        let linker = self.worlds.linker(&self.engine, world, spin_sqlite)?;
-        let function = Function::new(name, sha256_hex(wasm), &component, &linker, &spec.sqlite_databases)
-            .with_context(|| match (world, spin_sqlite) {
+        let linker = self.worlds.linker(engine, world, spin_sqlite)?;
+        Function::new(name, self.runtime.clone(), &component, &linker, &spec.sqlite_databases).with_context(|| match (world, spin_sqlite) {
                 (Some(world), _) => format!(
                     "it does not fit world {world:?} (imports beyond it, or no wasi:http/incoming-handler export)"
                 ),
@@ -85,8 +103,7 @@ impl Loader {
                                  wasi:http/incoming-handler"
                     .to_string(),
                 (None, false) => "it imports more than WASI, or exports no wasi:http/incoming-handler".to_string(),
-            })?;
-        Ok(Loaded { function, compile_time })
+            })
     }
 
     /// `wasm` composed with the dependencies the platform does not serve

@@ -1,0 +1,25 @@
+//! The answers the host gives itself, rather than a function: JSON (the
+//! contract's error shape among them) and plain text.
+
+use crate::function::Response;
+use bytes::Bytes;
+use http::{header, StatusCode};
+use http_body_util::{BodyExt, Full};
+
+/// A JSON answer.
+pub fn json(status: StatusCode, value: &serde_json::Value) -> Response {
+    text(status, "application/json", value.to_string())
+}
+
+pub fn text(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Response {
+    let body = Full::new(body.into()).map_err(|never| match never {}).boxed_unsync();
+    let mut response = Response::new(body);
+    *response.status_mut() = status;
+    response.headers_mut().insert(header::CONTENT_TYPE, header::HeaderValue::from_static(content_type));
+    response
+}
+
+/// The contract's error answer: `{"error": message}`.
+pub fn error(status: StatusCode, message: &str) -> Response {
+    json(status, &serde_json::json!({ "error": message }))
+}

@@ -1,0 +1,22 @@
+//! `GET /metrics` (Prometheus text) on the `--metrics-listen` address.
+
+use super::answer::{error, text};
+use super::listen::serve_http;
+use crate::metrics::Metrics;
+use http::StatusCode;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+
+/// Serves `GET /metrics` on `listener`, for as long as the process lives.
+pub async fn serve_metrics(metrics: Arc<Metrics>, listener: TcpListener) {
+    serve_http(listener, move |req| {
+        let answer = match (req.method(), req.uri().path()) {
+            (&http::Method::GET, "/metrics") => {
+                text(StatusCode::OK, "text/plain; version=0.0.4; charset=utf-8", metrics.render())
+            }
+            _ => error(StatusCode::NOT_FOUND, "only GET /metrics is served here"),
+        };
+        std::future::ready(answer)
+    })
+    .await
+}

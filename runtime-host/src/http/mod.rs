@@ -1,0 +1,18 @@
+//! The HTTP front door: every listening socket of the host.
+//!
+//! - [`listen`]: the one accept loop, shared by every address below;
+//! - [`server`]: the public API: routes each request to its function's
+//!   [`Handler`](crate::function::Handler), enforces the body limit, and
+//!   turns every failure into the contract's JSON error;
+//! - [`admin`]: the token-guarded admin API (list functions, hot swap);
+//! - [`metrics`]: `GET /metrics` for Prometheus;
+//! - [`answer`]: the JSON and text answers all of them give.
+//!
+//! Depends on `function` (what it calls), `wasm::hot_swap` (what the admin
+//! API drives), `spin::routing`, `limits` and `metrics`.
+
+pub mod admin;
+pub mod answer;
+pub mod listen;
+pub mod metrics;
+pub mod server;

@@ -1,0 +1,102 @@
+//! The public API's server: routes each request to its function (or answers
+//! it from the host), enforces the body limit, and turns every failure into
+//! the contract's JSON error. It calls each function through its
+//! [`Handler`](crate::function::Handler) and never asks how it runs.
+
+use super::answer::{error, text};
+use super::listen::serve_http;
+use crate::function::{FunctionError, FunctionSlot, Request, Response};
+use crate::limits::Limits;
+use crate::metrics::Metrics;
+use crate::spin::routing::Router;
+use bytes::Bytes;
+use http::{header, Method, StatusCode};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+
+/// The OpenAPI document of the API, served at `GET /openapi.yaml`.
+const OPENAPI: &str = include_str!("../../../openapi.yaml");
+
+pub struct Server {
+    pub router: Router<Arc<FunctionSlot>>,
+    pub limits: Limits,
+    pub metrics: Arc<Metrics>,
+}
+
+impl Server {
+    /// Serves connections from `listener` until the process ends.
+    pub async fn run(self: Arc<Self>, listener: TcpListener) {
+        serve_http(listener, move |req| {
+            let server = self.clone();
+            async move { server.handle(req).await }
+        })
+        .await
+    }
+
+    /// Answers one request.
+    pub async fn handle(&self, req: http::Request<Incoming>) -> Response {
+        let path = req.uri().path();
+        if path == "/openapi.yaml" {
+            return match *req.method() {
+                Method::GET | Method::HEAD => text(StatusCode::OK, "application/yaml", OPENAPI),
+                _ => error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed; use GET"),
+            };
+        }
+        let Some(slot) = self.router.find(path) else {
+            return error(StatusCode::NOT_FOUND, &format!("no route for {path}"));
+        };
+        let req = match self.read_body(req).await {
+            Ok(req) => req,
+            Err(answer) => return answer,
+        };
+        let started = std::time::Instant::now();
+        let version = slot.take_for_request();
+        let response = match version.handler.handle(req).await {
+            Ok(response) => response,
+            Err(failure) => {
+                tracing::warn!(function = %slot.name, "{failure}");
+                self.metrics.failed(&slot.name, failure.kind());
+                failure_answer(&failure)
+            }
+        };
+        self.metrics.answered(&slot.name, response.status().as_u16(), started.elapsed());
+        response
+    }
+
+    /// Reads the whole body, up to the limit, so that a function never
+    /// waits on a slow client and an oversized body never reaches it.
+    async fn read_body(&self, req: http::Request<Incoming>) -> Result<Request, Response> {
+        let max = self.limits.max_body;
+        let too_large = || error(StatusCode::PAYLOAD_TOO_LARGE, &format!("request body is over the {max}-byte limit"));
+        let declared = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+        if declared.is_some_and(|length| length > max as u64) {
+            return Err(too_large());
+        }
+        let (mut parts, body) = req.into_parts();
+        let bytes: Bytes = match Limited::new(body, max).collect().await {
+            Ok(collected) => collected.to_bytes(),
+            Err(failure) if failure.is::<http_body_util::LengthLimitError>() => return Err(too_large()),
+            Err(_) => return Err(error(StatusCode::BAD_REQUEST, "the request body could not be read")),
+        };
+        // WASI-HTTP needs an authority; HTTP/1.0 clients may send no Host.
+        if !parts.headers.contains_key(header::HOST) {
+            parts.headers.insert(header::HOST, header::HeaderValue::from_static("localhost"));
+        }
+        Ok(Request::from_parts(parts, Full::new(bytes)))
+    }
+}
+
+/// The contract's answer for a request its function failed to answer.
+fn failure_answer(failure: &FunctionError) -> Response {
+    match failure {
+        FunctionError::AtCapacity(_) => error(StatusCode::SERVICE_UNAVAILABLE, "the server is at capacity, try again"),
+        FunctionError::DeadlineExceeded => {
+            error(StatusCode::INTERNAL_SERVER_ERROR, "the function ran past its deadline")
+        }
+        FunctionError::Trapped(_) | FunctionError::Instantiation(_) => {
+            error(StatusCode::INTERNAL_SERVER_ERROR, "the function failed")
+        }
+    }
+}

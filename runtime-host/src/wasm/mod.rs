@@ -1,0 +1,39 @@
+//! The WebAssembly runtime: each function as a component, run in a fresh,
+//! pooled instance for every request.
+//!
+//! - [`engine`]: the wasmtime engine, its pooling allocator and epoch clock;
+//! - [`loader`]: wasm bytes to a servable [`function::Function`], through
+//!   the [`compile_cache`] and the WIT [`worlds`] a component may import;
+//! - [`function`]: serving one request in a fresh instance, whose store holds
+//!   the [`host_state`], with the `newsfeed:feed` imports of [`feed`];
+//! - [`hot_swap`]: loading a new version of one function while the rest serve.
+//!
+//! Depends on `function` (it implements its `Handler`), `store`, `spin` (the
+//! manifest, composition, and the Spin interfaces a composed app imports),
+//! `limits` and `metrics`. Nothing here knows about HTTP serving.
+
+pub mod compile_cache;
+pub mod engine;
+pub mod feed;
+pub mod function;
+pub mod host_state;
+pub mod hot_swap;
+pub mod loader;
+pub mod worlds;
+
+use crate::limits::Limits;
+use crate::metrics::Metrics;
+use crate::spin::sqlite::Databases;
+use crate::store::Backend;
+use std::sync::Arc;
+
+/// What every instance of every function shares.
+pub struct Runtime {
+    pub engine: wasmtime::Engine,
+    /// The feed imports' backend; `None` under `--as-spin`.
+    pub backend: Option<Arc<dyn Backend>>,
+    /// What Spin's SQLite interface opens.
+    pub databases: Arc<Databases>,
+    pub limits: Limits,
+    pub metrics: Arc<Metrics>,
+}

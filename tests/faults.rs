@@ -46,3 +46,46 @@ fn a_memory_bomb_is_stopped_at_the_memory_cap() {
     let host = Host::start_with(&["--memory-limit", "16"]);
     assert_fails_alone(&host, "/faults/memory");
 }
+
+/// How many requests the instance that answered has served.
+fn calls(host: &Host) -> u64 {
+    let answer = host.send("GET", "/faults/count", None);
+    assert_eq!(answer.status, 200, "{answer:?}");
+    answer.json["calls"].as_u64().unwrap()
+}
+
+/// Sequential requests, each after the one before has fully finished (its
+/// instance is back in the idle list by then).
+fn sequential_calls(host: &Host, n: usize) -> Vec<u64> {
+    (0..n)
+        .map(|_| {
+            let count = calls(host);
+            std::thread::sleep(Duration::from_millis(30));
+            count
+        })
+        .collect()
+}
+
+#[test]
+fn every_request_gets_a_fresh_instance_by_default() {
+    let host = Host::start();
+    assert_eq!(sequential_calls(&host, 10), [1; 10]);
+}
+
+#[test]
+fn instance_reuse_serves_up_to_n_requests_in_one_instance() {
+    let host = Host::start_with(&["--instance-reuse", "3"]);
+    let seen = sequential_calls(&host, 12);
+    assert!(seen.iter().all(|n| (1..=3).contains(n)), "{seen:?}");
+    assert!(seen.contains(&3), "no instance served a third request: {seen:?}");
+}
+
+#[test]
+fn a_reused_instance_that_trapped_is_never_used_again() {
+    let host = Host::start_with(&["--instance-reuse", "100"]);
+    assert_eq!(sequential_calls(&host, 3), [1, 2, 3]);
+    // The one idle instance takes the trap, and is dropped.
+    assert_eq!(host.send("GET", "/faults/trap", None).status, 500);
+    std::thread::sleep(Duration::from_millis(30));
+    assert_eq!(sequential_calls(&host, 2), [1, 2]);
+}

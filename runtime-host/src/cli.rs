@@ -61,6 +61,12 @@ pub struct UpArgs {
     /// Instances alive at once; past it the answer is 503.
     #[arg(long, default_value_t = 1000)]
     pub max_instances: u32,
+    /// Requests one instance may serve, one after another (Spin's
+    /// `--max-instance-reuse-count`). 1, the default, gives every request a
+    /// fresh instance; above 1 a request may see memory that an earlier
+    /// request of the same function left behind.
+    #[arg(long, default_value_t = 1)]
+    pub instance_reuse: u32,
     /// The most writes the embedded store commits at once (group commit);
     /// 1 commits every write on its own.
     #[arg(long, default_value_t = crate::store::sqlite::DEFAULT_MAX_BATCH, value_parser = clap::value_parser!(usize))]
@@ -101,7 +107,11 @@ impl UpArgs {
         if !(1..=100_000).contains(&self.max_instances) {
             anyhow::bail!("--max-instances must be between 1 and 100000");
         }
+        if self.instance_reuse == 0 {
+            anyhow::bail!("--instance-reuse must be at least 1");
+        }
         Ok(Limits {
+            instance_reuse: self.instance_reuse,
             request_timeout,
             memory: self.memory_limit << 20,
             max_body: self.max_body,

@@ -13,10 +13,13 @@ pub struct Limits {
     pub max_body: usize,
     /// Instances alive at once; past it a request gets 503.
     pub max_instances: u32,
+    /// Requests one instance may serve, one after another; 1 (the default)
+    /// is a fresh instance for every request.
+    pub instance_reuse: u32,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { request_timeout: Duration::from_secs(10), memory: 64 << 20, max_body: 1 << 20, max_instances: 1000 }
+        Limits { request_timeout: Duration::from_secs(10), memory: 64 << 20, max_body: 1 << 20, max_instances: 1000, instance_reuse: 1 }
     }
 }

@@ -1,8 +1,12 @@
 //! One function: a component compiled and linked once, ready to instantiate,
 //! and the serving of one request in a fresh instance of it.
 //!
-//! Every request gets its own `Store` and instance from the pool, so no
-//! request sees another's memory and a trap ends only its own instance.
+//! By default every request gets its own `Store` and instance from the pool,
+//! so no request sees another's memory and a trap ends only its own
+//! instance. With `--instance-reuse N` (N > 1), as Spin's and `wasmtime
+//! serve`'s `--max-instance-reuse-count`, an instance that answered cleanly
+//! serves up to N requests, one after another; one that trapped, ran past
+//! its deadline or hit its memory cap is never used again.
 
 use super::engine::deadline_ticks;
 use super::feed::FeedCtx;
@@ -10,7 +14,7 @@ use super::host_state::HostState;
 use super::Runtime;
 use crate::function::{FunctionError, Handler, Request, Response};
 use crate::spin::sqlite::SpinSqliteCtx;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Store, Trap};
@@ -25,6 +29,15 @@ pub struct Function {
     /// The SQLite databases it may open (its manifest's `sqlite_databases`).
     sqlite_databases: Arc<[String]>,
     pre: ProxyPre<HostState>,
+    /// Instances that may serve again (only with instance reuse).
+    idle: Arc<Mutex<Vec<Instance>>>,
+}
+
+/// A live instance, and how many requests it has served.
+struct Instance {
+    store: Store<HostState>,
+    proxy: Proxy,
+    served: u32,
 }
 
 impl Function {
@@ -44,6 +57,7 @@ impl Function {
             runtime,
             sqlite_databases: sqlite_databases.into(),
             pre,
+            idle: Arc::default(),
         })
     }
 
@@ -55,6 +69,8 @@ impl Function {
         let sqlite = SpinSqliteCtx { databases: runtime.databases.clone(), allowed: self.sqlite_databases.clone() };
         let mut store = Store::new(&runtime.engine, HostState::new(feed, sqlite, limits.memory));
         store.limiter(|state| &mut state.limits);
+        // Start-up code runs under the deadline too; `handle` sets it
+        // afresh for each request.
         store.set_epoch_deadline(deadline_ticks(limits.request_timeout));
         store.epoch_deadline_trap();
         let started = Instant::now();
@@ -69,6 +85,18 @@ impl Function {
         runtime.metrics.instantiated(&self.name, started.elapsed());
         Ok((store, proxy))
     }
+
+    /// An instance for the next request: an idle one that may serve again,
+    /// else a fresh one.
+    async fn instance(&self) -> Result<Instance, FunctionError> {
+        if self.runtime.limits.instance_reuse > 1 {
+            if let Some(idle) = self.idle.lock().ok().and_then(|mut idle| idle.pop()) {
+                return Ok(idle);
+            }
+        }
+        let (store, proxy) = self.instantiate().await?;
+        Ok(Instance { store, proxy, served: 0 })
+    }
 }
 
 #[async_trait::async_trait]
@@ -76,11 +104,12 @@ impl Handler for Function {
     /// Serves one request in a fresh instance.
     async fn handle(&self, request: Request) -> Result<Response, FunctionError> {
         let limits = &self.runtime.limits;
-        let (mut store, proxy) = self.instantiate().await?;
+        let mut instance = self.instance().await?;
+        instance.store.set_epoch_deadline(deadline_ticks(limits.request_timeout));
 
         let (sender, receiver) = tokio::sync::oneshot::channel();
         let (request, out) = {
-            let mut http = store.data_mut().http();
+            let mut http = instance.store.data_mut().http();
             let body = request.map(|body| {
                 http_body_util::BodyExt::map_err(body, |never: std::convert::Infallible| -> wasmtime_wasi_http::Error {
                     match never {}
@@ -89,8 +118,20 @@ impl Handler for Function {
             let request = http.new_incoming_request(Scheme::Http, body).map_err(trapped)?;
             (request, http.new_response_outparam(sender).map_err(trapped)?)
         };
-        let call =
-            tokio::spawn(async move { proxy.wasi_http_incoming_handler().call_handle(&mut store, request, out).await });
+        let (idle, reuse) = (self.idle.clone(), limits.instance_reuse);
+        let call = tokio::spawn(async move {
+            let Instance { store, proxy, served } = &mut instance;
+            let called = proxy.wasi_http_incoming_handler().call_handle(&mut *store, request, out).await;
+            *served += 1;
+            // Only a clean return puts an instance back; one that trapped
+            // (deadline and memory cap included) is dropped here.
+            if called.is_ok() && *served < reuse {
+                if let Ok(mut idle) = idle.lock() {
+                    idle.push(instance);
+                }
+            }
+            called
+        });
         let abort = call.abort_handle();
 
         let answer = async {

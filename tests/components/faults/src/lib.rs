@@ -1,11 +1,18 @@
 //! Misbehaviour on demand: `/faults/trap` panics, `/faults/loop` never
 //! returns, `/faults/memory` allocates until the host's memory cap stops it,
-//! and `/faults/ok` answers 200, to show the host still serves.
+//! `/faults/count` answers how many requests this instance has served (to
+//! see instance reuse), and `/faults/ok` answers 200, to show the host still
+//! serves.
 
 use spin_sdk::http::{Request, Response};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// Requests this instance has served.
+static CALLS: AtomicU32 = AtomicU32::new(0);
 
 #[spin_sdk::http_component]
 fn entry(req: Request) -> Response {
+    let calls = CALLS.fetch_add(1, Ordering::Relaxed) + 1;
     match req.path() {
         "/faults/trap" => panic!("a deliberate trap"),
         "/faults/loop" => {
@@ -21,6 +28,11 @@ fn entry(req: Request) -> Response {
                 std::hint::black_box(&hoard);
             }
         }
+        "/faults/count" => Response::builder()
+            .status(200)
+            .header("content-type", "application/json")
+            .body(format!("{{\"calls\":{calls}}}"))
+            .build(),
         _ => Response::builder().status(200).header("content-type", "application/json").body("{\"ok\":true}").build(),
     }
 }

@@ -6,3 +6,20 @@ mod common;
 const FLAGS: &[&str] = &["--native"];
 
 include!("cases/api.rs");
+
+/// The cases above prove nothing about the baseline unless it really ran:
+/// the metrics say which mode served each function, and the admin API
+/// refuses to swap wasm into it.
+#[test]
+fn the_native_flag_really_serves_natively() {
+    let host = Host::start_with(&["--native", "--metrics-listen", "127.0.0.1:0"]);
+    let id = host.participant("n");
+    assert_eq!(host.get(&format!("/participant/{id}")).status, 200);
+    let text = host.scrape();
+    for function in ["participant", "friends", "outbound", "inbound", "search"] {
+        let series = format!(r#"newsfeed_function_version{{function="{function}",version="native",mode="native"}}"#);
+        assert_eq!(common::metric(&text, &series), 1.0, "{function}");
+    }
+    // The test-only component has no native build and runs in wasm.
+    assert!(text.contains(r#"function="faults","#) && text.contains(r#"mode="wasm""#), "{text}");
+}

@@ -65,7 +65,8 @@ fn fixture(runtime: &tokio::runtime::Runtime) -> Fixture {
     let limits = Limits::default();
     let engine = new_engine(&limits).unwrap();
     start_epoch_clock(&engine);
-    let backend: Arc<dyn Backend> = Arc::new(Sqlite::open(&dir.path().join("bench.db"), DEFAULT_MAX_BATCH, Arc::default()).unwrap());
+    let backend: Arc<dyn Backend> =
+        Arc::new(Sqlite::open(&dir.path().join("bench.db"), DEFAULT_MAX_BATCH, Arc::default()).unwrap());
     runtime.block_on(seed(backend.as_ref()));
     let load = |platform, backend| {
         let runtime = Arc::new(Runtime {

@@ -27,6 +27,9 @@ fn metrics_count_requests_failures_instantiations_and_versions() {
     assert_eq!(value(&text, r#"newsfeed_instantiation_seconds_count{function="participant"}"#), 9.0);
     let version = common::built_wasm("participant");
     let sha = newsfeed::wasm::compile_cache::sha256_hex(&std::fs::read(version).unwrap());
-    assert_eq!(value(&text, &format!(r#"newsfeed_function_version{{function="participant",version="{sha}",mode="wasm"}}"#)), 1.0);
+    assert_eq!(
+        value(&text, &format!(r#"newsfeed_function_version{{function="participant",version="{sha}",mode="wasm"}}"#)),
+        1.0
+    );
     assert!(!text.contains(r#"function="friends",class"#), "no requests reached friends");
 }

@@ -20,6 +20,12 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { request_timeout: Duration::from_secs(10), memory: 64 << 20, max_body: 1 << 20, max_instances: 1000, instance_reuse: 1 }
+        Limits {
+            request_timeout: Duration::from_secs(10),
+            memory: 64 << 20,
+            max_body: 1 << 20,
+            max_instances: 1000,
+            instance_reuse: 1,
+        }
     }
 }

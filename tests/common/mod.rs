@@ -168,10 +168,7 @@ impl Host {
         build_components();
         let mut newsfeed = Host::command_for(command, state.path(), flags, edit);
         adjust(&mut newsfeed);
-        let mut child = newsfeed
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("starting newsfeed up");
+        let mut child = newsfeed.stdout(Stdio::piped()).spawn().expect("starting newsfeed up");
         let (mut admin, mut metrics, mut lines) = (None, None, BufReader::new(child.stdout.take().unwrap()).lines());
         let base = loop {
             let line = lines.next().expect("newsfeed up ended before serving").unwrap();

@@ -61,7 +61,8 @@ pub async fn run(args: UpArgs, mode: Mode) -> Result<()> {
     let metrics = Arc::new(Metrics::default());
     let backend: Option<Arc<dyn Backend>> = match platform {
         Platform::Newsfeed => Some(Arc::new(
-            Sqlite::open(&database, args.max_write_batch, metrics.clone()).with_context(|| format!("opening {}", database.display()))?,
+            Sqlite::open(&database, args.max_write_batch, metrics.clone())
+                .with_context(|| format!("opening {}", database.display()))?,
         )),
         Platform::Spin => None,
     };

@@ -2,12 +2,12 @@
 //! accept loop that the public server, the admin API and the metrics
 //! endpoint share.
 
+use crate::function::Response;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use std::future::Future;
 use std::time::Duration;
 use tokio::net::TcpListener;
-use crate::function::Response;
 
 /// Serves every connection from `listener` on its own task, each request
 /// answered by `handle`, for as long as the process lives.

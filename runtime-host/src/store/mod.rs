@@ -16,8 +16,8 @@
 pub mod sqlite;
 pub mod wit;
 
-pub use wit::types;
 use types::{FeedItem, Friendship, Id, Participant, Post};
+pub use wit::types;
 
 /// What a backend call can fail with. Callers branch on the case: the WIT
 /// error variant has the same three.

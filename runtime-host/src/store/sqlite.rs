@@ -373,6 +373,16 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_database_newer_than_the_code_is_refused() {
+        let (dir, store) = store_with(&["a"]).await;
+        drop(store);
+        let path = dir.path().join("feed.db");
+        Connection::open(&path).unwrap().pragma_update(None, "user_version", sql::SCHEMA_VERSION + 1).unwrap();
+        let refused = Sqlite::open(&path, DEFAULT_MAX_BATCH, Arc::default()).err().expect("a newer schema opened");
+        assert!(refused.to_string().contains("newer than this newsfeed"), "{refused}");
+    }
+
+    #[tokio::test]
     async fn data_survives_reopening() {
         let (dir, store) = store_with(&["a", "b"]).await;
         store.befriend(1, 2).await.unwrap();

@@ -38,7 +38,8 @@ impl CompileCache {
                 Err(error) => tracing::warn!("ignoring unreadable compile cache {}: {error}", path.display()),
             }
         }
-        let compiled = engine.precompile_component(wasm).map_err(anyhow::Error::from).context("not a valid component")?;
+        let compiled =
+            engine.precompile_component(wasm).map_err(anyhow::Error::from).context("not a valid component")?;
         // A name of its own: several hosts may share one cache dir.
         let partial = path.with_extension(format!("{}.{:?}.partial", std::process::id(), std::thread::current().id()));
         if let Err(error) = std::fs::write(&partial, &compiled).and_then(|()| std::fs::rename(&partial, &path)) {

@@ -74,11 +74,10 @@ impl Function {
         store.set_epoch_deadline(deadline_ticks(limits.request_timeout));
         store.epoch_deadline_trap();
         let started = Instant::now();
-        let proxy = self
-            .pre
-            .instantiate_async(&mut store)
-            .await
-            .map_err(|error| match error.downcast_ref::<wasmtime::PoolConcurrencyLimitError>() {
+        let proxy =
+            self.pre.instantiate_async(&mut store).await.map_err(|error| match error
+                .downcast_ref::<wasmtime::PoolConcurrencyLimitError>()
+            {
                 Some(full) => FunctionError::AtCapacity(full.to_string()),
                 None => FunctionError::Instantiation(format!("{error:#}")),
             })?;

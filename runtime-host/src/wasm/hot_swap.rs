@@ -107,7 +107,8 @@ impl HotSwap {
         match tokio::fs::read(&spec.source).await {
             Ok(wasm) => self.swap(name, wasm).await,
             Err(error) => {
-                let refused = SwapError::Refused(anyhow::Error::new(error).context(format!("reading {}", spec.source.display())));
+                let refused =
+                    SwapError::Refused(anyhow::Error::new(error).context(format!("reading {}", spec.source.display())));
                 tracing::error!(function = name, "{refused}");
                 Err(refused)
             }

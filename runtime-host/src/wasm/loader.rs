@@ -78,8 +78,12 @@ impl Loader {
         let started = Instant::now();
         let function = self.function(name, wasm)?;
         let compile_time = started.elapsed();
-        let version =
-            Version { sha256: sha256_hex(wasm), loaded_at: SystemTime::now(), mode: "wasm", handler: Box::new(function) };
+        let version = Version {
+            sha256: sha256_hex(wasm),
+            loaded_at: SystemTime::now(),
+            mode: "wasm",
+            handler: Box::new(function),
+        };
         Ok(Loaded { version, compile_time })
     }
 
@@ -95,7 +99,8 @@ impl Loader {
         };
         let spin_sqlite = !spec.sqlite_databases.is_empty();
         let linker = self.worlds.linker(engine, world, spin_sqlite)?;
-        Function::new(name, self.runtime.clone(), &component, &linker, &spec.sqlite_databases).with_context(|| match (world, spin_sqlite) {
+        Function::new(name, self.runtime.clone(), &component, &linker, &spec.sqlite_databases).with_context(|| {
+            match (world, spin_sqlite) {
                 (Some(world), _) => format!(
                     "it does not fit world {world:?} (imports beyond it, or no wasi:http/incoming-handler export)"
                 ),
@@ -103,7 +108,8 @@ impl Loader {
                                  wasi:http/incoming-handler"
                     .to_string(),
                 (None, false) => "it imports more than WASI, or exports no wasi:http/incoming-handler".to_string(),
-            })
+            }
+        })
     }
 
     /// `wasm` composed with the dependencies the platform does not serve

@@ -8,7 +8,7 @@
 //! that prices the sandbox). A [`FunctionSlot`] holds the version serving
 //! now; hot swap replaces it atomically.
 //!
-//! Depends on `store` (the native baseline reads it) and `limits`.
+//! Depends on `store` (the native baseline reads it), nothing else.
 
 pub mod native;
 

@@ -11,13 +11,7 @@ label=$1 binary=$2
 shift 2
 port=${PORT:-3900}
 duration=${DURATION:-10}
-state=$(mktemp -d)
-"$binary" up --listen "127.0.0.1:$port" --state-dir "$state" --compile-cache "${COMPILE_CACHE:-target/read-cost-cache}" "$@" \
-    > "$state/out" 2> "$state/err" &
-pid=$!
-trap 'kill $pid 2>/dev/null; rm -rf "$state"' EXIT
-until grep -q Serving "$state/out" 2>/dev/null; do sleep 0.2; done
-curl -s -XPOST "127.0.0.1:$port/participant" -d '{"name":"bench"}' > /dev/null
+. "$(dirname "$0")/start-host.sh"
 url="http://127.0.0.1:$port/participant/1"
 wrk -t2 -c64 -d3s "$url" > /dev/null # warm-up
 # /proc/PID/stat: field 10 minflt, 14 utime, 15 stime (clock ticks).

@@ -69,7 +69,11 @@ pub struct UpArgs {
     pub instance_reuse: u32,
     /// The most writes the embedded store commits at once (group commit);
     /// 1 commits every write on its own.
-    #[arg(long, default_value_t = crate::store::sqlite::DEFAULT_MAX_BATCH, value_parser = clap::value_parser!(usize))]
+    #[arg(
+        long,
+        default_value_t = crate::store::sqlite::DEFAULT_MAX_BATCH,
+        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..)
+    )]
     pub max_write_batch: usize,
     /// Run the functions' logic natively, without wasm: the baseline that
     /// measures what the sandbox costs. Not for production.

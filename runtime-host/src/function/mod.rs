@@ -128,10 +128,10 @@ impl FunctionSlot {
         self.swapping.lock().await
     }
 
-    /// Makes `version` the one new requests get; returns the old one.
-    pub fn replace(&self, version: Version) -> Arc<Version> {
+    /// Makes `version` the one new requests get.
+    pub fn replace(&self, version: Version) {
         self.swaps.fetch_add(1, Ordering::Relaxed);
-        self.current.swap(Arc::new(version))
+        self.current.store(Arc::new(version));
     }
 
     /// Counts a version that was offered and refused.

@@ -100,7 +100,8 @@ impl Function {
 
 #[async_trait::async_trait]
 impl Handler for Function {
-    /// Serves one request in a fresh instance.
+    /// Serves one request in a fresh instance (or, with instance reuse, in
+    /// one that may serve again).
     async fn handle(&self, request: Request) -> Result<Response, FunctionError> {
         let limits = &self.runtime.limits;
         let mut instance = self.instance().await?;
@@ -117,7 +118,9 @@ impl Handler for Function {
             let request = http.new_incoming_request(Scheme::Http, body).map_err(trapped)?;
             (request, http.new_response_outparam(sender).map_err(trapped)?)
         };
-        let (idle, reuse) = (self.idle.clone(), limits.instance_reuse);
+        // Where the instance goes back to, if it may serve again.
+        let idle = (limits.instance_reuse > 1).then(|| self.idle.clone());
+        let reuse = limits.instance_reuse;
         let call = tokio::spawn(async move {
             let Instance { store, proxy, served } = &mut instance;
             let called = proxy.wasi_http_incoming_handler().call_handle(&mut *store, request, out).await;
@@ -125,7 +128,7 @@ impl Handler for Function {
             // Only a clean return puts an instance back; one that trapped
             // (deadline and memory cap included) is dropped here.
             if called.is_ok() && *served < reuse {
-                if let Ok(mut idle) = idle.lock() {
+                if let Some(Ok(mut idle)) = idle.as_ref().map(|idle| idle.lock()) {
                     idle.push(instance);
                 }
             }

@@ -3,6 +3,8 @@
 
 mod common;
 
-const FLAGS: &[&str] = &[];
+fn start() -> Host {
+    Host::start_with(&[])
+}
 
 include!("cases/api.rs");

@@ -3,7 +3,9 @@
 
 mod common;
 
-const FLAGS: &[&str] = &["--native"];
+fn start() -> Host {
+    Host::start_with(&["--native"])
+}
 
 include!("cases/api.rs");
 

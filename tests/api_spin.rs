@@ -4,6 +4,8 @@
 
 mod common;
 
-const FLAGS: &[&str] = &["--as-spin"];
+fn start() -> Host {
+    Host::start_with(&["--as-spin"])
+}
 
 include!("cases/api.rs");

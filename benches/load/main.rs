@@ -6,6 +6,9 @@
 //! newsfeed-load run --base-url http://127.0.0.1:3000 --users 32 --searchers 0.2 --duration 30 --out run.json --chart run.svg
 //! newsfeed-load compare wasm.json native.json --chart compare.svg
 //! ```
+//!
+//! `--base-url` given more than once spreads the users over several hosts
+//! (user `n` talks to URL `n mod N`), as a load balancer would.
 
 mod chart;
 mod client;
@@ -38,8 +41,9 @@ enum Command {
 
 #[derive(Args)]
 pub struct RunArgs {
-    #[arg(long, default_value = "http://127.0.0.1:3000")]
-    base_url: String,
+    /// A host to load; give it again to spread the users over several.
+    #[arg(long = "base-url", default_value = "http://127.0.0.1:3000")]
+    base_urls: Vec<String>,
     /// Concurrent users.
     #[arg(long, default_value_t = 16)]
     users: usize,
@@ -90,7 +94,7 @@ async fn main() -> Result<()> {
     match Cli::parse().command {
         Command::Run(args) => {
             if !args.allow_remote {
-                refuse_remote(&args.base_url)?;
+                args.base_urls.iter().try_for_each(|url| refuse_remote(url))?;
             }
             let plan = profile::Plan {
                 users: args.users,
@@ -101,7 +105,7 @@ async fn main() -> Result<()> {
                 max_requests: args.requests,
                 progress: !args.quiet,
             };
-            let result = profile::run(&args.base_url, &args.label, &plan).await?;
+            let result = profile::run(&args.base_urls, &args.label, &plan).await?;
             println!("{}", report::table(&[&result]));
             if let Some(path) = &args.out {
                 std::fs::write(path, serde_json::to_string_pretty(&result)?)?;

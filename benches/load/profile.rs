@@ -142,8 +142,9 @@ async fn user(client: Client, role: Role, clock: Arc<Clock>, seed: u64) -> Ops {
     measured
 }
 
-pub async fn run(base_url: &str, label: &str, plan: &Plan) -> Result<RunResult> {
-    let client = Client::new(base_url);
+/// Runs the plan against `base_urls`, user `n` talking to URL `n mod N`.
+pub async fn run(base_urls: &[String], label: &str, plan: &Plan) -> Result<RunResult> {
+    let clients: Vec<Client> = base_urls.iter().map(|url| Client::new(url)).collect();
     let started = Instant::now();
     let clock = Arc::new(Clock {
         measure_from: started + plan.warmup,
@@ -160,7 +161,7 @@ pub async fn run(base_url: &str, label: &str, plan: &Plan) -> Result<RunResult> 
                 _ if n < searchers + readers => Role::Reader,
                 _ => Role::Broadcaster,
             };
-            tokio::spawn(user(client.clone(), role, clock.clone(), n as u64 + 1))
+            tokio::spawn(user(clients[n % clients.len()].clone(), role, clock.clone(), n as u64 + 1))
         })
         .collect();
 
@@ -189,5 +190,5 @@ pub async fn run(base_url: &str, label: &str, plan: &Plan) -> Result<RunResult> 
         bar.finish_and_clear();
     }
     let measured_for = Instant::now().saturating_duration_since(clock.measure_from).min(plan.duration);
-    Ok(RunResult::new(label, base_url, plan.users, searchers, readers, measured_for, &total))
+    Ok(RunResult::new(label, &base_urls.join(","), plan.users, searchers, readers, measured_for, &total))
 }

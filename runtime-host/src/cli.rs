@@ -40,9 +40,17 @@ pub struct UpArgs {
     /// The address to listen on (port 0 picks a free one).
     #[arg(long, default_value = "127.0.0.1:3000")]
     pub listen: SocketAddr,
-    /// Where the database and the compiled components live.
+    /// Where the embedded database and the compiled components live.
     #[arg(long, default_value = ".newsfeed")]
     pub state_dir: PathBuf,
+    /// The database: `postgres://USER@HOST:PORT/DB` for a PostgreSQL server
+    /// that several hosts may share, or `sqlite:PATH` for an embedded file.
+    /// Default: the file `newsfeed.db` in the state dir.
+    #[arg(long, env = "NEWSFEED_DATABASE_URL", hide_env_values = true, value_parser = Database::parse)]
+    pub database: Option<Database>,
+    /// Connections to PostgreSQL this host keeps at most.
+    #[arg(long, default_value_t = 16, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=10_000))]
+    pub database_pool: usize,
     /// Where compiled components are cached; default: `<state-dir>/compiled`.
     #[arg(long)]
     pub compile_cache: Option<PathBuf>,
@@ -67,7 +75,7 @@ pub struct UpArgs {
     /// request of the same function left behind.
     #[arg(long, default_value_t = 1)]
     pub instance_reuse: u32,
-    /// The most writes the embedded store commits at once (group commit);
+    /// The most writes the embedded SQLite store commits at once (group commit);
     /// 1 commits every write on its own.
     #[arg(
         long,
@@ -95,7 +103,33 @@ pub struct UpArgs {
     pub admin_token: Option<String>,
 }
 
+/// Where the data lives.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Database {
+    /// An embedded SQLite file.
+    Sqlite(PathBuf),
+    /// A PostgreSQL server, by its connection URL.
+    Postgres(String),
+}
+
+impl Database {
+    fn parse(given: &str) -> Result<Database, String> {
+        if given.starts_with("postgres://") || given.starts_with("postgresql://") {
+            return Ok(Database::Postgres(given.to_string()));
+        }
+        match given.strip_prefix("sqlite:") {
+            Some(path) if !path.is_empty() => Ok(Database::Sqlite(PathBuf::from(path))),
+            _ => Err("expected postgres://USER@HOST:PORT/DB or sqlite:PATH".into()),
+        }
+    }
+}
+
 impl UpArgs {
+    /// The database the flags name, the state dir's file by default.
+    pub fn database(&self) -> Database {
+        self.database.clone().unwrap_or_else(|| Database::Sqlite(self.state_dir.join("newsfeed.db")))
+    }
+
     /// The limits the flags ask for, refused with a clear error when out of
     /// range.
     pub fn limits(&self) -> anyhow::Result<Limits> {
@@ -121,5 +155,20 @@ impl UpArgs {
             max_body: self.max_body,
             max_instances: self.max_instances,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_database_is_named_by_its_scheme() {
+        assert_eq!(Database::parse("sqlite:feed.db"), Ok(Database::Sqlite("feed.db".into())));
+        let url = "postgres://me@127.0.0.1:5432/feed";
+        assert_eq!(Database::parse(url), Ok(Database::Postgres(url.into())));
+        for bad in ["feed.db", "sqlite:", "mysql://x/y"] {
+            assert!(Database::parse(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -1,14 +1,16 @@
 // The API cases, shared by `tests/api.rs` (wasm functions),
-// `tests/api_native.rs` (the native baseline) and `tests/api_spin.rs` (the
-// functions composed with the Spin adapter), which must all answer alike.
-// Each includes this file after defining `FLAGS`, the `newsfeed up` flags.
+// `tests/api_native.rs` (the native baseline), `tests/api_spin.rs` (the
+// functions composed with the Spin adapter) and `tests/api_postgres.rs` (the
+// PostgreSQL backend), which must all answer alike. Each includes this file
+// after defining `fn start() -> Host`, which starts a host on an empty
+// database.
 
 use common::Host;
 use serde_json::json;
 
 #[test]
 fn participants_are_created_and_read() {
-    let host = Host::start_with(FLAGS);
+    let host = start();
     let created = host.post("/participant", r#"{"name": "joe"}"#);
     assert_eq!(created.status, 200);
     assert_eq!(created.content_type, "application/json");
@@ -19,7 +21,7 @@ fn participants_are_created_and_read() {
 
 #[test]
 fn friendship_is_symmetric_idempotent_and_never_with_oneself() {
-    let host = Host::start_with(FLAGS);
+    let host = start();
     let (a, b) = (host.participant("a"), host.participant("b"));
     let made = host.befriend(a, b);
     assert_eq!(made.status, 200);
@@ -49,7 +51,7 @@ fn friendship_is_symmetric_idempotent_and_never_with_oneself() {
 
 #[test]
 fn a_post_reaches_the_outbound_list_every_friends_feed_and_search_at_once() {
-    let host = Host::start_with(FLAGS);
+    let host = start();
     let (author, f1, f2, stranger) =
         (host.participant("author"), host.participant("f1"), host.participant("f2"), host.participant("s"));
     host.befriend(author, f1);
@@ -78,7 +80,7 @@ fn a_post_reaches_the_outbound_list_every_friends_feed_and_search_at_once() {
 
 #[test]
 fn occurred_defaults_to_the_servers_utc_time() {
-    let host = Host::start_with(FLAGS);
+    let host = start();
     let id = host.participant("a");
     let posted = host.publish(id, "s", "t");
     assert_eq!(posted.status, 200);
@@ -89,7 +91,7 @@ fn occurred_defaults_to_the_servers_utc_time() {
 
 #[test]
 fn lists_are_newest_stored_first_and_limited() {
-    let host = Host::start_with(FLAGS);
+    let host = start();
     let (a, b) = (host.participant("a"), host.participant("b"));
     let others: Vec<i64> = (0..3).map(|i| host.participant(&format!("o{i}"))).collect();
     host.befriend(a, b);
@@ -121,7 +123,7 @@ fn lists_are_newest_stored_first_and_limited() {
 
 #[test]
 fn search_matches_whole_words_ranks_best_posts_first_and_is_never_a_query_language() {
-    let host = Host::start_with(FLAGS);
+    let host = start();
     let (one, two, three) = (host.participant("1"), host.participant("2"), host.participant("3"));
     host.publish(one, "morning", "the quick fox");
     host.publish(two, "evening", "a quick brown fox jumps");
@@ -152,6 +154,13 @@ fn search_matches_whole_words_ranks_best_posts_first_and_is_never_a_query_langua
         assert_eq!(host.get(&format!("/outbound?keywords={hostile}")).status, 200, "{hostile}");
     }
     assert_eq!(host.get("/outbound?keywords=OR").json, json!([]), "OR is a plain word here");
+    // tsquery's syntax, quotes and control characters (NUL too) separate
+    // words like any other non-alphanumeric character.
+    for hostile in ["fox%26dog", "fox|dog", "!fox", "fox:*", "(fox)", "'fox'", "fox%00dog", "%01fox%1F", "fox\\"] {
+        let answer = host.get(&format!("/outbound?keywords={hostile}"));
+        assert_eq!(answer.json, links(&[one, three, two]), "{hostile}");
+    }
+    assert_eq!(host.get("/outbound?keywords=brown-fox").json, links(&[one, two, three]), "the words it holds");
 
     assert_eq!(host.get("/outbound").status, 400);
     assert_eq!(host.get("/outbound?keywords=").status, 400);
@@ -163,7 +172,7 @@ fn search_matches_whole_words_ranks_best_posts_first_and_is_never_a_query_langua
 
 #[test]
 fn every_bad_request_gets_a_json_400_and_changes_nothing() {
-    let host = Host::start_with(FLAGS);
+    let host = start();
     let (a, b) = (host.participant("a"), host.participant("b"));
     let outbound = format!("/participant/{a}/outbound");
     let friends = format!("/participant/{a}/friends");
@@ -220,7 +229,7 @@ fn every_bad_request_gets_a_json_400_and_changes_nothing() {
 
 #[test]
 fn unknown_participants_routes_and_methods_get_404_and_405() {
-    let host = Host::start_with(FLAGS);
+    let host = start();
     let a = host.participant("a");
     for path in [
         "/participant/424242",
@@ -258,7 +267,7 @@ fn unknown_participants_routes_and_methods_get_404_and_405() {
 
 #[test]
 fn a_body_over_the_limit_gets_413_and_a_body_is_json_whatever_its_content_type() {
-    let host = Host::start_with(FLAGS);
+    let host = start();
     let huge = format!(r#"{{"name": "{}"}}"#, "x".repeat(1 << 20));
     let answer = host.post("/participant", &huge);
     assert_eq!(answer.status, 413);
@@ -276,7 +285,7 @@ fn a_body_over_the_limit_gets_413_and_a_body_is_json_whatever_its_content_type()
 
 #[test]
 fn concurrent_posts_all_fan_out() {
-    let host = Host::start_with(FLAGS);
+    let host = start();
     let author = host.participant("author");
     let friends: Vec<i64> = (0..5).map(|i| host.participant(&format!("f{i}"))).collect();
     for friend in &friends {
@@ -305,7 +314,7 @@ fn concurrent_posts_all_fan_out() {
 
 #[test]
 fn the_openapi_document_is_served() {
-    let host = Host::start_with(FLAGS);
+    let host = start();
     let response = reqwest::blocking::get(format!("{}/openapi.yaml", host.base)).unwrap();
     assert_eq!(response.status(), 200);
     let text = response.text().unwrap();

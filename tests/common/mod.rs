@@ -6,6 +6,7 @@
 #![allow(dead_code)] // Each test file uses its own part of the harness.
 
 pub mod openapi;
+pub mod postgres;
 
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
@@ -219,6 +220,15 @@ impl Host {
     pub fn scrape(&self) -> String {
         let url = self.metrics.as_ref().expect("started with --metrics-listen");
         self.client.get(url).send().unwrap().text().unwrap()
+    }
+
+    /// Sends SIGTERM, as a rolling restart does, and waits for the process
+    /// to end.
+    pub fn terminate(mut self) -> (std::process::ExitStatus, tempfile::TempDir) {
+        // SAFETY: kill has no memory preconditions; the pid is our child's.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let status = self.child.wait().unwrap();
+        (status, std::mem::replace(&mut self.state, tempfile::tempdir().unwrap()))
     }
 
     /// Kills the process at once (no clean shutdown) and hands back its state.

@@ -7,7 +7,7 @@
 //! mid-call: a failed call writes nothing.
 
 use crate::types::Error;
-use newsfeed_sql as sql;
+use newsfeed_sql::sqlite::{self as sql, Step};
 use spin_sdk::sqlite::{Connection, Value};
 
 /// An open connection to the `default` database.
@@ -46,8 +46,17 @@ impl Db {
     /// and then finds nothing left to do.
     fn migrate(&self) -> Result<(), Error> {
         let done = self.schema_version()?;
-        for statement in sql::migration(done) {
-            self.query(&statement, &[])?;
+        for step in sql::migration(done) {
+            match step {
+                Step::Sql(statement) => drop(self.query(&statement, &[])?),
+                Step::IndexEveryPost => {
+                    for mut post in self.query(sql::EVERY_POST, &[])? {
+                        let (id, subject, story) = (post.int()?, post.text()?, post.text()?);
+                        let document = newsfeed_sql::search::document(&subject, &story);
+                        self.query(sql::INDEX_POST, &[Value::Integer(id), Value::Text(document)])?;
+                    }
+                }
+            }
         }
         Ok(())
     }

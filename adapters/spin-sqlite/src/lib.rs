@@ -15,7 +15,8 @@ mod db;
 
 use db::{read, write, Db, Row};
 use exports::newsfeed::feed::{friendships, participants, publishing, search, storage, types};
-use newsfeed_sql as sql;
+use newsfeed_sql::sqlite as sql;
+use newsfeed_sql::{check_text, unknown_participant, SELF_FRIENDSHIP};
 use spin_sdk::sqlite::Value;
 use types::{Error, FeedItem, Friendship, Id, Participant, Post};
 
@@ -27,7 +28,7 @@ export!(Adapter);
 
 fn require_participant(db: &Db, id: Id) -> Result<(), Error> {
     match db.query(sql::PARTICIPANT_EXISTS, &[Value::Integer(id)])?.is_empty() {
-        true => Err(Error::NotFound(sql::unknown_participant(id))),
+        true => Err(Error::NotFound(unknown_participant(id))),
         false => Ok(()),
     }
 }
@@ -36,7 +37,7 @@ impl storage::Guest for Adapter {
     fn get_participant(id: Id) -> Result<Participant, Error> {
         match Db::open()?.query(sql::PARTICIPANT_NAME, &[Value::Integer(id)])?.pop() {
             Some(mut row) => Ok(Participant { id, name: row.text()? }),
-            None => Err(Error::NotFound(sql::unknown_participant(id))),
+            None => Err(Error::NotFound(unknown_participant(id))),
         }
     }
 
@@ -75,6 +76,7 @@ impl storage::Guest for Adapter {
 
 impl participants::Guest for Adapter {
     fn create(name: String) -> Result<Participant, Error> {
+        check_text("name", &name).map_err(Error::Invalid)?;
         write(|db| {
             let id = db.query_one(sql::INSERT_PARTICIPANT, &[Value::Text(name.clone())])?.int()?;
             Ok(Participant { id, name })
@@ -85,7 +87,7 @@ impl participants::Guest for Adapter {
 impl friendships::Guest for Adapter {
     fn befriend(a: Id, b: Id) -> Result<Friendship, Error> {
         if a == b {
-            return Err(Error::Invalid(sql::SELF_FRIENDSHIP.into()));
+            return Err(Error::Invalid(SELF_FRIENDSHIP.into()));
         }
         write(|db| {
             require_participant(db, a)?;
@@ -100,14 +102,15 @@ impl friendships::Guest for Adapter {
 
 impl publishing::Guest for Adapter {
     fn publish(post: Post) -> Result<Post, Error> {
+        check_text("subject", &post.subject).and_then(|()| check_text("story", &post.story)).map_err(Error::Invalid)?;
         write(|db| {
             require_participant(db, post.author)?;
+            let document = Value::Text(newsfeed_sql::search::document(&post.subject, &post.story));
             let (subject, story) = (Value::Text(post.subject.clone()), Value::Text(post.story.clone()));
-            let columns =
-                [Value::Integer(post.author), Value::Text(post.occurred.clone()), subject.clone(), story.clone()];
+            let columns = [Value::Integer(post.author), Value::Text(post.occurred.clone()), subject, story];
             let id = db.query_one(sql::INSERT_POST, &columns)?.int()?;
             db.query(sql::FAN_OUT, &[Value::Integer(post.author), Value::Integer(id)])?;
-            db.query(sql::INDEX_POST, &[Value::Integer(id), subject, story])?;
+            db.query(sql::INDEX_POST, &[Value::Integer(id), document])?;
             Ok(post)
         })
     }
@@ -115,7 +118,7 @@ impl publishing::Guest for Adapter {
 
 impl search::Guest for Adapter {
     fn find_posters(keywords: Vec<String>, limit: u32) -> Result<Vec<Id>, Error> {
-        let distinct = sql::search_keywords(&keywords).map_err(Error::Invalid)?;
+        let distinct = newsfeed_sql::search::keywords(&keywords).map_err(Error::Invalid)?;
         if distinct.is_empty() {
             return Ok(Vec::new());
         }

@@ -1,9 +1,10 @@
 //! `newsfeed up` and `newsfeed watch`: load the app from the manifest, open
 //! the store, compile (or load from cache) every component, and serve HTTP
-//! until Ctrl-C, hot-swapping functions as their files change.
+//! until Ctrl-C or SIGTERM, hot-swapping functions as their files change;
+//! then drain (every accepted request answered) and exit.
 
 use super::watch::{watch_sources, watch_wasm_files};
-use crate::cli::UpArgs;
+use crate::cli::{Database, UpArgs};
 use crate::function::native::NativeFunction;
 use crate::function::{FunctionSlot, Version};
 use crate::http::admin::Admin;
@@ -13,6 +14,7 @@ use crate::metrics::Metrics;
 use crate::spin::manifest::App;
 use crate::spin::routing::Router;
 use crate::spin::sqlite::Databases;
+use crate::store::postgres::Postgres;
 use crate::store::sqlite::Sqlite;
 use crate::store::Backend;
 use crate::wasm::compile_cache::CompileCache;
@@ -51,27 +53,33 @@ pub async fn run(args: UpArgs, mode: Mode) -> Result<()> {
     let app = App::load(&args.manifest)?;
     let limits = args.limits()?;
     std::fs::create_dir_all(&args.state_dir).with_context(|| format!("creating {}", args.state_dir.display()))?;
-    let database = args.state_dir.join("newsfeed.db");
     let platform = if args.as_spin { Platform::Spin } else { Platform::Newsfeed };
-    if platform == Platform::Spin {
-        tracing::info!("running as Spin would: functions composed with their dependencies, Spin's SQLite served");
-    }
+    let metrics = Arc::new(Metrics::default());
+    let database = args.database();
     // Under Spin the adapter creates and migrates the schema itself; opening
     // the backend here would do it first and hide a broken adapter.
-    let metrics = Arc::new(Metrics::default());
-    let backend: Option<Arc<dyn Backend>> = match platform {
-        Platform::Newsfeed => Some(Arc::new(
-            Sqlite::open(&database, args.max_write_batch, metrics.clone())
-                .with_context(|| format!("opening {}", database.display()))?,
-        )),
-        Platform::Spin => None,
+    let backend: Option<Arc<dyn Backend>> = match (platform, &database) {
+        (Platform::Newsfeed, database) => Some(open_store(database, &args, &metrics).await?),
+        (Platform::Spin, Database::Sqlite(_)) => {
+            tracing::info!("running as Spin would: functions composed with their dependencies, Spin's SQLite served");
+            None
+        }
+        (Platform::Spin, Database::Postgres(_)) => {
+            bail!("--as-spin serves Spin's SQLite to the manifest's SQLite adapter; it has no PostgreSQL adapter yet")
+        }
+    };
+    // The file Spin's SQLite interface opens for a component that imports it
+    // (under --as-spin); with PostgreSQL no function imports it.
+    let spin_sqlite = match &database {
+        Database::Sqlite(path) => path.clone(),
+        Database::Postgres(_) => args.state_dir.join("newsfeed.db"),
     };
     let engine = new_engine(&limits)?;
     start_epoch_clock(&engine);
     let runtime = Arc::new(Runtime {
         engine,
         backend: backend.clone(),
-        databases: Databases::new(&database),
+        databases: Databases::new(&spin_sqlite),
         limits: limits.clone(),
         metrics: metrics.clone(),
     });
@@ -105,7 +113,7 @@ pub async fn run(args: UpArgs, mode: Mode) -> Result<()> {
         functions.insert(name.clone(), Arc::new(FunctionSlot::new(name, version, routes)));
     }
     let routes = app.routes.iter().map(|(route, name)| (route.clone(), functions[name].clone())).collect();
-    let server = Arc::new(Server { router: Router::new(routes), limits, metrics: metrics.clone() });
+    let server = Arc::new(Server { router: Router::new(routes), limits, metrics: metrics.clone(), store: backend });
 
     // Swapping wasm into a host that serves native code would be a lie.
     let hot_swap = match args.native {
@@ -140,11 +148,39 @@ pub async fn run(args: UpArgs, mode: Mode) -> Result<()> {
         tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
     // The tests read this line to find the port.
     println!("Serving http://{}", listener.local_addr()?);
-    tokio::select! {
-        () = server.run(listener) => Ok(()),
-        _ = tokio::signal::ctrl_c() => {
-            eprintln!("Shutting down");
-            Ok(())
+    server.run(listener, stop_signal()).await;
+    eprintln!("Stopped: every accepted request was answered");
+    Ok(())
+}
+
+/// Opens the store the flags name.
+async fn open_store(database: &Database, args: &UpArgs, metrics: &Arc<Metrics>) -> Result<Arc<dyn Backend>> {
+    Ok(match database {
+        Database::Sqlite(path) => Arc::new(
+            Sqlite::open(path, args.max_write_batch, metrics.clone())
+                .with_context(|| format!("opening {}", path.display()))?,
+        ),
+        Database::Postgres(url) => {
+            let store = Postgres::connect(url, args.database_pool).await.context("connecting to PostgreSQL")?;
+            tracing::info!("storing in PostgreSQL");
+            Arc::new(store)
         }
+    })
+}
+
+/// Completes on Ctrl-C or SIGTERM (what a rolling restart sends).
+async fn stop_signal() {
+    let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(terminate) => terminate,
+        Err(error) => {
+            tracing::warn!("cannot listen for SIGTERM: {error}");
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate.recv() => {}
     }
+    eprintln!("Shutting down: no new connections; answering the requests accepted");
 }

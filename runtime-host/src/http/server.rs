@@ -2,18 +2,25 @@
 //! it from the host), enforces the body limit, and turns every failure into
 //! the contract's JSON error. It calls each function through its
 //! [`Handler`](crate::function::Handler) and never asks how it runs.
+//!
+//! The host's own endpoints sit beside the API: `GET /openapi.yaml`,
+//! `GET /healthz` (the process answers) and `GET /readyz` (the store
+//! answers too: a load balancer sends traffic only while it does).
 
-use super::answer::{error, text};
-use super::listen::serve_http;
+use super::answer::{error, json, text};
+use super::listen::serve_until;
 use crate::function::{FunctionError, FunctionSlot, Request, Response};
 use crate::limits::Limits;
 use crate::metrics::Metrics;
 use crate::spin::routing::Router;
+use crate::store::Backend;
 use bytes::Bytes;
 use http::{header, Method, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
+use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::net::TcpListener;
 
 /// The OpenAPI document of the API, served at `GET /openapi.yaml`.
@@ -23,26 +30,32 @@ pub struct Server {
     pub router: Router<Arc<FunctionSlot>>,
     pub limits: Limits,
     pub metrics: Arc<Metrics>,
+    /// The store `/readyz` asks; `None` when the functions reach their
+    /// storage on their own (as Spin, over the embedded SQLite file).
+    pub store: Option<Arc<dyn Backend>>,
 }
 
 impl Server {
-    /// Serves connections from `listener` until the process ends.
-    pub async fn run(self: Arc<Self>, listener: TcpListener) {
-        serve_http(listener, move |req| {
-            let server = self.clone();
+    /// Serves connections from `listener` until `stop` completes, then
+    /// drains: every request already accepted is answered (within the
+    /// request deadline) before this returns.
+    pub async fn run(self: Arc<Self>, listener: TcpListener, stop: impl Future<Output = ()>) {
+        // A second past the deadline: a request at its deadline still gets
+        // its 500 written.
+        let drain_for = self.limits.request_timeout + Duration::from_secs(1);
+        let server = self.clone();
+        let handle = move |req| {
+            let server = server.clone();
             async move { server.handle(req).await }
-        })
-        .await
+        };
+        serve_until(listener, handle, stop, drain_for).await
     }
 
     /// Answers one request.
     pub async fn handle(&self, req: http::Request<Incoming>) -> Response {
         let path = req.uri().path();
-        if path == "/openapi.yaml" {
-            return match *req.method() {
-                Method::GET | Method::HEAD => text(StatusCode::OK, "application/yaml", OPENAPI),
-                _ => error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed; use GET"),
-            };
+        if let Some(answer) = self.host_endpoint(path, req.method()).await {
+            return answer;
         }
         let Some(slot) = self.router.find(path) else {
             return error(StatusCode::NOT_FOUND, &format!("no route for {path}"));
@@ -63,6 +76,30 @@ impl Server {
         };
         self.metrics.answered(&slot.name, response.status().as_u16(), started.elapsed());
         response
+    }
+
+    /// The host's own endpoints, or `None` for a path of the API.
+    async fn host_endpoint(&self, path: &str, method: &Method) -> Option<Response> {
+        if !matches!(path, "/openapi.yaml" | "/healthz" | "/readyz") {
+            return None;
+        }
+        if !matches!(*method, Method::GET | Method::HEAD) {
+            return Some(error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed; use GET"));
+        }
+        Some(match path {
+            "/openapi.yaml" => text(StatusCode::OK, "application/yaml", OPENAPI),
+            "/readyz" => match &self.store {
+                Some(store) => match store.ping().await {
+                    Ok(()) => json(StatusCode::OK, &serde_json::json!({"status": "ready"})),
+                    Err(failure) => {
+                        tracing::warn!("not ready: {failure}");
+                        error(StatusCode::SERVICE_UNAVAILABLE, "storage is unavailable")
+                    }
+                },
+                None => json(StatusCode::OK, &serde_json::json!({"status": "ready"})),
+            },
+            _ => json(StatusCode::OK, &serde_json::json!({"status": "alive"})),
+        })
     }
 
     /// Reads the whole body, up to the limit, so that a function never

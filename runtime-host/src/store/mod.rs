@@ -13,6 +13,7 @@
 //! durable and visible to every later call when it returns, and a failed call
 //! writes nothing.
 
+pub mod postgres;
 pub mod sqlite;
 pub mod wit;
 
@@ -39,6 +40,13 @@ impl StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// A post's text fields obey [`newsfeed_sql::check_text`].
+pub fn check_post(post: &Post) -> StoreResult<()> {
+    newsfeed_sql::check_text("subject", &post.subject)
+        .and_then(|()| newsfeed_sql::check_text("story", &post.story))
+        .map_err(StoreError::Invalid)
+}
+
 /// The storage and search operations of the `newsfeed:feed` interfaces.
 #[async_trait::async_trait]
 pub trait Backend: Send + Sync + 'static {
@@ -52,4 +60,6 @@ pub trait Backend: Send + Sync + 'static {
     /// indexes it for search, in one transaction.
     async fn publish(&self, post: Post) -> StoreResult<Post>;
     async fn find_posters(&self, keywords: Vec<String>, limit: u32) -> StoreResult<Vec<Id>>;
+    /// Whether the store answers now (for `/readyz`).
+    async fn ping(&self) -> StoreResult<()>;
 }

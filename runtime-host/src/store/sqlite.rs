@@ -21,9 +21,10 @@
 //! of the machine.
 
 use super::types::{FeedItem, Friendship, Id, Participant, Post};
-use super::{Backend, StoreError, StoreResult};
+use super::{check_post, Backend, StoreError, StoreResult};
 use crate::metrics::Metrics;
-use newsfeed_sql as sql;
+use newsfeed_sql::sqlite::{self as sql, Step};
+use newsfeed_sql::{check_text, search, SELF_FRIENDSHIP};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
@@ -189,10 +190,24 @@ fn migrate(conn: &mut Connection) -> StoreResult<()> {
             sql::SCHEMA_VERSION
         )));
     }
-    for statement in sql::migration(done) {
-        tx.execute_batch(&statement)?;
+    for step in sql::migration(done) {
+        match step {
+            Step::Sql(statement) => tx.execute_batch(&statement)?,
+            Step::IndexEveryPost => index_every_post(&tx)?,
+        }
     }
     tx.commit()?;
+    Ok(())
+}
+
+fn index_every_post(tx: &Connection) -> StoreResult<()> {
+    let mut posts = tx.prepare(sql::EVERY_POST)?;
+    let mut rows = posts.query([])?;
+    let mut index = tx.prepare(sql::INDEX_POST)?;
+    while let Some(row) = rows.next()? {
+        let (id, subject, story): (Id, String, String) = (row.get(0)?, row.get(1)?, row.get(2)?);
+        index.execute(params![id, search::document(&subject, &story)])?;
+    }
     Ok(())
 }
 
@@ -255,6 +270,7 @@ impl Backend for Sqlite {
     }
 
     async fn create_participant(&self, name: String) -> StoreResult<Participant> {
+        check_text("name", &name).map_err(StoreError::Invalid)?;
         self.write(move |tx| {
             let id = tx.prepare_cached(sql::INSERT_PARTICIPANT)?.query_row(params![name], |row| row.get(0))?;
             Ok(Participant { id, name })
@@ -264,7 +280,7 @@ impl Backend for Sqlite {
 
     async fn befriend(&self, a: Id, b: Id) -> StoreResult<Friendship> {
         if a == b {
-            return Err(StoreError::Invalid(sql::SELF_FRIENDSHIP.into()));
+            return Err(StoreError::Invalid(SELF_FRIENDSHIP.into()));
         }
         self.write(move |tx| {
             require_participant(tx, a)?;
@@ -278,20 +294,21 @@ impl Backend for Sqlite {
     }
 
     async fn publish(&self, post: Post) -> StoreResult<Post> {
+        check_post(&post)?;
         self.write(move |tx| {
             require_participant(tx, post.author)?;
             let id: Id = tx
                 .prepare_cached(sql::INSERT_POST)?
                 .query_row(params![post.author, post.occurred, post.subject, post.story], |row| row.get(0))?;
             tx.prepare_cached(sql::FAN_OUT)?.execute(params![post.author, id])?;
-            tx.prepare_cached(sql::INDEX_POST)?.execute(params![id, post.subject, post.story])?;
+            tx.prepare_cached(sql::INDEX_POST)?.execute(params![id, search::document(&post.subject, &post.story)])?;
             Ok(post)
         })
         .await
     }
 
     async fn find_posters(&self, keywords: Vec<String>, limit: u32) -> StoreResult<Vec<Id>> {
-        let distinct = sql::search_keywords(&keywords).map_err(StoreError::Invalid)?;
+        let distinct = search::keywords(&keywords).map_err(StoreError::Invalid)?;
         if distinct.is_empty() {
             return Ok(Vec::new());
         }
@@ -304,6 +321,10 @@ impl Backend for Sqlite {
             Ok(rows.collect::<Result<_, _>>()?)
         })
         .await
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        self.read(|tx| Ok(tx.query_row("SELECT 1", [], |_| Ok(()))?)).await
     }
 }
 
@@ -370,6 +391,8 @@ mod tests {
         }
         // Quotes are not part of a word: `"fox"` is the word fox.
         assert_eq!(find(&["\"fox\""], 10).await.unwrap(), vec![3, 2, 1]);
+        // A keyword holding separators is the words it holds.
+        assert_eq!(find(&["brown-fox"], 10).await.unwrap(), vec![2, 3, 1]);
     }
 
     #[tokio::test]
@@ -380,6 +403,28 @@ mod tests {
         Connection::open(&path).unwrap().pragma_update(None, "user_version", sql::SCHEMA_VERSION + 1).unwrap();
         let refused = Sqlite::open(&path, DEFAULT_MAX_BATCH, Arc::default()).err().expect("a newer schema opened");
         assert!(refused.to_string().contains("newer than this newsfeed"), "{refused}");
+    }
+
+    #[tokio::test]
+    async fn a_version_1_database_is_migrated_and_its_posts_indexed_anew() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("feed.db");
+        let old = Connection::open(&path).unwrap();
+        for statement in sql::MIGRATIONS[0] {
+            old.execute_batch(statement).unwrap();
+        }
+        old.execute_batch(
+            "PRAGMA user_version = 1;
+             INSERT INTO participant (name) VALUES ('a');
+             INSERT INTO post (author, occurred, subject, story) VALUES (1, '2026-11-24', 'Old', 'kept-words');
+             INSERT INTO post_text (rowid, subject, story) VALUES (1, 'Old', 'kept-words');",
+        )
+        .unwrap();
+        drop(old);
+        let store = Sqlite::open(&path, DEFAULT_MAX_BATCH, Arc::default()).unwrap();
+        for word in ["old", "kept", "words"] {
+            assert_eq!(store.find_posters(vec![word.into()], 10).await.unwrap(), vec![1], "{word}");
+        }
     }
 
     #[tokio::test]

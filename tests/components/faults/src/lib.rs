@@ -1,8 +1,8 @@
 //! Misbehaviour on demand: `/faults/trap` panics, `/faults/loop` never
 //! returns, `/faults/memory` allocates until the host's memory cap stops it,
 //! `/faults/count` answers how many requests this instance has served (to
-//! see instance reuse), and `/faults/ok` answers 200, to show the host still
-//! serves.
+//! see instance reuse), `/faults/sleep` answers 200 after a second (a request
+//! in flight), and `/faults/ok` answers 200, to show the host still serves.
 
 use spin_sdk::http::{Request, Response};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -27,6 +27,10 @@ fn entry(req: Request) -> Response {
                 hoard.push(vec![1u8; 1 << 20]);
                 std::hint::black_box(&hoard);
             }
+        }
+        "/faults/sleep" => {
+            std::thread::sleep(std::time::Duration::from_secs(1));
+            Response::builder().status(200).header("content-type", "application/json").body("{\"slept\":true}").build()
         }
         "/faults/count" => Response::builder()
             .status(200)

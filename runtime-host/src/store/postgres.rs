@@ -1,0 +1,237 @@
+//! The PostgreSQL backend: the store for several `newsfeed` hosts at once,
+//! each stateless, all on one shared database.
+//!
+//! Async all the way: `tokio-postgres` connections in a `deadpool-postgres`
+//! pool (the pair Spin's own PostgreSQL host uses), every statement prepared
+//! once per connection and cached there. No blocking pool, no writer thread:
+//! PostgreSQL runs concurrent transactions and groups their commits itself.
+//!
+//! The schema, every statement and the search rules come from
+//! `newsfeed-sql` (`postgres` and `search`), shared with the PostgreSQL
+//! adapter for hosted Spin; answers match the SQLite backend's.
+//!
+//! Durability: each connection sets `synchronous_commit = on`, so a call
+//! returns only once PostgreSQL has made its commit durable.
+//!
+//! A database that is down or unreachable makes a call fail with
+//! [`StoreError::Unavailable`] (503) within the pool's timeouts; the pool
+//! drops closed connections and opens new ones, so the host recovers by
+//! itself when the database comes back.
+
+use super::types::{FeedItem, Friendship, Id, Participant, Post};
+use super::{check_post, Backend, StoreError, StoreResult};
+use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod};
+use newsfeed_sql::postgres as sql;
+use newsfeed_sql::{check_text, search, SELF_FRIENDSHIP};
+use std::time::Duration;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{NoTls, Row};
+
+/// How long a call waits for a connection, or for a new one to open,
+/// before it answers 503.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
+pub struct Postgres {
+    pool: Pool,
+}
+
+impl From<tokio_postgres::Error> for StoreError {
+    fn from(error: tokio_postgres::Error) -> Self {
+        match error.code() {
+            // A post whose words overflow a tsvector (1 MiB): the input's
+            // fault, not the store's.
+            Some(code) if *code == SqlState::PROGRAM_LIMIT_EXCEEDED => {
+                StoreError::Invalid("the post holds too many distinct words to index".into())
+            }
+            _ => StoreError::Unavailable(describe(&error)),
+        }
+    }
+}
+
+/// The error with its causes: tokio-postgres keeps the server's message
+/// (or the I/O error) in its source, not in its own text.
+fn describe(error: &tokio_postgres::Error) -> String {
+    match error.as_db_error() {
+        Some(db) => format!("{}: {}", db.severity(), db.message()),
+        None => {
+            let causes = std::iter::successors(std::error::Error::source(error), |cause| cause.source());
+            std::iter::once(error.to_string())
+                .chain(causes.map(|cause| cause.to_string()))
+                .collect::<Vec<_>>()
+                .join(": ")
+        }
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for StoreError {
+    fn from(error: deadpool_postgres::PoolError) -> Self {
+        match error {
+            deadpool_postgres::PoolError::Backend(error) => error.into(),
+            other => StoreError::Unavailable(format!("no database connection: {other}")),
+        }
+    }
+}
+
+impl Postgres {
+    /// Connects a pool of at most `pool_size` connections to `url`
+    /// (`postgres://USER@HOST:PORT/DB`) and brings the schema up to date.
+    /// Fails if the database cannot be reached now.
+    pub async fn connect(url: &str, pool_size: usize) -> StoreResult<Postgres> {
+        let mut config: tokio_postgres::Config =
+            url.parse().map_err(|error| StoreError::Invalid(format!("bad PostgreSQL URL: {error}")))?;
+        config.connect_timeout(CONNECT_TIMEOUT).options("-c synchronous_commit=on").application_name("newsfeed");
+        // `Fast` recycling drops a connection the server has closed, so a
+        // restarted database is reconnected to on the next call.
+        let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        let pool = Pool::builder(manager)
+            .max_size(pool_size)
+            .runtime(deadpool_postgres::Runtime::Tokio1)
+            .wait_timeout(Some(CONNECT_TIMEOUT))
+            .create_timeout(Some(CONNECT_TIMEOUT))
+            .recycle_timeout(Some(CONNECT_TIMEOUT))
+            .build()
+            .map_err(|error| StoreError::Unavailable(format!("building the connection pool: {error}")))?;
+        let store = Postgres { pool };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Runs the pending migrations under an advisory lock, so that of N
+    /// hosts starting at once one migrates and the rest find nothing to do.
+    async fn migrate(&self) -> StoreResult<()> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        tx.batch_execute(sql::MIGRATION_LOCK).await?;
+        tx.batch_execute(sql::CREATE_VERSION_TABLE).await?;
+        let done: i32 = tx.query_one(sql::READ_SCHEMA_VERSION, &[]).await?.get(0);
+        let done = usize::try_from(done).unwrap_or(0);
+        if done > sql::SCHEMA_VERSION {
+            return Err(StoreError::Unavailable(format!(
+                "the database's schema is version {done}, newer than this newsfeed's {}: upgrade newsfeed",
+                sql::SCHEMA_VERSION
+            )));
+        }
+        if done < sql::SCHEMA_VERSION {
+            for statement in sql::migration(done) {
+                tx.batch_execute(statement).await?;
+            }
+            let version = i32::try_from(sql::SCHEMA_VERSION).unwrap_or(i32::MAX);
+            tx.execute(sql::RECORD_SCHEMA_VERSION, &[&version]).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Runs one cached statement on a pooled connection.
+    async fn query(&self, statement: &str, params: &[&(dyn ToSql + Sync)]) -> StoreResult<Vec<Row>> {
+        let client = self.pool.get().await?;
+        query(&client, statement, params).await
+    }
+}
+
+async fn query(client: &impl GenericClient, statement: &str, params: &[&(dyn ToSql + Sync)]) -> StoreResult<Vec<Row>> {
+    let prepared = client.prepare_cached(statement).await?;
+    Ok(client.query(&prepared, params).await?)
+}
+
+async fn require_participant(client: &impl GenericClient, id: Id) -> StoreResult<()> {
+    match query(client, sql::PARTICIPANT_EXISTS, &[&id]).await?.is_empty() {
+        true => Err(StoreError::unknown_participant(id)),
+        false => Ok(()),
+    }
+}
+
+#[async_trait::async_trait]
+impl Backend for Postgres {
+    async fn get_participant(&self, id: Id) -> StoreResult<Participant> {
+        let row = self.query(sql::PARTICIPANT_NAME, &[&id]).await?.pop();
+        row.map(|row| Participant { id, name: row.get(0) }).ok_or_else(|| StoreError::unknown_participant(id))
+    }
+
+    async fn list_friends(&self, id: Id, limit: u32) -> StoreResult<Vec<Friendship>> {
+        let mut client = self.pool.get().await?;
+        // One snapshot for the existence check and the list.
+        let tx = client.build_transaction().read_only(true).start().await?;
+        require_participant(&tx, id).await?;
+        let rows = query(&tx, sql::LIST_FRIENDS, &[&id, &i64::from(limit)]).await?;
+        tx.commit().await?;
+        Ok(rows.iter().map(|row| Friendship { id: row.get(0), from: id, to: row.get(1) }).collect())
+    }
+
+    async fn list_outbound(&self, id: Id, limit: u32) -> StoreResult<Vec<Post>> {
+        let mut client = self.pool.get().await?;
+        let tx = client.build_transaction().read_only(true).start().await?;
+        require_participant(&tx, id).await?;
+        let rows = query(&tx, sql::LIST_OUTBOUND, &[&id, &i64::from(limit)]).await?;
+        tx.commit().await?;
+        let post = |row: &Row| Post { author: id, occurred: row.get(0), subject: row.get(1), story: row.get(2) };
+        Ok(rows.iter().map(post).collect())
+    }
+
+    async fn list_inbound(&self, id: Id, limit: u32) -> StoreResult<Vec<FeedItem>> {
+        let mut client = self.pool.get().await?;
+        let tx = client.build_transaction().read_only(true).start().await?;
+        require_participant(&tx, id).await?;
+        let rows = query(&tx, sql::LIST_INBOUND, &[&id, &i64::from(limit)]).await?;
+        tx.commit().await?;
+        let item = |row: &Row| FeedItem {
+            reader: id,
+            post: Post { author: row.get(0), occurred: row.get(1), subject: row.get(2), story: row.get(3) },
+        };
+        Ok(rows.iter().map(item).collect())
+    }
+
+    async fn create_participant(&self, name: String) -> StoreResult<Participant> {
+        check_text("name", &name).map_err(StoreError::Invalid)?;
+        let rows = self.query(sql::INSERT_PARTICIPANT, &[&name]).await?;
+        let id = rows.first().map(|row| row.get(0)).ok_or_else(|| no_row(sql::INSERT_PARTICIPANT))?;
+        Ok(Participant { id, name })
+    }
+
+    async fn befriend(&self, a: Id, b: Id) -> StoreResult<Friendship> {
+        if a == b {
+            return Err(StoreError::Invalid(SELF_FRIENDSHIP.into()));
+        }
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        let existing: Vec<Id> =
+            query(&tx, sql::EXISTING_PARTICIPANTS, &[&a, &b]).await?.iter().map(|row| row.get(0)).collect();
+        if let Some(missing) = [a, b].into_iter().find(|id| !existing.contains(id)) {
+            return Err(StoreError::unknown_participant(missing));
+        }
+        let (low, high) = (a.min(b), a.max(b));
+        query(&tx, sql::INSERT_FRIENDSHIP, &[&low, &high]).await?;
+        let rows = query(&tx, sql::FRIENDSHIP_ID, &[&low, &high]).await?;
+        let id = rows.first().map(|row| row.get(0)).ok_or_else(|| no_row(sql::FRIENDSHIP_ID))?;
+        tx.commit().await?;
+        Ok(Friendship { id, from: a, to: b })
+    }
+
+    async fn publish(&self, post: Post) -> StoreResult<Post> {
+        check_post(&post)?;
+        let document = search::document(&post.subject, &post.story);
+        let params: [&(dyn ToSql + Sync); 5] = [&post.author, &post.occurred, &post.subject, &post.story, &document];
+        match self.query(sql::PUBLISH, &params).await?.is_empty() {
+            true => Err(StoreError::unknown_participant(post.author)),
+            false => Ok(post),
+        }
+    }
+
+    async fn find_posters(&self, keywords: Vec<String>, limit: u32) -> StoreResult<Vec<Id>> {
+        let distinct = search::keywords(&keywords).map_err(StoreError::Invalid)?;
+        if distinct.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows = self.query(sql::SEARCH, &[&distinct, &i64::from(limit)]).await?;
+        Ok(rows.iter().map(|row| row.get(0)).collect())
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        self.query(sql::PING, &[]).await.map(drop)
+    }
+}
+
+fn no_row(statement: &str) -> StoreError {
+    StoreError::Unavailable(format!("no row from {}", statement.lines().next().unwrap_or_default()))
+}

@@ -1,0 +1,145 @@
+//! The news feed's PostgreSQL schema and statements.
+//!
+//! The same tables as [`sqlite`](crate::sqlite), with PostgreSQL's own tools:
+//! identity columns give each row its server-assigned, ever-growing id, which
+//! orders every list newest first; search is a `tsvector` per post, built with
+//! the `simple` configuration from the post's
+//! [`document`](crate::search::document) and indexed with GIN; each keyword,
+//! already one word of letters and digits, becomes a query through
+//! `plainto_tsquery`, which never interprets syntax.
+//!
+//! Parameters are typed as the statements use them: ids and limits `int8`,
+//! text `text`, a search's keywords one `text[]`.
+
+/// The schema, one migration per entry. Version `n` has run the first `n`.
+pub const MIGRATIONS: &[&[&str]] = &[&[
+    "CREATE TABLE participant (
+        id   int8 GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        name text NOT NULL
+    )",
+    // One row per friendship, stored with low < high; read from either side.
+    "CREATE TABLE friendship (
+        id   int8 GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        low  int8 NOT NULL REFERENCES participant(id),
+        high int8 NOT NULL REFERENCES participant(id),
+        UNIQUE (low, high),
+        CHECK (low < high)
+    )",
+    "CREATE INDEX friendship_by_high ON friendship(high)",
+    "CREATE TABLE post (
+        id       int8 GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        author   int8 NOT NULL REFERENCES participant(id),
+        occurred text NOT NULL,
+        subject  text NOT NULL,
+        story    text NOT NULL,
+        words    tsvector NOT NULL
+    )",
+    "CREATE INDEX post_by_author ON post(author, id)",
+    "CREATE INDEX post_words ON post USING gin (words)",
+    "CREATE TABLE inbound (
+        id     int8 GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        reader int8 NOT NULL REFERENCES participant(id),
+        post   int8 NOT NULL REFERENCES post(id)
+    )",
+    "CREATE INDEX inbound_by_reader ON inbound(reader, id)",
+]];
+
+/// How many migrations the current schema has.
+pub const SCHEMA_VERSION: usize = MIGRATIONS.len();
+
+/// Taken (for the transaction) before the schema is read or changed, so that
+/// of N hosts starting at once one migrates and the others then find nothing
+/// left to do. Any fixed int8 works; this one is the ASCII bytes of "newsfeed".
+pub const MIGRATION_LOCK: &str = "SELECT pg_advisory_xact_lock(7954895654342714724)";
+/// Where the schema's version is kept; created before it is first read.
+pub const CREATE_VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS newsfeed_schema (version int4 NOT NULL)";
+/// → the version, `0` for a new database.
+pub const READ_SCHEMA_VERSION: &str = "SELECT coalesce(max(version), 0) FROM newsfeed_schema";
+/// `$1` = the version reached.
+pub const RECORD_SCHEMA_VERSION: &str = "INSERT INTO newsfeed_schema (version) VALUES ($1)";
+
+/// The statements that bring a schema at version `done` up to date. Run them,
+/// then [`RECORD_SCHEMA_VERSION`], in the transaction that took
+/// [`MIGRATION_LOCK`] and read `done`.
+pub fn migration(done: usize) -> impl Iterator<Item = &'static str> {
+    MIGRATIONS.iter().skip(done).flat_map(|migration| migration.iter().copied())
+}
+
+/// `$1` = id → `name`.
+pub const PARTICIPANT_NAME: &str = "SELECT name FROM participant WHERE id = $1";
+/// `$1` = id → one row if the participant exists.
+pub const PARTICIPANT_EXISTS: &str = "SELECT 1 FROM participant WHERE id = $1";
+/// `$1`, `$2` = ids → the `id` of each that exists.
+pub const EXISTING_PARTICIPANTS: &str = "SELECT id FROM participant WHERE id = $1 OR id = $2";
+/// `$1` = name → the new `id`.
+pub const INSERT_PARTICIPANT: &str = "INSERT INTO participant (name) VALUES ($1) RETURNING id";
+
+/// `$1` = id, `$2` = limit → `id`, the friend's id; newest first.
+pub const LIST_FRIENDS: &str = "SELECT id, CASE WHEN low = $1 THEN high ELSE low END FROM friendship
+     WHERE low = $1 OR high = $1 ORDER BY id DESC LIMIT $2";
+/// `$1` = low, `$2` = high: stores the friendship unless it exists. Waits
+/// for a concurrent insert of the same pair to end, so that
+/// [`FRIENDSHIP_ID`], run next, finds the row either way.
+pub const INSERT_FRIENDSHIP: &str = "INSERT INTO friendship (low, high) VALUES ($1, $2) ON CONFLICT DO NOTHING";
+/// `$1` = low, `$2` = high → the friendship's `id`.
+pub const FRIENDSHIP_ID: &str = "SELECT id FROM friendship WHERE low = $1 AND high = $2";
+
+/// `$1` = author, `$2` = limit → `occurred`, `subject`, `story`; newest first.
+pub const LIST_OUTBOUND: &str = "SELECT occurred, subject, story FROM post WHERE author = $1 ORDER BY id DESC LIMIT $2";
+/// `$1` = reader, `$2` = limit → `author`, `occurred`, `subject`, `story`; newest first.
+pub const LIST_INBOUND: &str = "SELECT p.author, p.occurred, p.subject, p.story
+     FROM inbound i JOIN post p ON p.id = i.post
+     WHERE i.reader = $1 ORDER BY i.id DESC LIMIT $2";
+
+/// The whole publish in one statement, so one transaction and one round
+/// trip: `$1` author, `$2` occurred, `$3` subject, `$4` story, `$5` the
+/// post's [`document`](crate::search::document). Stores the post with its
+/// search vector and fans it out, with one `INSERT ... SELECT`, to every
+/// friend the author has in the statement's snapshot → one row if the author
+/// exists (and the post was stored), none if not (and nothing was).
+pub const PUBLISH: &str = "WITH author AS (SELECT id FROM participant WHERE id = $1),
+          stored AS (
+              INSERT INTO post (author, occurred, subject, story, words)
+              SELECT id, $2, $3, $4, to_tsvector('simple', $5) FROM author
+              RETURNING id),
+          fanned AS (
+              INSERT INTO inbound (reader, post)
+              SELECT CASE WHEN f.low = $1 THEN f.high ELSE f.low END, stored.id
+              FROM friendship f, stored WHERE f.low = $1 OR f.high = $1 ORDER BY f.id)
+     SELECT id FROM stored";
+
+/// `$1` = the keywords (each one of [`keywords`](crate::search::keywords)),
+/// `$2` = limit: posts scored by how many distinct keywords they hold, each
+/// poster ranked by its best post (more keywords, then newer) → `author`.
+pub const SEARCH: &str = "WITH hit AS (
+              SELECT p.id AS post, p.author, count(*) AS score
+              FROM unnest($1::text[]) AS k(word)
+              JOIN post p ON p.words @@ plainto_tsquery('simple', k.word)
+              GROUP BY p.id, p.author),
+          ranked AS (
+              SELECT author, score, post,
+                     row_number() OVER (PARTITION BY author ORDER BY score DESC, post DESC) AS nth
+              FROM hit)
+     SELECT author FROM ranked WHERE nth = 1 ORDER BY score DESC, post DESC LIMIT $2";
+
+/// A cheap round trip: the database answers.
+pub const PING: &str = "SELECT 1";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_migration_runs_only_what_is_pending() {
+        assert_eq!(migration(0).count(), MIGRATIONS.iter().map(|m| m.len()).sum::<usize>());
+        assert_eq!(migration(SCHEMA_VERSION).count(), 0);
+    }
+
+    #[test]
+    fn every_statement_is_a_single_statement() {
+        let all = MIGRATIONS.iter().flat_map(|m| m.iter()).chain([&PUBLISH, &SEARCH, &LIST_INBOUND]);
+        for statement in all {
+            assert!(!statement.contains(';'), "{statement}");
+        }
+    }
+}

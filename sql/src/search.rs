@@ -1,0 +1,83 @@
+//! The search rules, in Rust rather than in either database's tokenizer, so
+//! that SQLite's FTS5 and PostgreSQL's `tsvector` see the very same words:
+//!
+//! - a word is a run of alphanumeric characters (Unicode's notion); every
+//!   other character separates words, NUL and other control characters
+//!   included;
+//! - words are lower-cased (Unicode's full case folding of `to_lowercase`);
+//! - a keyword is a word: a keyword holding separators (`fox-dog`,
+//!   `"fox"`) is the words it holds, each a keyword of its own.
+//!
+//! A backend indexes [`document`] and searches for [`keywords`]. Neither
+//! holds any character but letters, digits and single spaces, so nothing a
+//! user writes can reach a query language.
+
+/// The most distinct keywords one search may hold.
+pub const MAX_KEYWORDS: usize = 32;
+
+/// The words of `text`, lower-cased, in order, repeats kept.
+pub fn words(text: &str) -> impl Iterator<Item = String> + '_ {
+    text.split(|c: char| !c.is_alphanumeric()).filter(|word| !word.is_empty()).map(str::to_lowercase)
+}
+
+/// What a post is indexed under: each distinct word of its subject and story
+/// once, separated by single spaces.
+pub fn document(subject: &str, story: &str) -> String {
+    let mut all: Vec<String> = words(subject).chain(words(story)).collect();
+    all.sort_unstable();
+    all.dedup();
+    all.join(" ")
+}
+
+/// The distinct words a search looks for, sorted. `Err` names the rule
+/// broken when more than [`MAX_KEYWORDS`] remain.
+pub fn keywords(given: &[String]) -> Result<Vec<String>, String> {
+    let mut distinct: Vec<String> = given.iter().flat_map(|keyword| words(keyword)).collect();
+    distinct.sort_unstable();
+    distinct.dedup();
+    if distinct.len() > MAX_KEYWORDS {
+        return Err(format!("at most {MAX_KEYWORDS} distinct keywords"));
+    }
+    Ok(distinct)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strings(list: &[&str]) -> Vec<String> {
+        list.iter().map(|w| w.to_string()).collect()
+    }
+
+    #[test]
+    fn words_are_alphanumeric_runs_lower_cased() {
+        let found: Vec<String> = words("Fox-DOG, \"Über\" a\0b\tc 3rd").collect();
+        assert_eq!(found, strings(&["fox", "dog", "über", "a", "b", "c", "3rd"]));
+    }
+
+    #[test]
+    fn a_document_holds_each_word_once() {
+        assert_eq!(document("Fox news", "the fox, the dog"), "dog fox news the");
+    }
+
+    #[test]
+    fn keywords_are_split_folded_deduplicated_and_bounded() {
+        assert_eq!(
+            keywords(&strings(&["Fox", "fox-dog", "-", "\"", "a\0b"])).unwrap(),
+            strings(&["a", "b", "dog", "fox"])
+        );
+        let many: Vec<String> = (0..=MAX_KEYWORDS).map(|i| format!("w{i}")).collect();
+        assert!(keywords(&many).is_err());
+        assert_eq!(keywords(&many[..MAX_KEYWORDS]).unwrap().len(), MAX_KEYWORDS);
+        // More than 32 given, but only 32 distinct words among them.
+        assert_eq!(keywords(&[many[..MAX_KEYWORDS].join(" "), "W0".into()]).unwrap().len(), MAX_KEYWORDS);
+    }
+
+    #[test]
+    fn no_keyword_holds_anything_but_letters_and_digits() {
+        let hostile = strings(&["' & | ! :* ( ) <-> \\ \" NEAR(a b) \u{1} OR"]);
+        for keyword in keywords(&hostile).unwrap() {
+            assert!(keyword.chars().all(char::is_alphanumeric), "{keyword:?}");
+        }
+    }
+}

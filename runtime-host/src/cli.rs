@@ -49,7 +49,7 @@ pub struct UpArgs {
     #[arg(long, env = "NEWSFEED_DATABASE_URL", hide_env_values = true, value_parser = Database::parse)]
     pub database: Option<Database>,
     /// Connections to PostgreSQL this host keeps at most.
-    #[arg(long, default_value_t = 16, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=10_000))]
+    #[arg(long, default_value_t = crate::store::postgres::DEFAULT_POOL, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=10_000))]
     pub database_pool: usize,
     /// Where compiled components are cached; default: `<state-dir>/compiled`.
     #[arg(long)]

@@ -67,16 +67,22 @@ pub fn migration(done: usize) -> impl Iterator<Item = &'static str> {
 
 /// `$1` = id → `name`.
 pub const PARTICIPANT_NAME: &str = "SELECT name FROM participant WHERE id = $1";
-/// `$1` = id → one row if the participant exists.
-pub const PARTICIPANT_EXISTS: &str = "SELECT 1 FROM participant WHERE id = $1";
 /// `$1`, `$2` = ids → the `id` of each that exists.
 pub const EXISTING_PARTICIPANTS: &str = "SELECT id FROM participant WHERE id = $1 OR id = $2";
 /// `$1` = name → the new `id`.
 pub const INSERT_PARTICIPANT: &str = "INSERT INTO participant (name) VALUES ($1) RETURNING id";
 
+// The lists: one statement each, so one round trip and one snapshot that
+// both tells whether the participant exists and reads its list. The first
+// column is the item's own id. No row: unknown participant; one row of
+// NULLs: an empty list.
+
 /// `$1` = id, `$2` = limit → `id`, the friend's id; newest first.
-pub const LIST_FRIENDS: &str = "SELECT id, CASE WHEN low = $1 THEN high ELSE low END FROM friendship
-     WHERE low = $1 OR high = $1 ORDER BY id DESC LIMIT $2";
+pub const LIST_FRIENDS: &str = "SELECT f.id, CASE WHEN f.low = $1 THEN f.high ELSE f.low END
+     FROM participant p LEFT JOIN LATERAL (
+         SELECT id, low, high FROM friendship WHERE low = $1 OR high = $1 ORDER BY id DESC LIMIT $2
+     ) f ON true
+     WHERE p.id = $1 ORDER BY f.id DESC";
 /// `$1` = low, `$2` = high: stores the friendship unless it exists. Waits
 /// for a concurrent insert of the same pair to end, so that
 /// [`FRIENDSHIP_ID`], run next, finds the row either way.
@@ -84,12 +90,20 @@ pub const INSERT_FRIENDSHIP: &str = "INSERT INTO friendship (low, high) VALUES (
 /// `$1` = low, `$2` = high → the friendship's `id`.
 pub const FRIENDSHIP_ID: &str = "SELECT id FROM friendship WHERE low = $1 AND high = $2";
 
-/// `$1` = author, `$2` = limit → `occurred`, `subject`, `story`; newest first.
-pub const LIST_OUTBOUND: &str = "SELECT occurred, subject, story FROM post WHERE author = $1 ORDER BY id DESC LIMIT $2";
-/// `$1` = reader, `$2` = limit → `author`, `occurred`, `subject`, `story`; newest first.
-pub const LIST_INBOUND: &str = "SELECT p.author, p.occurred, p.subject, p.story
-     FROM inbound i JOIN post p ON p.id = i.post
-     WHERE i.reader = $1 ORDER BY i.id DESC LIMIT $2";
+/// `$1` = author, `$2` = limit → `id`, `occurred`, `subject`, `story`; newest first.
+pub const LIST_OUTBOUND: &str = "SELECT o.id, o.occurred, o.subject, o.story
+     FROM participant p LEFT JOIN LATERAL (
+         SELECT id, occurred, subject, story FROM post WHERE author = $1 ORDER BY id DESC LIMIT $2
+     ) o ON true
+     WHERE p.id = $1 ORDER BY o.id DESC";
+/// `$1` = reader, `$2` = limit → `id`, `author`, `occurred`, `subject`, `story`; newest first.
+pub const LIST_INBOUND: &str = "SELECT i.id, i.author, i.occurred, i.subject, i.story
+     FROM participant p LEFT JOIN LATERAL (
+         SELECT i.id, q.author, q.occurred, q.subject, q.story
+         FROM inbound i JOIN post q ON q.id = i.post
+         WHERE i.reader = $1 ORDER BY i.id DESC LIMIT $2
+     ) i ON true
+     WHERE p.id = $1 ORDER BY i.id DESC";
 
 /// The whole publish in one statement, so one transaction and one round
 /// trip: `$1` author, `$2` occurred, `$3` subject, `$4` story, `$5` the

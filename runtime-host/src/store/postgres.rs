@@ -28,6 +28,10 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Row};
 
+/// Connections a host keeps at most, unless told otherwise: as many as the
+/// load tests' users, and two hosts stay within PostgreSQL's default of 100.
+pub const DEFAULT_POOL: usize = 32;
+
 /// How long a call waits for a connection, or for a new one to open,
 /// before it answers 503.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -123,6 +127,18 @@ impl Postgres {
         Ok(())
     }
 
+    /// Runs one of the list statements (`$1` = id, `$2` = limit; the first
+    /// column the item's id), which answer no row for an unknown participant
+    /// and one row of NULLs for an empty list: the rows of the list.
+    async fn list(&self, statement: &str, id: Id, limit: u32) -> StoreResult<Vec<Row>> {
+        let mut rows = self.query(statement, &[&id, &i64::from(limit)]).await?;
+        if rows.is_empty() {
+            return Err(StoreError::unknown_participant(id));
+        }
+        rows.retain(|row| row.get::<_, Option<Id>>(0).is_some());
+        Ok(rows)
+    }
+
     /// Runs one cached statement on a pooled connection.
     async fn query(&self, statement: &str, params: &[&(dyn ToSql + Sync)]) -> StoreResult<Vec<Row>> {
         let client = self.pool.get().await?;
@@ -135,13 +151,6 @@ async fn query(client: &impl GenericClient, statement: &str, params: &[&(dyn ToS
     Ok(client.query(&prepared, params).await?)
 }
 
-async fn require_participant(client: &impl GenericClient, id: Id) -> StoreResult<()> {
-    match query(client, sql::PARTICIPANT_EXISTS, &[&id]).await?.is_empty() {
-        true => Err(StoreError::unknown_participant(id)),
-        false => Ok(()),
-    }
-}
-
 #[async_trait::async_trait]
 impl Backend for Postgres {
     async fn get_participant(&self, id: Id) -> StoreResult<Participant> {
@@ -150,34 +159,21 @@ impl Backend for Postgres {
     }
 
     async fn list_friends(&self, id: Id, limit: u32) -> StoreResult<Vec<Friendship>> {
-        let mut client = self.pool.get().await?;
-        // One snapshot for the existence check and the list.
-        let tx = client.build_transaction().read_only(true).start().await?;
-        require_participant(&tx, id).await?;
-        let rows = query(&tx, sql::LIST_FRIENDS, &[&id, &i64::from(limit)]).await?;
-        tx.commit().await?;
+        let rows = self.list(sql::LIST_FRIENDS, id, limit).await?;
         Ok(rows.iter().map(|row| Friendship { id: row.get(0), from: id, to: row.get(1) }).collect())
     }
 
     async fn list_outbound(&self, id: Id, limit: u32) -> StoreResult<Vec<Post>> {
-        let mut client = self.pool.get().await?;
-        let tx = client.build_transaction().read_only(true).start().await?;
-        require_participant(&tx, id).await?;
-        let rows = query(&tx, sql::LIST_OUTBOUND, &[&id, &i64::from(limit)]).await?;
-        tx.commit().await?;
-        let post = |row: &Row| Post { author: id, occurred: row.get(0), subject: row.get(1), story: row.get(2) };
+        let rows = self.list(sql::LIST_OUTBOUND, id, limit).await?;
+        let post = |row: &Row| Post { author: id, occurred: row.get(1), subject: row.get(2), story: row.get(3) };
         Ok(rows.iter().map(post).collect())
     }
 
     async fn list_inbound(&self, id: Id, limit: u32) -> StoreResult<Vec<FeedItem>> {
-        let mut client = self.pool.get().await?;
-        let tx = client.build_transaction().read_only(true).start().await?;
-        require_participant(&tx, id).await?;
-        let rows = query(&tx, sql::LIST_INBOUND, &[&id, &i64::from(limit)]).await?;
-        tx.commit().await?;
+        let rows = self.list(sql::LIST_INBOUND, id, limit).await?;
         let item = |row: &Row| FeedItem {
             reader: id,
-            post: Post { author: row.get(0), occurred: row.get(1), subject: row.get(2), story: row.get(3) },
+            post: Post { author: row.get(1), occurred: row.get(2), subject: row.get(3), story: row.get(4) },
         };
         Ok(rows.iter().map(item).collect())
     }

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# The classic mix (32 users, 20% searchers, 20% readers) in one sitting
+# against: one host on SQLite, one host on PostgreSQL, two hosts on one
+# PostgreSQL (newsfeed-load spreading its users over both). The PostgreSQL
+# server is a throwaway one, made and started here as the tests do.
+#
+#   benches/scripts/scale-out.sh [NEWSFEED_BINARY]
+#
+# Each result is also saved as LABEL.json for `newsfeed-load compare`.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+binary=${1:-$root/target/release/newsfeed}
+load=${LOAD:-$root/target/release/newsfeed-load}
+duration=${DURATION:-10}
+bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+work=$(mktemp -d)
+pids=()
+cleanup() {
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    as_postgres "$bin/pg_ctl" -D "$work/data" -m immediate stop > /dev/null 2>&1 || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+as_postgres() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+[ "$(id -u)" = 0 ] && chown postgres "$work"
+pg_port=${PG_PORT:-5498}
+as_postgres "$bin/initdb" -D "$work/data" -A trust -U postgres -E UTF8 --locale=C.UTF-8 > /dev/null
+as_postgres "$bin/pg_ctl" -D "$work/data" -l "$work/pg.log" -w \
+    -o "-k $work -c listen_addresses=127.0.0.1 -p $pg_port -c max_connections=200" start > /dev/null
+
+# start_host PORT [flags...]: a host in the background, waiting until it serves.
+start_host() {
+    local port=$1 out="$work/host-$1"
+    shift
+    "$binary" up -f "$root/spin.toml" --listen "127.0.0.1:$port" --state-dir "$work/state-$port" \
+        --compile-cache "${COMPILE_CACHE:-$root/target/read-cost-cache}" "$@" > "$out.out" 2> "$out.err" &
+    pids+=($!)
+    until grep -q Serving "$out.out" 2>/dev/null; do
+        kill -0 "$!" 2>/dev/null || { cat "$out.err" >&2; exit 1; }
+        sleep 0.2
+    done
+}
+stop_hosts() {
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
+    pids=()
+}
+run() {
+    local label=$1
+    shift
+    local urls=()
+    for port in "$@"; do urls+=(--base-url "http://127.0.0.1:$port"); done
+    "$load" run "${urls[@]}" --users 32 --searchers 0.2 --readers 0.2 --duration "$duration" --warmup 2 \
+        --quiet --label "$label" --out "$label.json" > /dev/null
+}
+
+start_host 3911
+echo "== one host, SQLite"; run sqlite-1 3911
+stop_hosts
+
+psql() { "$bin/psql" -X -q -h 127.0.0.1 -p "$pg_port" -U postgres -d postgres -c "$1"; }
+psql "CREATE DATABASE one"
+start_host 3912 --database "postgres://postgres@127.0.0.1:$pg_port/one"
+echo "== one host, PostgreSQL"; run postgres-1 3912
+stop_hosts
+
+psql "CREATE DATABASE two"
+start_host 3913 --database "postgres://postgres@127.0.0.1:$pg_port/two"
+start_host 3914 --database "postgres://postgres@127.0.0.1:$pg_port/two"
+echo "== two hosts, one PostgreSQL"; run postgres-2 3913 3914
+stop_hosts
+"$load" compare sqlite-1.json postgres-1.json postgres-2.json

@@ -238,3 +238,34 @@ fn the_load_tool_spreads_its_users_over_two_hosts_on_one_database() {
         assert!(posts > 0.0, "{} served no posts", host.base);
     }
 }
+
+#[test]
+fn a_database_whose_schema_is_newer_than_the_code_is_refused_at_start() {
+    let url = shared().new_database();
+    drop(host_on(&url));
+    let database = url.rsplit('/').next().unwrap();
+    shared().psql(database, "INSERT INTO newsfeed_schema (version) VALUES (1000)");
+    let state = tempfile::tempdir().unwrap();
+    let out = Host::command(state.path(), &["--database", &url], |_| {}).output().unwrap();
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("newer than this newsfeed"), "{said}");
+}
+
+#[test]
+fn the_database_url_may_come_from_the_environment() {
+    let url = shared().new_database();
+    let state = tempfile::tempdir().unwrap();
+    let host = Host::launch_adjusted(
+        "up",
+        state,
+        &[],
+        |_| {},
+        |command| {
+            command.env("NEWSFEED_DATABASE_URL", &url);
+        },
+    );
+    host.participant("from the environment");
+    let database = url.rsplit('/').next().unwrap();
+    assert_eq!(shared().psql(database, "SELECT name FROM participant").trim(), "from the environment");
+}

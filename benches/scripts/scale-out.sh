@@ -44,13 +44,28 @@ stop_hosts() {
     for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
     pids=()
 }
+# cpu PID...: their CPU seconds so far (user + system), from /proc.
+cpu() {
+    local ticks=0
+    for pid in "$@"; do
+        ticks=$((ticks + $(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null || echo 0)))
+    done
+    awk -v t="$ticks" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.1f", t / hz}'
+}
 run() {
     local label=$1
     shift
     local urls=()
     for port in "$@"; do urls+=(--base-url "http://127.0.0.1:$port"); done
-    "$load" run "${urls[@]}" --users 32 --searchers 0.2 --readers 0.2 --duration "$duration" --warmup 2 \
+    local postgres
+    postgres=$(pgrep -u postgres -d ' ' postgres || true)
+    local hosts_before pg_before
+    hosts_before=$(cpu "${pids[@]}") pg_before=$(cpu $postgres)
+    "$load" run "${urls[@]}" --users 32 --searchers 0.2 --readers 0.2 --duration "$duration" --warmup 0 \
         --quiet --label "$label" --out "$label.json" > /dev/null
+    postgres=$(pgrep -u postgres -d ' ' postgres || true)
+    echo "   CPU seconds in $duration s: hosts $(awk -v a="$hosts_before" -v b="$(cpu "${pids[@]}")" 'BEGIN {print b - a}')," \
+        "PostgreSQL $(awk -v a="$pg_before" -v b="$(cpu $postgres)" 'BEGIN {print b - a}') (of $((2 * duration)) on 2 cores)"
 }
 
 start_host 3911

@@ -19,7 +19,9 @@ use newsfeed::function::Handler;
 use newsfeed::limits::Limits;
 use newsfeed::metrics::Metrics;
 use newsfeed::spin::manifest::App;
+use newsfeed::spin::postgres::Pools;
 use newsfeed::spin::sqlite::Databases;
+use newsfeed::spin::variables::Values;
 use newsfeed::store::sqlite::{Sqlite, DEFAULT_MAX_BATCH};
 use newsfeed::store::types::Post;
 use newsfeed::store::Backend;
@@ -73,6 +75,8 @@ fn fixture(runtime: &tokio::runtime::Runtime) -> Fixture {
             engine: engine.clone(),
             backend,
             databases: Databases::new(&dir.path().join("bench.db")),
+            pg_pools: Pools::new(1),
+            variables: Values::default(),
             limits: limits.clone(),
             metrics: Arc::new(Metrics::default()),
         });

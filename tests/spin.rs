@@ -7,6 +7,7 @@
 
 mod common;
 
+use common::postgres::{shared, spin_host};
 use common::{built_wasm, repo_root, Host};
 use newsfeed::spin::compose::{compose, Dependency};
 use newsfeed::spin::manifest::App;
@@ -35,6 +36,48 @@ fn spin_serves(import: &str) -> bool {
     import.starts_with("wasi:") || import == "fermyon:spin/sqlite@2.0.0"
 }
 
+/// What Spin 4 serves a component that reaches PostgreSQL: WASI 0.2,
+/// Spin's PostgreSQL interface and its variables interface.
+fn spin_serves_postgres(import: &str) -> bool {
+    import.starts_with("wasi:") || import == "spin:postgres/postgres@4.0.0" || import == "fermyon:spin/variables@2.0.0"
+}
+
+/// Each function of `manifest` composed with its dependencies, as Spin
+/// composes them: (name, composed component).
+fn composed(manifest: &str) -> Vec<(String, Vec<u8>)> {
+    common::build_components();
+    let app = App::load(&repo_root().join(manifest)).unwrap();
+    app.components
+        .iter()
+        .map(|(name, spec)| {
+            let function = std::fs::read(&spec.source).unwrap();
+            assert!(imports(&function).iter().any(|i| i.starts_with("newsfeed:feed/")), "{name} uses no feed import");
+            let dependencies = spec
+                .dependencies
+                .iter()
+                .map(|d| Dependency {
+                    name: d.name.clone(),
+                    wasm: std::fs::read(&d.path).unwrap(),
+                    export: d.export.clone(),
+                    inherits: d.inherits.clone(),
+                })
+                .collect();
+            (name.clone(), compose(&function, dependencies).unwrap())
+        })
+        .collect()
+}
+
+#[test]
+fn each_function_composed_with_the_postgres_adapter_imports_only_wasi_postgres_and_variables() {
+    for (name, composed) in composed("spin-postgres.toml") {
+        let imported = imports(&composed);
+        let foreign: Vec<&String> = imported.iter().filter(|i| !spin_serves_postgres(i)).collect();
+        assert!(foreign.is_empty(), "{name} composed still imports {foreign:?}");
+        assert!(imported.contains(&"spin:postgres/postgres@4.0.0".to_string()), "{name}: {imported:?}");
+        assert!(imported.contains(&"fermyon:spin/variables@2.0.0".to_string()), "{name}: {imported:?}");
+    }
+}
+
 #[test]
 fn each_function_composed_with_the_adapter_imports_only_what_spin_serves() {
     common::build_components();
@@ -50,7 +93,7 @@ fn each_function_composed_with_the_adapter_imports_only_what_spin_serves() {
                 name: d.name.clone(),
                 wasm: std::fs::read(&d.path).unwrap(),
                 export: d.export.clone(),
-                inherits_sqlite: d.inherits_sqlite,
+                inherits: d.inherits.clone(),
             })
             .collect();
         let composed = compose(&function, dependencies).unwrap();
@@ -62,19 +105,26 @@ fn each_function_composed_with_the_adapter_imports_only_what_spin_serves() {
 }
 
 #[test]
-fn the_adapter_exports_the_whole_feed_package() {
+fn each_adapter_exports_the_whole_feed_package() {
     common::build_components();
-    let adapter = std::fs::read(built_wasm("spin-sqlite-adapter")).unwrap();
-    let mut exports = Vec::new();
-    for payload in Parser::new(0).parse_all(&adapter) {
-        if let Payload::ComponentExportSection(section) = payload.unwrap() {
-            exports.extend(section.into_iter().map(|export| export.unwrap().name.name.to_string()));
+    let adapters: [(&str, fn(&str) -> bool); 2] =
+        [("spin-sqlite-adapter", spin_serves), ("spin-postgres-adapter", spin_serves_postgres)];
+    for (adapter, serves) in adapters {
+        let wasm = std::fs::read(built_wasm(adapter)).unwrap();
+        let mut exports = Vec::new();
+        for payload in Parser::new(0).parse_all(&wasm) {
+            if let Payload::ComponentExportSection(section) = payload.unwrap() {
+                exports.extend(section.into_iter().map(|export| export.unwrap().name.name.to_string()));
+            }
         }
+        for interface in ["types", "storage", "participants", "friendships", "publishing", "search"] {
+            assert!(
+                exports.contains(&format!("newsfeed:feed/{interface}@0.1.0")),
+                "{adapter} {interface}: {exports:?}"
+            );
+        }
+        assert!(imports(&wasm).iter().all(|i| serves(i)), "{adapter}: {:?}", imports(&wasm));
     }
-    for interface in ["types", "storage", "participants", "friendships", "publishing", "search"] {
-        assert!(exports.contains(&format!("newsfeed:feed/{interface}@0.1.0")), "{interface}: {exports:?}");
-    }
-    assert!(imports(&adapter).iter().all(|i| spin_serves(i)), "{:?}", imports(&adapter));
 }
 
 /// Requests of every kind, good and bad, with fixed times so that two runs
@@ -151,4 +201,52 @@ fn a_dependency_that_may_not_use_the_database_is_refused_as_spin_would() {
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("dependencies_inherit_configuration"), "{stderr}");
+}
+
+/// The PostgreSQL adapter under `--as-spin` answers the script exactly like
+/// the host's own PostgreSQL backend, each on a new database of one server.
+#[test]
+fn the_postgres_adapter_answers_exactly_like_the_postgres_backend() {
+    let server = shared();
+    let backend = Host::start_with(&["--database", &server.new_database()]);
+    let spin = spin_host(&server.new_database(), &format!("127.0.0.1:{}", server.port));
+    for (method, path, body) in SCRIPT {
+        let (expected, actual) = (backend.send(method, path, *body), spin.send(method, path, *body));
+        assert_eq!(
+            (actual.status, &actual.content_type, &actual.json),
+            (expected.status, &expected.content_type, &expected.json),
+            "{method} {path}"
+        );
+    }
+}
+
+/// `allowed_outbound_hosts` is enforced as Spin does: with `db_host` naming
+/// another port than the database's, the adapter's connection is refused
+/// before it is made (the app answers 503 and the database is never
+/// touched), and a required variable without a value stops the start.
+#[test]
+fn a_postgres_address_not_allowed_is_refused_and_required_variables_must_be_set() {
+    let server = shared();
+    let url = server.new_database();
+    let elsewhere = format!("127.0.0.1:{}", server.port + 1);
+    let refused = spin_host(&url, &elsewhere);
+    let answer = refused.send("POST", "/participant", Some(r#"{"name": "x"}"#));
+    assert_eq!(answer.status, 503, "{answer:?}");
+    let database = url.rsplit('/').next().unwrap();
+    let touched = server.psql(database, "SELECT count(*) FROM pg_tables WHERE tablename = 'newsfeed_schema'");
+    assert_eq!(touched.trim(), "0", "a connection was made to a host not allowed");
+
+    let state = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_newsfeed"))
+        .args(["up", "--as-spin", "--listen", "127.0.0.1:0", "-f"])
+        .arg(repo_root().join("spin-postgres.toml"))
+        .arg("--state-dir")
+        .arg(state.path())
+        .env_remove("SPIN_VARIABLE_DB_URL")
+        .env("SPIN_VARIABLE_DB_HOST", &elsewhere)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("db_url") && said.contains("SPIN_VARIABLE_DB_URL"), "{said}");
 }

@@ -19,17 +19,22 @@ pub fn repo_root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Builds every component of `spin.toml` and the test-only `faults`
+/// The app's manifests: SQLite (the default) and PostgreSQL, for hosted Spin.
+pub const MANIFESTS: [&str; 2] = ["spin.toml", "spin-postgres.toml"];
+
+/// Builds every component of both manifests and the test-only `faults`
 /// component, once per test binary, with the host's own `newsfeed build`.
 pub fn build_components() {
     static BUILT: OnceLock<()> = OnceLock::new();
     BUILT.get_or_init(|| {
-        let status = Command::new(env!("CARGO_BIN_EXE_newsfeed"))
-            .args(["build", "-f"])
-            .arg(repo_root().join("spin.toml"))
-            .status()
-            .expect("running newsfeed build");
-        assert!(status.success(), "newsfeed build failed");
+        for manifest in MANIFESTS {
+            let status = Command::new(env!("CARGO_BIN_EXE_newsfeed"))
+                .args(["build", "-f"])
+                .arg(repo_root().join(manifest))
+                .status()
+                .expect("running newsfeed build");
+            assert!(status.success(), "newsfeed build -f {manifest} failed");
+        }
         // A target dir of their own: tagged-participant uses the participant
         // crate without its entry point, and building that in the shared
         // target dir would overwrite participant.wasm.
@@ -63,11 +68,12 @@ pub fn built_wasm(crate_name: &str) -> PathBuf {
     repo_root().join(target).join("wasm32-wasip2/wasm").join(format!("{}.wasm", crate_name.replace('-', "_")))
 }
 
-/// The app's manifest plus the `faults` component at `/faults/...`, written
-/// into `dir`, with every component's wasm copied into `dir/wasm` so that a
-/// test may replace its own copy.
-fn test_manifest(dir: &Path, edit: impl FnOnce(&mut toml::Table)) -> PathBuf {
-    let text = std::fs::read_to_string(repo_root().join("spin.toml")).unwrap();
+/// The app's manifest `source` (`spin.toml` or `spin-postgres.toml`) plus
+/// the `faults` component at `/faults/...`, written into `dir`, with every
+/// component's wasm copied into `dir/wasm` so that a test may replace its own
+/// copy.
+fn test_manifest(dir: &Path, source: &str, edit: impl FnOnce(&mut toml::Table)) -> PathBuf {
+    let text = std::fs::read_to_string(repo_root().join(source)).unwrap();
     let mut manifest: toml::Table = text.parse().unwrap();
     let wasm_dir = dir.join("wasm");
     std::fs::create_dir_all(&wasm_dir).unwrap();
@@ -166,8 +172,20 @@ impl Host {
         edit: impl FnOnce(&mut toml::Table),
         adjust: impl FnOnce(&mut Command),
     ) -> Host {
+        Host::launch_from("spin.toml", command, state, flags, edit, adjust)
+    }
+
+    /// As [`Host::launch_adjusted`], from the manifest `source`.
+    pub fn launch_from(
+        source: &str,
+        command: &str,
+        state: tempfile::TempDir,
+        flags: &[&str],
+        edit: impl FnOnce(&mut toml::Table),
+        adjust: impl FnOnce(&mut Command),
+    ) -> Host {
         build_components();
-        let mut newsfeed = Host::command_for(command, state.path(), flags, edit);
+        let mut newsfeed = Host::command_for(source, command, state.path(), flags, edit);
         adjust(&mut newsfeed);
         let mut child = newsfeed.stdout(Stdio::piped()).spawn().expect("starting newsfeed up");
         let (mut admin, mut metrics, mut lines) = (None, None, BufReader::new(child.stdout.take().unwrap()).lines());
@@ -191,11 +209,17 @@ impl Host {
     /// `newsfeed up` with the test manifest, changed by `edit`, in `dir`, not
     /// yet started.
     pub fn command(dir: &Path, flags: &[&str], edit: impl FnOnce(&mut toml::Table)) -> Command {
-        Host::command_for("up", dir, flags, edit)
+        Host::command_for("spin.toml", "up", dir, flags, edit)
     }
 
-    fn command_for(command: &str, dir: &Path, flags: &[&str], edit: impl FnOnce(&mut toml::Table)) -> Command {
-        let manifest = test_manifest(dir, edit);
+    fn command_for(
+        source: &str,
+        command: &str,
+        dir: &Path,
+        flags: &[&str],
+        edit: impl FnOnce(&mut toml::Table),
+    ) -> Command {
+        let manifest = test_manifest(dir, source, edit);
         let mut newsfeed = Command::new(env!("CARGO_BIN_EXE_newsfeed"));
         newsfeed
             .args([command, "--listen", "127.0.0.1:0", "-f"])

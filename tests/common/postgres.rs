@@ -189,3 +189,19 @@ fn installed() -> Option<PathBuf> {
     versions.sort();
     versions.pop().map(|(_, bin)| bin)
 }
+
+/// `newsfeed up --as-spin -f spin-postgres.toml` on database `url`, as Spin
+/// would run it: the variables from `SPIN_VARIABLE_*`, `db_host` being
+/// `db_host` (the server's own address unless a test says otherwise).
+pub fn spin_host(url: &str, db_host: &str) -> super::Host {
+    super::Host::launch_from(
+        "spin-postgres.toml",
+        "up",
+        tempfile::tempdir().unwrap(),
+        &["--as-spin"],
+        |_| {},
+        |command| {
+            command.env("SPIN_VARIABLE_DB_URL", url).env("SPIN_VARIABLE_DB_HOST", db_host);
+        },
+    )
+}

@@ -12,8 +12,10 @@ use crate::http::metrics::serve_metrics;
 use crate::http::server::Server;
 use crate::metrics::Metrics;
 use crate::spin::manifest::App;
+use crate::spin::postgres::Pools;
 use crate::spin::routing::Router;
 use crate::spin::sqlite::Databases;
+use crate::spin::variables::Values;
 use crate::store::postgres::Postgres;
 use crate::store::sqlite::Sqlite;
 use crate::store::Backend;
@@ -65,7 +67,10 @@ pub async fn run(args: UpArgs, mode: Mode) -> Result<()> {
             None
         }
         (Platform::Spin, Database::Postgres(_)) => {
-            bail!("--as-spin serves Spin's SQLite to the manifest's SQLite adapter; it has no PostgreSQL adapter yet")
+            bail!(
+                "--as-spin takes the database from the manifest, as Spin does: for PostgreSQL use \
+                 -f spin-postgres.toml with SPIN_VARIABLE_DB_URL and SPIN_VARIABLE_DB_HOST, not --database"
+            )
         }
     };
     // The file Spin's SQLite interface opens for a component that imports it
@@ -76,10 +81,18 @@ pub async fn run(args: UpArgs, mode: Mode) -> Result<()> {
     };
     let engine = new_engine(&limits)?;
     start_epoch_clock(&engine);
+    // Application variables (SPIN_VARIABLE_*), as Spin resolves them; a
+    // required one without a value stops the start here.
+    let variables = match platform {
+        Platform::Spin => Values::resolve(&app.variables, |key| std::env::var(key).ok())?,
+        Platform::Newsfeed => Values::default(),
+    };
     let runtime = Arc::new(Runtime {
         engine,
         backend: backend.clone(),
         databases: Databases::new(&spin_sqlite),
+        pg_pools: Pools::new(args.database_pool),
+        variables,
         limits: limits.clone(),
         metrics: metrics.clone(),
     });

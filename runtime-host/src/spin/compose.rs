@@ -14,6 +14,7 @@
 //! - a dependency matching no import, or two dependencies matching one
 //!   import, is an error.
 
+use super::manifest::Inherited;
 use anyhow::{bail, Context, Result};
 use semver::Version;
 use std::collections::BTreeMap;
@@ -37,14 +38,26 @@ pub struct Dependency {
     pub wasm: Vec<u8>,
     /// The export to use for every import matched; default: the import's name.
     pub export: Option<String>,
-    /// Whether it may open the component's SQLite databases. Spin denies a
-    /// dependency that does not inherit them; we refuse to compose it.
-    pub inherits_sqlite: bool,
+    /// Which of the component's capabilities it may use. Spin denies a
+    /// dependency a host interface whose capability it does not inherit; we
+    /// refuse to compose it.
+    pub inherits: Inherited,
 }
 
-/// Spin's SQLite interfaces, old and new.
-fn is_spin_sqlite(import: &str) -> bool {
-    import.starts_with("fermyon:spin/sqlite") || import.starts_with("spin:sqlite/")
+/// Spin's host interfaces that a dependency may use only by inheriting the
+/// component's capability set of that name (import prefix, manifest key).
+const CAPABILITIES: &[(&str, &str)] = &[
+    ("fermyon:spin/sqlite", "sqlite_databases"),
+    ("spin:sqlite/", "sqlite_databases"),
+    ("spin:postgres/", "allowed_outbound_hosts"),
+    ("fermyon:spin/postgres", "allowed_outbound_hosts"),
+    ("fermyon:spin/variables", "variables"),
+    ("spin:variables/", "variables"),
+];
+
+/// The capability set `import` needs, if it is one of Spin's host interfaces.
+fn capability(import: &str) -> Option<&'static str> {
+    CAPABILITIES.iter().find(|(prefix, _)| import.starts_with(prefix)).map(|(_, key)| *key)
 }
 
 impl FromStr for DependencyName {
@@ -120,9 +133,10 @@ pub fn compose(component: &[u8], dependencies: Vec<Dependency>) -> Result<Vec<u8
         let (dependency_world, instance) =
             instantiate(&mut graph, &format!("dependency:n{index}"), dependency.wasm.clone())
                 .with_context(|| format!("dependency {}", dependency.name))?;
-        if !dependency.inherits_sqlite && graph.types()[dependency_world].imports.keys().any(|i| is_spin_sqlite(i)) {
+        let needed = graph.types()[dependency_world].imports.keys().filter_map(|import| capability(import));
+        if let Some(key) = needed.into_iter().find(|key| !dependency.inherits.includes(key)) {
             bail!(
-                "dependency {} uses SQLite but does not inherit the component's sqlite_databases, \
+                "dependency {} uses Spin's {key} but does not inherit them from the component, \
                  so Spin would deny it: set dependencies_inherit_configuration = true",
                 dependency.name
             );
@@ -214,7 +228,7 @@ mod tests {
     }
 
     fn dependency(key: &str, wasm: Vec<u8>) -> Dependency {
-        Dependency { name: name(key), wasm, export: None, inherits_sqlite: true }
+        Dependency { name: name(key), wasm, export: None, inherits: Inherited::All }
     }
 
     fn imports(component: &[u8]) -> Vec<String> {
@@ -239,7 +253,13 @@ mod tests {
         assert!(error(twice).contains("several dependencies"));
         assert!(error(vec![dependency("x:y", provider(""))]).contains("no export x:y/z"));
         let mut denied = dependency("a:b", provider(r#"(import "fermyon:spin/sqlite@2.0.0" (instance))"#));
-        denied.inherits_sqlite = false;
-        assert!(error(vec![denied]).contains("dependencies_inherit_configuration"));
+        denied.inherits = Inherited::Only(vec!["variables".into()]);
+        assert!(error(vec![denied]).contains("sqlite_databases"));
+        let mut denied = dependency("a:b", provider(r#"(import "spin:postgres/postgres@4.0.0" (instance))"#));
+        denied.inherits = Inherited::Only(vec!["sqlite_databases".into()]);
+        assert!(error(vec![denied]).contains("allowed_outbound_hosts"));
+        let mut allowed = dependency("a:b", provider(r#"(import "spin:postgres/postgres@4.0.0" (instance))"#));
+        allowed.inherits = Inherited::Only(vec!["allowed_outbound_hosts".into()]);
+        assert!(compose(&main, vec![allowed]).is_ok());
     }
 }

@@ -4,10 +4,12 @@
 //! the host needs: the HTTP routes, each component's wasm file, its build
 //! command, the WIT world it is linked against
 //! (`[component.NAME.tool.newsfeed] world = "..."`, a table Spin ignores), the
-//! SQLite databases it may open and its component dependencies.
+//! SQLite databases it may open, the outbound hosts it may reach, its
+//! variables, its component dependencies, and the application variables.
 
 use super::compose::DependencyName;
 use super::routing::Route;
+use super::variables::AppVariable;
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -20,6 +22,8 @@ pub struct App {
     pub dir: PathBuf,
     pub routes: Vec<(Route, String)>,
     pub components: BTreeMap<String, ComponentSpec>,
+    /// The application variables (`[variables]`).
+    pub variables: BTreeMap<String, AppVariable>,
 }
 
 #[derive(Debug, Clone)]
@@ -32,6 +36,10 @@ pub struct ComponentSpec {
     pub build: Option<BuildSpec>,
     /// The SQLite database labels it may open (`sqlite_databases`).
     pub sqlite_databases: Vec<String>,
+    /// Where it may connect (`allowed_outbound_hosts`), templates unexpanded.
+    pub allowed_outbound_hosts: Vec<String>,
+    /// Its variables (`[component.NAME.variables]`): name → template.
+    pub variables: BTreeMap<String, String>,
     /// Components that satisfy some of its imports (`[component.NAME.dependencies]`).
     pub dependencies: Vec<DependencySpec>,
 }
@@ -43,10 +51,29 @@ pub struct DependencySpec {
     /// The dependency's wasm file, made absolute.
     pub path: PathBuf,
     pub export: Option<String>,
-    /// Whether it may use the component's `sqlite_databases`, through
+    /// Which of the component's capabilities it may use, through
     /// `dependencies_inherit_configuration = true` or its own
     /// `inherit_configuration`.
-    pub inherits_sqlite: bool,
+    pub inherits: Inherited,
+}
+
+/// The capability sets a dependency inherits from its component.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Inherited {
+    All,
+    /// Only these keys (`"sqlite_databases"`, `"allowed_outbound_hosts"`,
+    /// `"variables"`, ...); none when empty.
+    Only(Vec<String>),
+}
+
+impl Inherited {
+    /// Whether the capability set named `key` (a manifest key) is inherited.
+    pub fn includes(&self, key: &str) -> bool {
+        match self {
+            Inherited::All => true,
+            Inherited::Only(keys) => keys.iter().any(|k| k == key),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -66,6 +93,8 @@ struct RawManifest {
     trigger: RawTriggers,
     #[serde(default)]
     component: BTreeMap<String, RawComponent>,
+    #[serde(default)]
+    variables: BTreeMap<String, AppVariable>,
 }
 
 #[derive(Deserialize, Default)]
@@ -88,6 +117,10 @@ struct RawComponent {
     tool: BTreeMap<String, toml::Table>,
     #[serde(default)]
     sqlite_databases: Vec<String>,
+    #[serde(default)]
+    allowed_outbound_hosts: Vec<String>,
+    #[serde(default)]
+    variables: BTreeMap<String, String>,
     dependencies_inherit_configuration: Option<bool>,
     #[serde(default)]
     dependencies: BTreeMap<String, RawDependency>,
@@ -116,19 +149,19 @@ impl RawComponent {
             let Some(path) = &dependency.path else {
                 bail!("{}: newsfeed runs only local dependencies (`path = ...`)", context());
             };
-            let inherits_sqlite = match (&dependency.inherit_configuration, self.dependencies_inherit_configuration) {
+            let inherits = match (&dependency.inherit_configuration, self.dependencies_inherit_configuration) {
                 (Some(_), Some(_)) => {
                     bail!("{}: inherit_configuration and dependencies_inherit_configuration together", context())
                 }
-                (Some(RawInherit::All(all)), None) => *all,
-                (Some(RawInherit::Some(keys)), None) => keys.iter().any(|key| key == "sqlite_databases"),
-                (None, inherit) => inherit.unwrap_or(false),
+                (Some(RawInherit::All(true)), None) | (None, Some(true)) => Inherited::All,
+                (Some(RawInherit::Some(keys)), None) => Inherited::Only(keys.clone()),
+                _ => Inherited::Only(Vec::new()),
             };
             specs.push(DependencySpec {
                 name: key.parse().with_context(context)?,
                 path: dir.join(path),
                 export: dependency.export.clone(),
-                inherits_sqlite,
+                inherits,
             });
         }
         Ok(specs)
@@ -163,6 +196,8 @@ impl App {
                 world,
                 build: component.build,
                 sqlite_databases: component.sqlite_databases,
+                allowed_outbound_hosts: component.allowed_outbound_hosts,
+                variables: component.variables,
                 dependencies,
             };
             components.insert(name, spec);
@@ -174,7 +209,7 @@ impl App {
             }
             routes.push((Route::parse(&trigger.route)?, trigger.component));
         }
-        Ok(App { dir, routes, components })
+        Ok(App { dir, routes, components, variables: raw.variables })
     }
 }
 
@@ -191,7 +226,7 @@ mod tests {
         component = "participant"
         [component.participant]
         source = "p.wasm"
-        allowed_outbound_hosts = []
+        allowed_outbound_hosts = ["postgres://{{ db_host }}"]
         sqlite_databases = ["default"]
         dependencies_inherit_configuration = true
         [component.participant.dependencies]
@@ -201,6 +236,11 @@ mod tests {
         watch = ["src/**/*.rs"]
         [component.participant.tool.newsfeed]
         world = "participant-function"
+        [component.participant.variables]
+        db_url = "{{ db_url }}"
+        [variables]
+        db_url = { required = true, secret = true }
+        db_host = { default = "127.0.0.1:5432" }
         [component.plain]
         source = "plain.wasm"
     "#;
@@ -217,16 +257,20 @@ mod tests {
         assert_eq!(app.components["plain"].world, None);
         assert_eq!(participant.sqlite_databases, ["default"]);
         let adapter = &participant.dependencies[0];
-        assert_eq!((adapter.name.to_string(), adapter.inherits_sqlite), ("newsfeed:feed".into(), true));
+        assert_eq!((adapter.name.to_string(), &adapter.inherits), ("newsfeed:feed".into(), &Inherited::All));
         assert_eq!(adapter.path, PathBuf::from("/app/adapter.wasm"));
         assert!(app.components["plain"].dependencies.is_empty());
+        assert_eq!(participant.allowed_outbound_hosts, ["postgres://{{ db_host }}"]);
+        assert_eq!(participant.variables["db_url"], "{{ db_url }}");
+        assert!(app.variables["db_url"].required && app.variables["db_url"].secret);
+        assert_eq!(app.variables["db_host"].default.as_deref(), Some("127.0.0.1:5432"));
     }
 
     #[test]
     fn dependencies_inherit_sqlite_only_when_told() {
         let dependency = |manifest: &str| {
             App::parse(manifest, PathBuf::from("/"))
-                .map(|app| app.components["participant"].dependencies[0].inherits_sqlite)
+                .map(|app| app.components["participant"].dependencies[0].inherits.includes("sqlite_databases"))
         };
         let without = MANIFEST.replace("dependencies_inherit_configuration = true", "");
         assert!(!dependency(&without).unwrap());

@@ -10,10 +10,13 @@
 
 use super::engine::deadline_ticks;
 use super::feed::FeedCtx;
-use super::host_state::HostState;
+use super::host_state::{HostState, SpinCtx};
 use super::Runtime;
 use crate::function::{FunctionError, Handler, Request, Response};
+use crate::spin::postgres::SpinPostgresCtx;
 use crate::spin::sqlite::SpinSqliteCtx;
+use crate::spin::variables::SpinVariablesCtx;
+use crate::spin::Capabilities;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use wasmtime::component::{Component, Linker};
@@ -26,8 +29,8 @@ use wasmtime_wasi_http::WasiHttpView;
 pub struct Function {
     pub name: String,
     runtime: Arc<Runtime>,
-    /// The SQLite databases it may open (its manifest's `sqlite_databases`).
-    sqlite_databases: Arc<[String]>,
+    /// What it may use of Spin's interfaces (its manifest entry's).
+    capabilities: Capabilities,
     pre: ProxyPre<HostState>,
     /// Instances that may serve again (only with instance reuse).
     idle: Arc<Mutex<Vec<Instance>>>,
@@ -49,16 +52,10 @@ impl Function {
         runtime: Arc<Runtime>,
         component: &Component,
         linker: &Linker<HostState>,
-        sqlite_databases: &[String],
+        capabilities: Capabilities,
     ) -> anyhow::Result<Function> {
         let pre = ProxyPre::new(linker.instantiate_pre(component)?)?;
-        Ok(Function {
-            name: name.to_string(),
-            runtime,
-            sqlite_databases: sqlite_databases.into(),
-            pre,
-            idle: Arc::default(),
-        })
+        Ok(Function { name: name.to_string(), runtime, capabilities, pre, idle: Arc::default() })
     }
 
     /// A fresh store, under the request limits, and a fresh instance in it.
@@ -66,8 +63,16 @@ impl Function {
         let runtime = &*self.runtime;
         let limits = &runtime.limits;
         let feed = FeedCtx { backend: runtime.backend.clone() };
-        let sqlite = SpinSqliteCtx { databases: runtime.databases.clone(), allowed: self.sqlite_databases.clone() };
-        let mut store = Store::new(&runtime.engine, HostState::new(feed, sqlite, limits.memory));
+        let capabilities = &self.capabilities;
+        let spin = SpinCtx {
+            sqlite: SpinSqliteCtx {
+                databases: runtime.databases.clone(),
+                allowed: capabilities.sqlite_databases.clone(),
+            },
+            postgres: SpinPostgresCtx { pools: runtime.pg_pools.clone(), allowed: capabilities.postgres_hosts.clone() },
+            variables: SpinVariablesCtx { values: capabilities.variables.clone() },
+        };
+        let mut store = Store::new(&runtime.engine, HostState::new(feed, spin, limits.memory));
         store.limiter(|state| &mut state.limits);
         // Start-up code runs under the deadline too; `handle` sets it
         // afresh for each request.

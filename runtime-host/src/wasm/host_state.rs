@@ -1,9 +1,11 @@
 //! The state of one instance's `Store`: WASI, WASI-HTTP, the feed imports,
-//! Spin's SQLite and the memory limiter, each kept in its own field (the `*Ctx`), with the
+//! Spin's SQLite, PostgreSQL and variables, and the memory limiter, each kept in its own field (the `*Ctx`), with the
 //! `*View` traits that the generated bindings use to reach them.
 
 use super::feed::FeedCtx;
+use crate::spin::postgres::{SpinPostgresCtx, SpinPostgresView};
 use crate::spin::sqlite::{SpinSqliteCtx, SpinSqliteView};
+use crate::spin::variables::SpinVariablesCtx;
 use std::future::Future;
 use wasmtime::component::ResourceTable;
 use wasmtime::{StoreLimits, StoreLimitsBuilder};
@@ -16,6 +18,8 @@ pub struct HostState {
     pub http: WasiHttpCtx,
     pub feed: FeedCtx,
     pub sqlite: SpinSqliteCtx,
+    pub postgres: SpinPostgresCtx,
+    pub variables: SpinVariablesCtx,
     pub limits: StoreLimits,
     pub outbound: NoOutboundHttp,
 }
@@ -43,22 +47,35 @@ impl HostState {
     /// Fresh state for one request. WASI gets no files, no network and no
     /// environment: a function reaches the world only through its imports.
     /// Its stderr goes to ours, so a panic message reaches the log.
-    pub fn new(feed: FeedCtx, sqlite: SpinSqliteCtx, memory_limit: usize) -> Self {
+    pub fn new(feed: FeedCtx, spin: SpinCtx, memory_limit: usize) -> Self {
         HostState {
             table: ResourceTable::new(),
             wasi: WasiCtx::builder().inherit_stderr().build(),
             http: WasiHttpCtx::new(),
             feed,
-            sqlite,
+            sqlite: spin.sqlite,
+            postgres: spin.postgres,
+            variables: spin.variables,
             outbound: NoOutboundHttp,
             limits: StoreLimitsBuilder::new().memory_size(memory_limit).trap_on_grow_failure(false).build(),
         }
     }
 }
 
+/// The Spin interfaces' state for one instance.
+pub struct SpinCtx {
+    pub sqlite: SpinSqliteCtx,
+    pub postgres: SpinPostgresCtx,
+    pub variables: SpinVariablesCtx,
+}
+
 impl HostState {
     pub fn spin_sqlite(&mut self) -> SpinSqliteView<'_> {
         SpinSqliteView { ctx: &self.sqlite, table: &mut self.table }
+    }
+
+    pub fn spin_postgres(&mut self) -> SpinPostgresView<'_> {
+        SpinPostgresView { ctx: &self.postgres, table: &mut self.table }
     }
 }
 

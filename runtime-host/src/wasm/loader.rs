@@ -11,6 +11,7 @@ use super::Runtime;
 use crate::function::Version;
 use crate::spin::compose::{compose, Dependency};
 use crate::spin::manifest::ComponentSpec;
+use crate::spin::Capabilities;
 use anyhow::{Context, Result};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -23,8 +24,9 @@ pub enum Platform {
     /// fast path), limited to the component's world, and dependencies on
     /// that package are skipped.
     Newsfeed,
-    /// What Spin 4 serves: WASI, HTTP and Spin's SQLite, nothing more. Every
-    /// dependency is composed in, as `spin up` does (`newsfeed up --as-spin`).
+    /// What Spin 4 serves: WASI, HTTP, Spin's SQLite, PostgreSQL and
+    /// variables, nothing more. Every dependency is composed in, as `spin up`
+    /// does (`newsfeed up --as-spin`).
     Spin,
 }
 
@@ -98,14 +100,18 @@ impl Loader {
             Platform::Spin => None,
         };
         let spin_sqlite = !spec.sqlite_databases.is_empty();
-        let linker = self.worlds.linker(engine, world, spin_sqlite)?;
-        Function::new(name, self.runtime.clone(), &component, &linker, &spec.sqlite_databases).with_context(|| {
+        let (capabilities, spin_outbound) = match self.platform {
+            Platform::Newsfeed => (Capabilities::sqlite_only(spec), false),
+            Platform::Spin => (Capabilities::of(spec, &self.runtime.variables)?, true),
+        };
+        let linker = self.worlds.linker(engine, world, spin_sqlite, spin_outbound)?;
+        Function::new(name, self.runtime.clone(), &component, &linker, capabilities).with_context(|| {
             match (world, spin_sqlite) {
                 (Some(world), _) => format!(
                     "it does not fit world {world:?} (imports beyond it, or no wasi:http/incoming-handler export)"
                 ),
-                (None, true) => "it imports more than WASI and Spin's SQLite, or exports no \
-                                 wasi:http/incoming-handler"
+                (None, true) => "it imports more than WASI and Spin's SQLite, PostgreSQL and variables, or \
+                                 exports no wasi:http/incoming-handler"
                     .to_string(),
                 (None, false) => "it imports more than WASI, or exports no wasi:http/incoming-handler".to_string(),
             }
@@ -128,7 +134,7 @@ impl Loader {
                 name: dependency.name.clone(),
                 wasm: bytes,
                 export: dependency.export.clone(),
-                inherits_sqlite: dependency.inherits_sqlite,
+                inherits: dependency.inherits.clone(),
             });
         }
         compose(wasm, dependencies)

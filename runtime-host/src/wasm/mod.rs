@@ -23,7 +23,9 @@ pub mod worlds;
 
 use crate::limits::Limits;
 use crate::metrics::Metrics;
+use crate::spin::postgres::Pools;
 use crate::spin::sqlite::Databases;
+use crate::spin::variables::Values;
 use crate::store::Backend;
 use std::sync::Arc;
 
@@ -34,6 +36,10 @@ pub struct Runtime {
     pub backend: Option<Arc<dyn Backend>>,
     /// What Spin's SQLite interface opens.
     pub databases: Arc<Databases>,
+    /// The pools Spin's PostgreSQL interface connects through.
+    pub pg_pools: Arc<Pools>,
+    /// The application variables' values (under `--as-spin`; empty else).
+    pub variables: Values,
     pub limits: Limits,
     pub metrics: Arc<Metrics>,
 }

@@ -53,13 +53,24 @@ impl Worlds {
     }
 
     /// A linker holding WASI, WASI-HTTP, exactly the feed interfaces of
-    /// `world` (none when `None`), and Spin's SQLite when `spin_sqlite`.
-    pub fn linker(&self, engine: &Engine, world: Option<&str>, spin_sqlite: bool) -> Result<Linker<HostState>> {
+    /// `world` (none when `None`), Spin's SQLite when `spin_sqlite`, and
+    /// Spin's PostgreSQL and variables when `spin_outbound`.
+    pub fn linker(
+        &self,
+        engine: &Engine,
+        world: Option<&str>,
+        spin_sqlite: bool,
+        spin_outbound: bool,
+    ) -> Result<Linker<HostState>> {
         let mut linker = Linker::new(engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
         if spin_sqlite {
             crate::spin::sqlite::add_to_linker(&mut linker, HostState::spin_sqlite)?;
+        }
+        if spin_outbound {
+            crate::spin::postgres::add_to_linker(&mut linker, HostState::spin_postgres)?;
+            crate::spin::variables::add_to_linker(&mut linker, |state: &mut HostState| &mut state.variables)?;
         }
         let interfaces = match world {
             Some(world) => self.imports(world)?,

@@ -1,0 +1,141 @@
+//! The Spin PostgreSQL adapter: a component that exports every
+//! `newsfeed:feed` interface on top of the PostgreSQL interface Spin provides
+//! (`spin:postgres/postgres@4.0.0`, through spin-sdk 5.2's synchronous
+//! `spin_sdk::pg4`), for the hosted platforms, which offer PostgreSQL and not
+//! SQLite.
+//!
+//! `spin-postgres.toml` names this component as each function's dependency
+//! for the `newsfeed:feed` package; the adapter inherits the function's
+//! variables (`db_url`) and outbound permission (`postgres://{{ db_host }}`).
+//!
+//! The schema, every statement and the search rules are those of the host's
+//! PostgreSQL backend (crate `newsfeed-sql`), so both use one database alike.
+
+mod db;
+
+use db::{int, text, Db};
+use exports::newsfeed::feed::{friendships, participants, publishing, search, storage, types};
+use newsfeed_sql::postgres as sql;
+use newsfeed_sql::{check_text, unknown_participant, SELF_FRIENDSHIP};
+use spin_sdk::pg4::{DbValue, ParameterValue};
+use types::{Error, FeedItem, Friendship, Id, Participant, Post};
+
+wit_bindgen::generate!({ world: "spin-adapter", path: "../../wit" });
+
+struct Adapter;
+
+export!(Adapter);
+
+/// Runs a list statement (`$1` = id, `$2` = limit; the first column the
+/// item's id), which answers no row for an unknown participant and one row
+/// of NULLs for an empty list: the rows of the list.
+fn list(statement: &str, id: Id, limit: u32) -> Result<Vec<Vec<DbValue>>, Error> {
+    let mut rows = Db::open()?.query(statement, &[ParameterValue::Int64(id), ParameterValue::Int64(limit.into())])?;
+    if rows.is_empty() {
+        return Err(Error::NotFound(unknown_participant(id)));
+    }
+    rows.retain(|row| !matches!(row.first(), Some(DbValue::DbNull) | None));
+    Ok(rows)
+}
+
+impl storage::Guest for Adapter {
+    fn get_participant(id: Id) -> Result<Participant, Error> {
+        match Db::open()?.query(sql::PARTICIPANT_NAME, &[ParameterValue::Int64(id)])?.first() {
+            Some(row) => Ok(Participant { id, name: text(&row[0])? }),
+            None => Err(Error::NotFound(unknown_participant(id))),
+        }
+    }
+
+    fn list_friends(id: Id, limit: u32) -> Result<Vec<Friendship>, Error> {
+        list(sql::LIST_FRIENDS, id, limit)?
+            .iter()
+            .map(|row| Ok(Friendship { id: int(&row[0])?, from: id, to: int(&row[1])? }))
+            .collect()
+    }
+
+    fn list_outbound(id: Id, limit: u32) -> Result<Vec<Post>, Error> {
+        list(sql::LIST_OUTBOUND, id, limit)?
+            .iter()
+            .map(|row| {
+                Ok(Post { author: id, occurred: text(&row[1])?, subject: text(&row[2])?, story: text(&row[3])? })
+            })
+            .collect()
+    }
+
+    fn list_inbound(id: Id, limit: u32) -> Result<Vec<FeedItem>, Error> {
+        list(sql::LIST_INBOUND, id, limit)?
+            .iter()
+            .map(|row| {
+                let post = Post {
+                    author: int(&row[1])?,
+                    occurred: text(&row[2])?,
+                    subject: text(&row[3])?,
+                    story: text(&row[4])?,
+                };
+                Ok(FeedItem { reader: id, post })
+            })
+            .collect()
+    }
+}
+
+impl participants::Guest for Adapter {
+    fn create(name: String) -> Result<Participant, Error> {
+        check_text("name", &name).map_err(Error::Invalid)?;
+        let rows = Db::open()?.query(sql::INSERT_PARTICIPANT, &[ParameterValue::Str(name.clone())])?;
+        let id = rows.first().ok_or_else(|| Error::Unavailable("no id for the new participant".into()))?;
+        Ok(Participant { id: int(&id[0])?, name })
+    }
+}
+
+impl friendships::Guest for Adapter {
+    fn befriend(a: Id, b: Id) -> Result<Friendship, Error> {
+        if a == b {
+            return Err(Error::Invalid(SELF_FRIENDSHIP.into()));
+        }
+        Db::open()?.transaction(|db| {
+            let existing =
+                db.query(sql::EXISTING_PARTICIPANTS, &[ParameterValue::Int64(a), ParameterValue::Int64(b)])?;
+            let existing: Vec<Id> = existing.iter().map(|row| int(&row[0])).collect::<Result<_, _>>()?;
+            if let Some(missing) = [a, b].into_iter().find(|id| !existing.contains(id)) {
+                return Err(Error::NotFound(unknown_participant(missing)));
+            }
+            let pair = [ParameterValue::Int64(a.min(b)), ParameterValue::Int64(a.max(b))];
+            db.query(sql::INSERT_FRIENDSHIP, &pair)?;
+            let id = db.query(sql::FRIENDSHIP_ID, &pair)?;
+            let id = id.first().ok_or_else(|| Error::Unavailable("the friendship vanished".into()))?;
+            Ok(Friendship { id: int(&id[0])?, from: a, to: b })
+        })
+    }
+}
+
+impl publishing::Guest for Adapter {
+    /// One statement, so one transaction: the post, its search vector and
+    /// the fan-out land together or not at all.
+    fn publish(post: Post) -> Result<Post, Error> {
+        check_text("subject", &post.subject).and_then(|()| check_text("story", &post.story)).map_err(Error::Invalid)?;
+        let document = newsfeed_sql::search::document(&post.subject, &post.story);
+        let params = [
+            ParameterValue::Int64(post.author),
+            ParameterValue::Str(post.occurred.clone()),
+            ParameterValue::Str(post.subject.clone()),
+            ParameterValue::Str(post.story.clone()),
+            ParameterValue::Str(document),
+        ];
+        match Db::open()?.query(sql::PUBLISH, &params)?.is_empty() {
+            true => Err(Error::NotFound(unknown_participant(post.author))),
+            false => Ok(post),
+        }
+    }
+}
+
+impl search::Guest for Adapter {
+    fn find_posters(keywords: Vec<String>, limit: u32) -> Result<Vec<Id>, Error> {
+        let distinct = newsfeed_sql::search::keywords(&keywords).map_err(Error::Invalid)?;
+        if distinct.is_empty() {
+            return Ok(Vec::new());
+        }
+        let params =
+            [ParameterValue::ArrayStr(distinct.into_iter().map(Some).collect()), ParameterValue::Int64(limit.into())];
+        Db::open()?.query(sql::SEARCH, &params)?.iter().map(|row| int(&row[0])).collect()
+    }
+}

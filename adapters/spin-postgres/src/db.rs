@@ -13,6 +13,9 @@ use spin_sdk::pg4::{self as pg, Connection, DbValue, ParameterValue};
 /// The application variable holding the connection string.
 const DB_URL: &str = "db_url";
 
+/// PostgreSQL's SQLSTATE for a table that does not exist.
+const UNDEFINED_TABLE: &str = "42P01";
+
 /// An open connection, its schema up to date.
 pub struct Db {
     conn: Connection,
@@ -29,17 +32,16 @@ impl Db {
         Ok(db)
     }
 
-    /// The schema's version, 0 for a database newsfeed has never touched.
+    /// The schema's version, 0 for a database newsfeed has never touched
+    /// (no version table yet): one round trip on every call but the first.
     fn schema_version(&self) -> Result<i64, Error> {
-        let exists = "SELECT to_regclass('newsfeed_schema') IS NOT NULL";
-        match self.query(exists, &[])?.pop().and_then(|mut row| row.pop()) {
-            Some(DbValue::Boolean(true)) => {}
-            _ => return Ok(0),
-        }
-        let version = self.query(sql::READ_SCHEMA_VERSION, &[])?;
-        match version.first().and_then(|row| row.first()) {
-            Some(DbValue::Int32(version)) => Ok(i64::from(*version)),
-            other => Err(Error::Unavailable(format!("bad schema version {other:?}"))),
+        match self.conn.query(sql::READ_SCHEMA_VERSION, &[]) {
+            Ok(rows) => match rows.rows.first().and_then(|row| row.first()) {
+                Some(DbValue::Int32(version)) => Ok(i64::from(*version)),
+                other => Err(Error::Unavailable(format!("bad schema version {other:?}"))),
+            },
+            Err(pg::PgError::QueryFailed(pg::QueryError::DbError(db))) if db.code == UNDEFINED_TABLE => Ok(0),
+            Err(error) => Err(unavailable(error)),
         }
     }
 

@@ -7,14 +7,19 @@ mod common;
 use common::Host;
 use std::time::{Duration, Instant};
 
-fn assert_fails_alone(host: &Host, path: &str) {
+/// Asserts that `path` fails alone; returns how long the failing request took.
+fn assert_fails_alone(host: &Host, path: &str) -> Duration {
     let a = host.participant("before");
     let started = Instant::now();
-    let (failed, meanwhile) = std::thread::scope(|scope| {
-        let failing = scope.spawn(|| host.send("GET", path, None));
+    let (failed, meanwhile, took) = std::thread::scope(|scope| {
+        let failing = scope.spawn(|| {
+            let sent = Instant::now();
+            (host.send("GET", path, None), sent.elapsed())
+        });
         // Other requests are served while the bad one runs.
         let meanwhile: Vec<u16> = (0..5).map(|_| host.get(&format!("/participant/{a}")).status).collect();
-        (failing.join().unwrap(), meanwhile)
+        let (failed, took) = failing.join().unwrap();
+        (failed, meanwhile, took)
     });
     assert_eq!(failed.status, 500, "{path}: {failed:?}");
     let message = failed.json["error"].as_str().unwrap();
@@ -25,6 +30,7 @@ fn assert_fails_alone(host: &Host, path: &str) {
     assert_eq!(host.send("GET", "/faults/ok", None).status, 200, "the faulty component itself still serves");
     assert_eq!(host.get(&format!("/participant/{a}")).status, 200);
     assert!(started.elapsed() < Duration::from_secs(30));
+    took
 }
 
 #[test]
@@ -33,18 +39,26 @@ fn a_trap_fails_only_its_request() {
     assert_fails_alone(&host, "/faults/trap");
 }
 
+/// The configured deadline (1 s) is the one obeyed, not the default 10 s.
 #[test]
 fn a_runaway_loop_is_stopped_at_the_deadline() {
     let host = Host::start_with(&["--request-timeout", "1"]);
-    let started = Instant::now();
-    assert_fails_alone(&host, "/faults/loop");
-    assert!(started.elapsed() >= Duration::from_secs(1));
+    let took = assert_fails_alone(&host, "/faults/loop");
+    assert!(took >= Duration::from_millis(950), "stopped before the deadline: {took:?}");
+    assert!(took < Duration::from_secs(4), "stopped well after the 1 s deadline: {took:?}");
 }
 
+/// The configured cap (16 MiB) is the one obeyed, not the default 64 MiB:
+/// 4 MiB fits under it, 24 MiB (which the default would allow) does not.
 #[test]
 fn a_memory_bomb_is_stopped_at_the_memory_cap() {
     let host = Host::start_with(&["--memory-limit", "16"]);
     assert_fails_alone(&host, "/faults/memory");
+    let allocate = |mib: u32| host.send("GET", &format!("/faults/allocate?mib={mib}"), None).status;
+    assert_eq!(allocate(4), 200, "4 MiB fits under a 16 MiB cap");
+    assert_eq!(allocate(24), 500, "24 MiB is past the 16 MiB cap");
+    let default = Host::start();
+    assert_eq!(default.send("GET", "/faults/allocate?mib=24", None).status, 200, "24 MiB fits the default cap");
 }
 
 /// How many requests the instance that answered has served.

@@ -31,10 +31,31 @@ fn the_load_generator_runs_the_whole_profile_without_errors() {
     }
     assert!(std::fs::read_to_string(&chart).unwrap().starts_with("<svg"));
 
-    let compared =
-        Command::new(env!("CARGO_BIN_EXE_newsfeed-load")).arg("compare").arg(&json).arg(&json).output().unwrap();
+    // `compare` puts each run beside the first: a copy with every rate
+    // doubled must read 2.00x on every row, the first 1.00x.
+    let mut doubled = result.clone();
+    doubled["label"] = "doubled".into();
+    for (_, stats) in doubled["operations"].as_object_mut().unwrap() {
+        for rate in ["per_second", "per_minute"] {
+            stats[rate] = (stats[rate].as_f64().unwrap() * 2.0).into();
+        }
+    }
+    let doubled_json = out.path().join("doubled.json");
+    std::fs::write(&doubled_json, doubled.to_string()).unwrap();
+    let compared = Command::new(env!("CARGO_BIN_EXE_newsfeed-load"))
+        .arg("compare")
+        .arg(&json)
+        .arg(&doubled_json)
+        .output()
+        .unwrap();
     assert!(compared.status.success());
-    assert!(String::from_utf8_lossy(&compared.stdout).contains("1.00x"));
+    let table = String::from_utf8_lossy(&compared.stdout);
+    let rows =
+        |label: &str| table.lines().filter(|line| line.starts_with(label)).map(str::to_string).collect::<Vec<_>>();
+    assert_eq!(rows("smoke").len(), 7, "{table}");
+    assert!(rows("smoke").iter().all(|row| row.trim_end().ends_with("1.00x")), "{table}");
+    assert_eq!(rows("doubled").len(), 7, "{table}");
+    assert!(rows("doubled").iter().all(|row| row.trim_end().ends_with("2.00x")), "{table}");
 }
 
 #[test]

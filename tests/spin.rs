@@ -250,3 +250,52 @@ fn a_postgres_address_not_allowed_is_refused_and_required_variables_must_be_set(
     let said = String::from_utf8_lossy(&out.stderr);
     assert!(said.contains("db_url") && said.contains("SPIN_VARIABLE_DB_URL"), "{said}");
 }
+
+/// Both manifests use only keys that Spin's manifest v2 knows: Spin parses
+/// it with `deny_unknown_fields` (`crates/manifest/src/schema/v2.rs`), so an
+/// unknown key would stop `spin up`. Our own settings live under `tool`.
+#[test]
+fn both_manifests_use_only_keys_spin_manifest_v2_knows() {
+    fn keys_within(table: &toml::Table, known: &[&str], what: &str) {
+        for key in table.keys() {
+            assert!(known.contains(&key.as_str()), "{what}: Spin's manifest v2 has no key {key:?}");
+        }
+    }
+    for manifest in common::MANIFESTS {
+        let text = std::fs::read_to_string(repo_root().join(manifest)).unwrap();
+        let app: toml::Table = text.parse().unwrap();
+        assert_eq!(app["spin_manifest_version"].as_integer(), Some(2), "{manifest}");
+        keys_within(&app, &["spin_manifest_version", "application", "variables", "trigger", "component"], manifest);
+        let application = ["name", "version", "description", "authors", "targets", "trigger", "tool"];
+        keys_within(app["application"].as_table().unwrap(), &application, manifest);
+        for (name, variable) in app.get("variables").and_then(|v| v.as_table()).into_iter().flatten() {
+            keys_within(variable.as_table().unwrap(), &["description", "required", "default", "secret"], name);
+        }
+        const COMPONENT: &[&str] = &[
+            "source",
+            "description",
+            "variables",
+            "environment",
+            "files",
+            "exclude_files",
+            "allowed_http_hosts",
+            "allowed_outbound_hosts",
+            "key_value_stores",
+            "sqlite_databases",
+            "ai_models",
+            "targets",
+            "build",
+            "tool",
+            "dependencies_inherit_configuration",
+            "dependencies",
+            "profile",
+        ];
+        for (name, component) in app["component"].as_table().unwrap() {
+            let component = component.as_table().unwrap();
+            keys_within(component, COMPONENT, &format!("{manifest} component {name}"));
+            if let Some(build) = component.get("build") {
+                keys_within(build.as_table().unwrap(), &["command", "workdir", "watch"], name);
+            }
+        }
+    }
+}

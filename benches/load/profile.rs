@@ -7,7 +7,7 @@ use anyhow::Result;
 use http::Method;
 use serde_json::json;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// The classic test's dictionary: the decimal numbers 0..39999 as words.
@@ -58,11 +58,14 @@ fn words(rng: &mut fastrand::Rng, n: usize) -> String {
     (0..n).map(|_| rng.u32(0..DICTIONARY).to_string()).collect::<Vec<_>>().join(" ")
 }
 
-async fn user(client: Client, role: Role, clock: Arc<Clock>, seed: u64) -> Ops {
+/// Participants that have friends, and so posts in their feeds: the
+/// broadcasters add them, the readers read them.
+type Social = Arc<Mutex<Vec<i64>>>;
+
+async fn user(client: Client, role: Role, clock: Arc<Clock>, social: Social, seed: u64) -> Ops {
     let (mut measured, mut warmup) = (Ops::default(), Ops::default());
     let mut rng = fastrand::Rng::with_seed(seed);
     let mut serial = 0u64;
-    let mut known: Vec<i64> = Vec::new();
     while clock.running() {
         match role {
             Role::Broadcaster => {
@@ -82,10 +85,13 @@ async fn user(client: Client, role: Role, clock: Arc<Clock>, seed: u64) -> Ops {
                 }
                 let mut befriended = Vec::new();
                 for _ in 0..rng.usize(2..=4) {
-                    let (a, b) = (ids[rng.usize(..ids.len())], ids[rng.usize(..ids.len())]);
-                    if a == b {
-                        continue;
-                    }
+                    // Two different participants: a pair drawn twice is drawn again.
+                    let (a, b) = loop {
+                        let (a, b) = (ids[rng.usize(..ids.len())], ids[rng.usize(..ids.len())]);
+                        if a != b {
+                            break (a, b);
+                        }
+                    };
                     let body = json!({ "to": format!("/participant/{b}") });
                     let ops = stats(&clock, &mut measured, &mut warmup);
                     client
@@ -112,7 +118,9 @@ async fn user(client: Client, role: Role, clock: Arc<Clock>, seed: u64) -> Ops {
                             .await;
                     }
                 }
-                known = befriended;
+                if let Ok(mut social) = social.lock() {
+                    social.extend(&befriended);
+                }
             }
             Role::Searcher => {
                 for _ in 0..5 {
@@ -122,16 +130,15 @@ async fn user(client: Client, role: Role, clock: Arc<Clock>, seed: u64) -> Ops {
                 }
             }
             Role::Reader => {
-                if known.is_empty() {
-                    // Readers read what they create: one participant, one friend.
-                    let ops = stats(&clock, &mut measured, &mut warmup);
-                    let body = Some(json!({ "name": format!("reader {seed}") }));
-                    match client.call(ops.op("create_participant"), Method::POST, "/participant", body).await {
-                        Some(p) => known.extend(p["id"].as_i64()),
-                        None => continue,
-                    }
-                }
-                let id = known[rng.usize(..known.len())];
+                // Read participants that have friends and posts.
+                let picked = social
+                    .lock()
+                    .ok()
+                    .and_then(|social| (!social.is_empty()).then(|| social[rng.usize(..social.len())]));
+                let Some(id) = picked else {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                };
                 let ops = stats(&clock, &mut measured, &mut warmup);
                 client.call(ops.op("get_inbound"), Method::GET, &format!("/participant/{id}/inbound"), None).await;
                 let ops = stats(&clock, &mut measured, &mut warmup);
@@ -152,6 +159,7 @@ pub async fn run(base_urls: &[String], label: &str, plan: &Plan) -> Result<RunRe
         measured: AtomicU64::new(0),
         max_requests: plan.max_requests.unwrap_or(u64::MAX),
     });
+    let social = Social::default();
     let searchers = (plan.users as f64 * plan.searchers).round() as usize;
     let readers = (plan.users as f64 * plan.readers).round() as usize;
     let tasks: Vec<_> = (0..plan.users)
@@ -161,7 +169,7 @@ pub async fn run(base_urls: &[String], label: &str, plan: &Plan) -> Result<RunRe
                 _ if n < searchers + readers => Role::Reader,
                 _ => Role::Broadcaster,
             };
-            tokio::spawn(user(clients[n % clients.len()].clone(), role, clock.clone(), n as u64 + 1))
+            tokio::spawn(user(clients[n % clients.len()].clone(), role, clock.clone(), social.clone(), n as u64 + 1))
         })
         .collect();
 

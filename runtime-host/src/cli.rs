@@ -3,6 +3,7 @@
 
 use crate::limits::Limits;
 use clap::{Args, Parser, Subcommand};
+use newsfeed_guest::request::MAX_BODY_BYTES;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -63,8 +64,14 @@ pub struct UpArgs {
     /// MiB of linear memory an instance may use.
     #[arg(long, default_value_t = 64)]
     pub memory_limit: usize,
-    /// The largest request body, in bytes; past it the answer is 413.
-    #[arg(long, default_value_t = 1 << 20)]
+    /// The largest request body, in bytes; past it the answer is 413. At
+    /// most the functions' own limit (1 MiB), which they keep under Spin too:
+    /// the flag can lower the limit, not raise it.
+    #[arg(
+        long,
+        default_value_t = MAX_BODY_BYTES,
+        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=MAX_BODY_BYTES as u64)
+    )]
     pub max_body: usize,
     /// Instances alive at once; past it the answer is 503.
     #[arg(long, default_value_t = 1000)]
@@ -170,5 +177,15 @@ mod tests {
         for bad in ["feed.db", "sqlite:", "mysql://x/y"] {
             assert!(Database::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn the_body_limit_can_be_lowered_but_not_raised_past_the_functions_own() {
+        let up = |flag: &str| Cli::try_parse_from(["newsfeed", "up", "--max-body", flag]);
+        assert!(up("1024").is_ok());
+        assert!(up(&MAX_BODY_BYTES.to_string()).is_ok());
+        let refused = up(&(MAX_BODY_BYTES + 1).to_string()).err().expect("a limit the functions would not keep");
+        assert!(refused.to_string().contains("1048576"), "{refused}");
+        assert!(up("0").is_err());
     }
 }

@@ -86,7 +86,11 @@ fn occurred_defaults_to_the_servers_utc_time() {
     assert_eq!(posted.status, 200);
     let occurred = posted.json["occurred"].as_str().unwrap();
     assert!(occurred.ends_with('Z') && occurred.contains('T'), "{occurred}");
-    assert!(occurred.starts_with("20"), "{occurred}");
+    // The server's clock now, not a fixed or stale time: within seconds of ours.
+    let at = humantime::parse_rfc3339_weak(occurred).unwrap_or_else(|e| panic!("{occurred}: {e}"));
+    let now = std::time::SystemTime::now();
+    let apart = now.duration_since(at).unwrap_or_else(|ahead| ahead.duration());
+    assert!(apart < std::time::Duration::from_secs(30), "{occurred} is {apart:?} from now");
 }
 
 #[test]
@@ -154,6 +158,11 @@ fn search_matches_whole_words_ranks_best_posts_first_and_is_never_a_query_langua
         assert_eq!(host.get(&format!("/outbound?keywords={hostile}")).status, 200, "{hostile}");
     }
     assert_eq!(host.get("/outbound?keywords=OR").json, json!([]), "OR is a plain word here");
+    // `fox OR dog` is three plain words: no post holds `or` or `dog`, every
+    // post holds `fox`; `fox*` is the word `fox`, `*` a separator.
+    assert_eq!(host.get("/outbound?keywords=fox%20OR%20dog").json, links(&[one, three, two]));
+    assert_eq!(host.get("/outbound?keywords=fox*").json, links(&[one, three, two]));
+    assert_eq!(host.get("/outbound?keywords=NEAR(quick%20jumps)").json, links(&[one, two]));
     // tsquery's syntax, quotes and control characters (NUL too) separate
     // words like any other non-alphanumeric character.
     for hostile in ["fox%26dog", "fox|dog", "!fox", "fox:*", "(fox)", "'fox'", "fox%00dog", "%01fox%1F", "fox\\"] {
@@ -168,6 +177,15 @@ fn search_matches_whole_words_ranks_best_posts_first_and_is_never_a_query_langua
     assert_eq!(host.get("/outbound?keywords=fox&limit=0").status, 400);
     assert_eq!(host.get("/outbound?keywords=fox&limit=101").status, 400);
     assert_eq!(host.get("/outbound?keywords=fox&limit=100").status, 200);
+    assert_eq!(host.get("/outbound?keywords=fox&limit=%2B5").status, 400, "limit is plain decimal");
+    assert_eq!(host.get("/outbound?keywords=fox&limit=007").status, 400, "limit is plain decimal");
+    // At most 32 distinct words, however they are written.
+    let words = |n: usize| (0..n).map(|i| format!("w{i}")).collect::<Vec<_>>();
+    assert_eq!(host.get(&format!("/outbound?keywords={}", words(32).join("%20"))).status, 200);
+    assert_eq!(host.get(&format!("/outbound?keywords={}", words(33).join("%20"))).status, 400);
+    assert_eq!(host.get(&format!("/outbound?keywords={}", words(33).join("-"))).status, 400, "33 words in one");
+    let repeated = format!("{}%20W0%20w0", words(32).join("%20"));
+    assert_eq!(host.get(&format!("/outbound?keywords={repeated}")).status, 200, "32 distinct");
 }
 
 #[test]

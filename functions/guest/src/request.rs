@@ -9,10 +9,15 @@ use serde_json::{Map, Value};
 /// same on hosts that have none.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
-/// Parses an id: a positive int64 in plain decimal (no sign, no leading zero).
+/// Whether `text` is a positive integer in plain decimal: digits only, no
+/// sign, no leading zero. Ids and limits are both written so.
+fn plain_decimal(text: &str) -> bool {
+    !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) && !text.starts_with('0')
+}
+
+/// Parses an id: a positive int64 in plain decimal.
 pub fn parse_id(text: &str) -> Option<Id> {
-    let plain = !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) && !text.starts_with('0');
-    plain.then(|| text.parse().ok()).flatten()
+    plain_decimal(text).then(|| text.parse().ok()).flatten()
 }
 
 /// The link of a participant: `/participant/{id}`.
@@ -47,13 +52,13 @@ pub fn query_param(req: &Request, name: &str) -> Option<String> {
 }
 
 /// The `limit` query parameter: `default` when absent, else an integer in
-/// `1..=max`.
+/// `1..=max`, in plain decimal (`+5` and `007` are not).
 pub fn limit(req: &Request, default: u32, max: u32) -> Result<u32, ApiError> {
     match query_param(req, "limit") {
         None => Ok(default),
-        Some(text) => text
-            .parse::<u32>()
-            .ok()
+        Some(text) => plain_decimal(&text)
+            .then(|| text.parse::<u32>().ok())
+            .flatten()
             .filter(|n| (1..=max).contains(n))
             .ok_or_else(|| ApiError::bad_request(format!("limit must be an integer from 1 to {max}, not {text:?}"))),
     }
@@ -158,7 +163,8 @@ mod tests {
         let limit_of = |uri| limit(&request(Method::Get, uri, ""), 100, 1000);
         assert_eq!(limit_of("/x"), Ok(100));
         assert_eq!(limit_of("/x?limit=1000"), Ok(1000));
-        for bad in ["/x?limit=0", "/x?limit=1001", "/x?limit=", "/x?limit=ten", "/x?limit=-1"] {
+        let bad_limits = ["/x?limit=0", "/x?limit=1001", "/x?limit=", "/x?limit=ten", "/x?limit=-1", "/x?limit=%2B5"];
+        for bad in bad_limits.into_iter().chain(["/x?limit=007", "/x?limit=5.0", "/x?limit=99999999999"]) {
             assert_eq!(limit_of(bad).unwrap_err().status, 400, "{bad:?}");
         }
     }

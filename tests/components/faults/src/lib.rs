@@ -2,7 +2,9 @@
 //! returns, `/faults/memory` allocates until the host's memory cap stops it,
 //! `/faults/count` answers how many requests this instance has served (to
 //! see instance reuse), `/faults/sleep` answers 200 after a second (a request
-//! in flight), and `/faults/ok` answers 200, to show the host still serves.
+//! in flight), `/faults/allocate?mib=N` allocates and touches N MiB then
+//! answers 200 (to show where a memory cap lies), and `/faults/ok` answers
+//! 200, to show the host still serves.
 
 use spin_sdk::http::{Request, Response};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -31,6 +33,16 @@ fn entry(req: Request) -> Response {
         "/faults/sleep" => {
             std::thread::sleep(std::time::Duration::from_secs(1));
             Response::builder().status(200).header("content-type", "application/json").body("{\"slept\":true}").build()
+        }
+        "/faults/allocate" => {
+            let mib: usize = req.query().strip_prefix("mib=").and_then(|n| n.parse().ok()).unwrap_or(1);
+            let block = vec![1u8; mib << 20];
+            std::hint::black_box(&block);
+            Response::builder()
+                .status(200)
+                .header("content-type", "application/json")
+                .body(format!("{{\"allocated_mib\":{mib}}}"))
+                .build()
         }
         "/faults/count" => Response::builder()
             .status(200)

@@ -15,6 +15,19 @@ fn variant(answer: &common::Answer) -> Option<&str> {
 }
 
 /// Replaces a file the way a build does: write aside, then rename over it.
+/// Each function's version (sha256) as `/metrics` reports it (the host
+/// must run with `--metrics-listen`).
+fn versions(host: &Host) -> std::collections::BTreeMap<String, String> {
+    let text = host.scrape();
+    text.lines()
+        .filter_map(|line| {
+            let labels = line.strip_prefix("newsfeed_function_version{")?.strip_suffix("} 1")?;
+            let label = |name: &str| Some(labels.split(&format!("{name}=\"")).nth(1)?.split('"').next()?.to_string());
+            Some((label("function")?, label("version")?))
+        })
+        .collect()
+}
+
 fn replace_file(path: &std::path::Path, bytes: &[u8]) {
     let aside = path.with_extension("new");
     std::fs::write(&aside, bytes).unwrap();
@@ -23,7 +36,8 @@ fn replace_file(path: &std::path::Path, bytes: &[u8]) {
 
 #[test]
 fn a_new_wasm_file_is_swapped_in_under_load_with_no_failed_request() {
-    let host = Host::start();
+    let host = Host::start_with(&["--metrics-listen", "127.0.0.1:0"]);
+    let before = versions(&host);
     let (a, b) = (host.participant("a"), host.participant("b"));
     host.befriend(a, b);
     host.publish(a, "s", "before the swap");
@@ -77,6 +91,11 @@ fn a_new_wasm_file_is_swapped_in_under_load_with_no_failed_request() {
     assert!(tagged_seen.load(Ordering::Relaxed), "the new version answered");
     assert_eq!(untagged_after_tagged.load(Ordering::Relaxed), 0, "a client saw the old version after the new one");
     // The other functions kept their data and version.
+    let after = versions(&host);
+    assert_ne!(after["participant"], before["participant"]);
+    for function in ["friends", "outbound", "inbound", "search", "faults"] {
+        assert_eq!(after[function], before[function], "{function} changed version");
+    }
     assert_eq!(variant(&host.get(&format!("/participant/{b}/inbound"))), None);
     assert_eq!(host.get(&format!("/participant/{b}/inbound")).json[0]["story"], "before the swap");
     assert_eq!(variant(&host.get(&format!("/participant/{a}"))), Some("tagged"));
@@ -159,10 +178,21 @@ fn the_admin_api_swaps_good_versions_refuses_bad_ones_and_needs_the_token() {
 
 #[test]
 fn a_broken_wasm_file_keeps_the_old_version_serving() {
-    let host = Host::start();
+    let host = Host::start_with(&["--admin-listen", "127.0.0.1:0", "--admin-token", TOKEN]);
     let a = host.participant("a");
+    let participant = || {
+        let (_, list) = admin(&host, "GET", "/admin/functions", Some(TOKEN), vec![]);
+        list.as_array().unwrap().iter().find(|f| f["name"] == "participant").unwrap().clone()
+    };
+    let old_version = participant()["version"].clone();
     replace_file(&host.wasm_path("participant"), b"not wasm at all");
-    std::thread::sleep(Duration::from_millis(800));
+    // The refusal is counted: wait for it, rather than for some time.
+    let started = Instant::now();
+    while participant()["refused"] != 1 {
+        assert!(started.elapsed() < Duration::from_secs(20), "the broken file was never refused");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(participant()["version"], old_version);
     let answer = host.get(&format!("/participant/{a}"));
     assert_eq!((answer.status, variant(&answer)), (200, None));
     // A good file after a bad one is still picked up.
@@ -211,22 +241,39 @@ fn newsfeed_watch_rebuilds_and_swaps_only_the_changed_function() {
     // A stand-in for cargo: "building" the participant installs the tagged
     // variant, so the test needs no compiler and shows which version serves.
     let command = format!("cp {} {}", built_wasm("tagged-participant").display(), target.display());
-    let host = Host::launch("watch", state, &[], |manifest| {
+    // The inbound function watches real sources too, and its "build" leaves
+    // a mark: a rebuild of it would show.
+    let inbound_sources = state.path().join("inbound-src");
+    std::fs::create_dir_all(&inbound_sources).unwrap();
+    std::fs::write(inbound_sources.join("lib.rs"), "// inbound").unwrap();
+    let inbound_built = state.path().join("inbound-was-built");
+    let inbound_command = format!("touch {}", inbound_built.display());
+    let host = Host::launch("watch", state, &["--metrics-listen", "127.0.0.1:0"], |manifest| {
         let participant = manifest["component"]["participant"].as_table_mut().unwrap();
         let build: toml::Table = toml::toml! { command = ""  watch = ["participant-src/*.rs"] };
         participant.insert("build".into(), build.into());
         participant["build"]["command"] = command.into();
+        let inbound = manifest["component"]["inbound"].as_table_mut().unwrap();
+        let build: toml::Table = toml::toml! { command = ""  watch = ["inbound-src/*.rs"] };
+        inbound.insert("build".into(), build.into());
+        inbound["build"]["command"] = inbound_command.into();
     });
     let a = host.participant("a");
     let b = host.participant("b");
     assert_eq!(variant(&host.get(&format!("/participant/{a}"))), None);
-    let inbound_version_before = host.get(&format!("/participant/{b}/inbound")).status;
+    let before = versions(&host);
 
     std::fs::write(sources.join("lib.rs"), "// changed").unwrap();
     let line = host.stdout.lock().unwrap().recv_timeout(Duration::from_secs(30)).expect("a line for the swap");
     assert!(line.starts_with("participant: rebuilt in ") && line.contains("swapped in"), "{line}");
     assert_eq!(variant(&host.get(&format!("/participant/{a}"))), Some("tagged"));
-    // The data and the other functions are untouched: same process, same store.
+    // The data and the other functions are untouched: same process, same
+    // store, the same versions, and no other build ran.
     assert_eq!(host.get(&format!("/participant/{b}")).json["name"], "b");
-    assert_eq!(host.get(&format!("/participant/{b}/inbound")).status, inbound_version_before);
+    let after = versions(&host);
+    assert_ne!(after["participant"], before["participant"]);
+    for function in ["friends", "outbound", "inbound", "search"] {
+        assert_eq!(after[function], before[function], "{function} changed version");
+    }
+    assert!(!inbound_built.exists(), "the inbound function was rebuilt");
 }

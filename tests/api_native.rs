@@ -25,3 +25,11 @@ fn the_native_flag_really_serves_natively() {
     // The test-only component has no native build and runs in wasm.
     assert!(text.contains(r#"function="faults","#) && text.contains(r#"mode="wasm""#), "{text}");
 }
+
+/// Native and wasm give the same answers to one script of good and bad
+/// requests, in step.
+#[test]
+fn native_and_wasm_answer_one_script_alike() {
+    let (wasm, native) = (Host::start(), start());
+    common::script::assert_same_answers(&wasm, &native);
+}

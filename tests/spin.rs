@@ -127,51 +127,10 @@ fn each_adapter_exports_the_whole_feed_package() {
     }
 }
 
-/// Requests of every kind, good and bad, with fixed times so that two runs
-/// from an empty database must give the same status, content type and JSON.
-const SCRIPT: &[(&str, &str, Option<&str>)] = &[
-    ("POST", "/participant", Some(r#"{"name": "ann"}"#)),
-    ("POST", "/participant", Some(r#"{"name": "bob"}"#)),
-    ("POST", "/participant", Some(r#"{"name": "cy"}"#)),
-    ("POST", "/participant", Some(r#"{"nom": "x"}"#)),
-    ("POST", "/participant/1/friends", Some(r#"{"to": "/participant/2"}"#)),
-    ("POST", "/participant/2/friends", Some(r#"{"to": "/participant/1"}"#)),
-    ("POST", "/participant/3/friends", Some(r#"{"to": "/participant/1"}"#)),
-    ("POST", "/participant/3/friends", Some(r#"{"to": "/participant/3"}"#)),
-    ("POST", "/participant/1/friends", Some(r#"{"to": "/participant/99"}"#)),
-    (
-        "POST",
-        "/participant/1/outbound",
-        Some(r#"{"occurred": "2026-11-25T10:00:00Z", "subject": "Fox", "story": "the quick brown fox"}"#),
-    ),
-    ("POST", "/participant/2/outbound", Some(r#"{"occurred": "2026-11-25", "subject": "dog", "story": "a lazy dog"}"#)),
-    ("POST", "/participant/3/outbound", Some(r#"{"occurred": "yesterday", "subject": "s", "story": "t"}"#)),
-    ("POST", "/participant/99/outbound", Some(r#"{"occurred": "2026-11-25", "subject": "s", "story": "t"}"#)),
-    ("GET", "/participant/1", None),
-    ("GET", "/participant/99", None),
-    ("GET", "/participant/x", None),
-    ("GET", "/participant/1/friends", None),
-    ("GET", "/participant/1/friends?limit=1", None),
-    ("GET", "/participant/2/inbound", None),
-    ("GET", "/participant/3/inbound", None),
-    ("GET", "/participant/1/outbound", None),
-    ("GET", "/outbound?keywords=fox+dog", None),
-    ("GET", "/outbound?keywords=%22fox%22+OR", None),
-    ("GET", "/outbound", None),
-    ("DELETE", "/participant/1", None),
-];
-
 #[test]
 fn the_composed_app_answers_exactly_like_the_native_path() {
     let (native, spin) = (Host::start(), Host::start_with(&["--as-spin"]));
-    for (method, path, body) in SCRIPT {
-        let (expected, actual) = (native.send(method, path, *body), spin.send(method, path, *body));
-        assert_eq!(
-            (actual.status, &actual.content_type, &actual.json),
-            (expected.status, &expected.content_type, &expected.json),
-            "{method} {path}"
-        );
-    }
+    common::script::assert_same_answers(&native, &spin);
 }
 
 #[test]
@@ -210,14 +169,7 @@ fn the_postgres_adapter_answers_exactly_like_the_postgres_backend() {
     let server = shared();
     let backend = Host::start_with(&["--database", &server.new_database()]);
     let spin = spin_host(&server.new_database(), &format!("127.0.0.1:{}", server.port));
-    for (method, path, body) in SCRIPT {
-        let (expected, actual) = (backend.send(method, path, *body), spin.send(method, path, *body));
-        assert_eq!(
-            (actual.status, &actual.content_type, &actual.json),
-            (expected.status, &expected.content_type, &expected.json),
-            "{method} {path}"
-        );
-    }
+    common::script::assert_same_answers(&backend, &spin);
 }
 
 /// `allowed_outbound_hosts` is enforced as Spin does: with `db_host` naming

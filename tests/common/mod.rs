@@ -7,6 +7,7 @@
 
 pub mod openapi;
 pub mod postgres;
+pub mod script;
 
 use serde_json::Value;
 use std::io::{BufRead, BufReader};

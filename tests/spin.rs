@@ -49,6 +49,8 @@ fn composed(manifest: &str) -> Vec<(String, Vec<u8>)> {
     let app = App::load(&repo_root().join(manifest)).unwrap();
     app.components
         .iter()
+        // The catch-all 404 needs no storage and has no dependency.
+        .filter(|(name, _)| name.as_str() != "notfound")
         .map(|(name, spec)| {
             let function = std::fs::read(&spec.source).unwrap();
             assert!(imports(&function).iter().any(|i| i.starts_with("newsfeed:feed/")), "{name} uses no feed import");
@@ -82,7 +84,7 @@ fn each_function_composed_with_the_postgres_adapter_imports_only_wasi_postgres_a
 fn each_function_composed_with_the_adapter_imports_only_what_spin_serves() {
     common::build_components();
     let app = App::load(&repo_root().join("spin.toml")).unwrap();
-    for (name, spec) in &app.components {
+    for (name, spec) in app.components.iter().filter(|(name, _)| name.as_str() != "notfound") {
         assert_eq!(spec.sqlite_databases, ["default"], "{name}");
         let function = std::fs::read(&spec.source).unwrap();
         assert!(imports(&function).iter().any(|i| i.starts_with("newsfeed:feed/")), "{name} uses no feed import");
@@ -249,5 +251,21 @@ fn both_manifests_use_only_keys_spin_manifest_v2_knows() {
                 keys_within(build.as_table().unwrap(), &["command", "workdir", "watch"], name);
             }
         }
+    }
+}
+
+/// Under Spin an unmatched path would get Spin's bare 404; both manifests
+/// route every other path (`/...`) to a component that answers the
+/// contract's JSON 404, importing nothing but WASI and HTTP.
+#[test]
+fn both_manifests_send_unknown_paths_to_the_json_404_component() {
+    common::build_components();
+    for manifest in common::MANIFESTS {
+        let app = App::load(&repo_root().join(manifest)).unwrap();
+        let catch_all = app.routes.iter().find(|(route, _)| route.to_string() == "/...");
+        assert_eq!(catch_all.map(|(_, component)| component.as_str()), Some("notfound"), "{manifest}");
+        let notfound = std::fs::read(&app.components["notfound"].source).unwrap();
+        let imported = imports(&notfound);
+        assert!(imported.iter().all(|i| i.starts_with("wasi:")), "{manifest}: {imported:?}");
     }
 }

@@ -73,6 +73,15 @@ pub struct UpArgs {
         value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=MAX_BODY_BYTES as u64)
     )]
     pub max_body: usize,
+    /// Seconds a connection may take to send a request's head, counted from
+    /// when the server starts waiting for it (so it is also how long an idle
+    /// keep-alive connection stays open); past it the connection is closed.
+    #[arg(long, default_value_t = 10.0)]
+    pub header_timeout: f64,
+    /// API requests answered at once; past it the answer is an immediate
+    /// 503 with `Retry-After` (the health endpoints are not counted).
+    #[arg(long, default_value_t = 1000, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1_000_000))]
+    pub max_in_flight: usize,
     /// Instances alive at once; past it the answer is 503.
     #[arg(long, default_value_t = 1000)]
     pub max_instances: u32,
@@ -152,6 +161,10 @@ impl UpArgs {
         if !(1..=100_000).contains(&self.max_instances) {
             anyhow::bail!("--max-instances must be between 1 and 100000");
         }
+        let header_timeout = Duration::try_from_secs_f64(self.header_timeout)
+            .ok()
+            .filter(|timeout| !timeout.is_zero())
+            .ok_or_else(|| anyhow::anyhow!("--header-timeout must be a positive number of seconds"))?;
         if self.instance_reuse == 0 {
             anyhow::bail!("--instance-reuse must be at least 1");
         }
@@ -161,6 +174,8 @@ impl UpArgs {
             memory: self.memory_limit << 20,
             max_body: self.max_body,
             max_instances: self.max_instances,
+            max_in_flight: self.max_in_flight,
+            header_timeout,
         })
     }
 }

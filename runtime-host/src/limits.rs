@@ -16,6 +16,14 @@ pub struct Limits {
     /// Requests one instance may serve, one after another; 1 (the default)
     /// is a fresh instance for every request.
     pub instance_reuse: u32,
+    /// How long a connection may take to send a request's head: from the
+    /// moment the server waits for it (a new connection, or an idle
+    /// keep-alive one) until its last header line. Past it the connection
+    /// is closed: slow or silent clients cannot hold sockets forever.
+    pub header_timeout: Duration,
+    /// API requests being answered at once; past it a request gets an
+    /// immediate 503 with `Retry-After`, never a place in an unbounded queue.
+    pub max_in_flight: usize,
 }
 
 impl Default for Limits {
@@ -26,6 +34,8 @@ impl Default for Limits {
             max_body: 1 << 20,
             max_instances: 1000,
             instance_reuse: 1,
+            max_in_flight: 1000,
+            header_timeout: Duration::from_secs(10),
         }
     }
 }

@@ -126,7 +126,9 @@ pub async fn run(args: UpArgs, mode: Mode) -> Result<()> {
         functions.insert(name.clone(), Arc::new(FunctionSlot::new(name, version, routes)));
     }
     let routes = app.routes.iter().map(|(route, name)| (route.clone(), functions[name].clone())).collect();
-    let server = Arc::new(Server { router: Router::new(routes), limits, metrics: metrics.clone(), store: backend });
+    let in_flight = Arc::new(tokio::sync::Semaphore::new(limits.max_in_flight));
+    let server =
+        Arc::new(Server { router: Router::new(routes), limits, metrics: metrics.clone(), store: backend, in_flight });
 
     // Swapping wasm into a host that serves native code would be a lie.
     let hot_swap = match args.native {

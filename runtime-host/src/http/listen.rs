@@ -6,7 +6,7 @@ use crate::function::Response;
 use http::{header, HeaderValue};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use std::future::{poll_fn, Future};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -26,8 +26,11 @@ where
     H: Fn(http::Request<Incoming>) -> F + Clone + Send + Sync + 'static,
     F: Future<Output = Response> + Send + 'static,
 {
-    serve_until(listener, handle, std::future::pending(), Duration::ZERO).await
+    serve_until(listener, handle, std::future::pending(), Duration::ZERO, DEFAULT_HEADER_TIMEOUT).await
 }
+
+/// The header timeout of the admin and metrics endpoints.
+const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// As [`serve_http`], until `stop` completes; then drains, for at most
 /// `drain_for`, and returns:
@@ -39,8 +42,16 @@ where
 ///   and its answer says `Connection: close`;
 /// - every other connection finishes the request it has, answers it, and
 ///   closes; an idle keep-alive connection closes at once.
-pub async fn serve_until<H, F>(listener: TcpListener, handle: H, stop: impl Future<Output = ()>, drain_for: Duration)
-where
+///
+/// A connection that takes longer than `header_timeout` to send a request's
+/// head, counted from when the server waits for it, is closed.
+pub async fn serve_until<H, F>(
+    listener: TcpListener,
+    handle: H,
+    stop: impl Future<Output = ()>,
+    drain_for: Duration,
+    header_timeout: Duration,
+) where
     H: Fn(http::Request<Incoming>) -> F + Clone + Send + Sync + 'static,
     F: Future<Output = Response> + Send + 'static,
 {
@@ -54,7 +65,7 @@ where
             () = &mut stop => break,
         };
         match accepted {
-            Ok((stream, _peer)) => serve(stream, handle.clone(), drain.clone()),
+            Ok((stream, _peer)) => serve(stream, handle.clone(), drain.clone(), header_timeout),
             Err(error) => {
                 // Running out of file descriptors must not end the server.
                 tracing::warn!("accept failed: {error}");
@@ -69,7 +80,7 @@ where
     }
     // Everything the kernel has already accepted for us, without waiting.
     while let Poll::Ready(Ok((stream, _peer))) = poll_fn(|cx| Poll::Ready(listener.poll_accept(cx))).await {
-        serve(stream, handle.clone(), drain.clone());
+        serve(stream, handle.clone(), drain.clone(), header_timeout);
     }
     drop((listener, drain));
     tracing::info!(connections = draining.receiver_count(), "draining");
@@ -81,7 +92,7 @@ where
 
 /// Serves one connection on its own task until it ends, or, once `drain`
 /// turns `true`, until it has answered what it was sent.
-fn serve<H, F>(stream: TcpStream, handle: H, mut drain: watch::Receiver<bool>)
+fn serve<H, F>(stream: TcpStream, handle: H, mut drain: watch::Receiver<bool>, header_timeout: Duration)
 where
     H: Fn(http::Request<Incoming>) -> F + Clone + Send + Sync + 'static,
     F: Future<Output = Response> + Send + 'static,
@@ -107,7 +118,10 @@ where
         })
     };
     tokio::spawn(async move {
-        let connection = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+        let connection = http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(header_timeout)
+            .serve_connection(TokioIo::new(stream), service);
         tokio::pin!(connection);
         let drained = async {
             // A `Ref` to the value is not `Send`: keep only whether it came.

@@ -14,14 +14,15 @@ use crate::limits::Limits;
 use crate::metrics::Metrics;
 use crate::spin::routing::Router;
 use crate::store::Backend;
-use bytes::Bytes;
+use bytes::BytesMut;
 use http::{header, Method, StatusCode};
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 
 /// The OpenAPI document of the API, served at `GET /openapi.yaml`.
 const OPENAPI: &str = include_str!("../../../openapi.yaml");
@@ -33,6 +34,8 @@ pub struct Server {
     /// The store `/readyz` asks; `None` when the functions reach their
     /// storage on their own (as Spin, over the embedded SQLite file).
     pub store: Option<Arc<dyn Backend>>,
+    /// One permit per API request being answered (`--max-in-flight`).
+    pub in_flight: Arc<Semaphore>,
 }
 
 impl Server {
@@ -48,7 +51,7 @@ impl Server {
             let server = server.clone();
             async move { server.handle(req).await }
         };
-        serve_until(listener, handle, stop, drain_for).await
+        serve_until(listener, handle, stop, drain_for, self.limits.header_timeout).await
     }
 
     /// Answers one request.
@@ -59,6 +62,14 @@ impl Server {
         }
         let Some(slot) = self.router.find(path) else {
             return error(StatusCode::NOT_FOUND, &format!("no route for {path}"));
+        };
+        // Held until the answer is ready; none left means overload: say so
+        // at once rather than queue without bound.
+        let Ok(_permit) = self.in_flight.clone().try_acquire_owned() else {
+            self.metrics.failed(&slot.name, "overload");
+            let mut busy = error(StatusCode::SERVICE_UNAVAILABLE, "the server is busy, try again shortly");
+            busy.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+            return busy;
         };
         let req = match self.read_body(req).await {
             Ok(req) => req,
@@ -106,23 +117,60 @@ impl Server {
     /// waits on a slow client and an oversized body never reaches it.
     async fn read_body(&self, req: http::Request<Incoming>) -> Result<Request, Response> {
         let max = self.limits.max_body;
-        let too_large = || error(StatusCode::PAYLOAD_TOO_LARGE, &format!("request body is over the {max}-byte limit"));
+        let too_large = || {
+            let mut answer =
+                error(StatusCode::PAYLOAD_TOO_LARGE, &format!("request body is over the {max}-byte limit"));
+            answer.headers_mut().insert(header::CONNECTION, header::HeaderValue::from_static("close"));
+            answer
+        };
         let declared = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+        let (mut parts, mut body) = req.into_parts();
         if declared.is_some_and(|length| length > max as u64) {
+            discard(body).await;
             return Err(too_large());
         }
-        let (mut parts, body) = req.into_parts();
-        let bytes: Bytes = match Limited::new(body, max).collect().await {
-            Ok(collected) => collected.to_bytes(),
-            Err(failure) if failure.is::<http_body_util::LengthLimitError>() => return Err(too_large()),
-            Err(_) => return Err(error(StatusCode::BAD_REQUEST, "the request body could not be read")),
-        };
+        let mut bytes = BytesMut::new();
+        while let Some(frame) = body.frame().await {
+            let Ok(frame) = frame else {
+                return Err(error(StatusCode::BAD_REQUEST, "the request body could not be read"));
+            };
+            if let Some(data) = frame.data_ref() {
+                if bytes.len() + data.len() > max {
+                    discard(body).await;
+                    return Err(too_large());
+                }
+                bytes.extend_from_slice(data);
+            }
+        }
+        let bytes = bytes.freeze();
         // WASI-HTTP needs an authority; HTTP/1.0 clients may send no Host.
         if !parts.headers.contains_key(header::HOST) {
             parts.headers.insert(header::HOST, header::HeaderValue::from_static("localhost"));
         }
         Ok(Request::from_parts(parts, Full::new(bytes)))
     }
+}
+
+/// How much of an oversized body is read and thrown away, and for how long,
+/// before its 413 is sent.
+const DISCARD_AT_MOST: usize = 64 << 20;
+const LINGER: Duration = Duration::from_secs(5);
+
+/// Reads and discards the rest of an oversized body, up to a bound and a
+/// time limit, as nginx's lingering close does: a client that sends its
+/// whole body before it reads the answer (Python's urllib, say) then gets
+/// its 413, instead of a reset connection and a broken pipe.
+async fn discard(mut body: Incoming) {
+    let drain = async {
+        let mut read = 0;
+        while let Some(Ok(frame)) = body.frame().await {
+            read += frame.data_ref().map_or(0, |data| data.len());
+            if read > DISCARD_AT_MOST {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(LINGER, drain).await;
 }
 
 /// The contract's answer for a request its function failed to answer.

@@ -12,21 +12,9 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 binary=${1:-$root/target/release/newsfeed}
 load=${LOAD:-$root/target/release/newsfeed-load}
 duration=${DURATION:-10}
-bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
-work=$(mktemp -d)
 pids=()
-cleanup() {
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    as_postgres "$bin/pg_ctl" -D "$work/data" -m immediate stop > /dev/null 2>&1 || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
-as_postgres() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
-[ "$(id -u)" = 0 ] && chown postgres "$work"
 pg_port=${PG_PORT:-5498}
-as_postgres "$bin/initdb" -D "$work/data" -A trust -U postgres -E UTF8 --locale=C.UTF-8 > /dev/null
-as_postgres "$bin/pg_ctl" -D "$work/data" -l "$work/pg.log" -w \
-    -o "-k $work -c listen_addresses=127.0.0.1 -p $pg_port -c max_connections=200" start > /dev/null
+source "$(dirname "$0")/start-postgres.sh"
 
 # start_host PORT [flags...]: a host in the background, waiting until it serves.
 start_host() {
@@ -72,7 +60,6 @@ start_host 3911
 echo "== one host, SQLite"; run sqlite-1 3911
 stop_hosts
 
-psql() { "$bin/psql" -X -q -h 127.0.0.1 -p "$pg_port" -U postgres -d postgres -c "$1"; }
 psql "CREATE DATABASE one"
 start_host 3912 --database "postgres://postgres@127.0.0.1:$pg_port/one"
 echo "== one host, PostgreSQL"; run postgres-1 3912

@@ -11,22 +11,10 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 binary=${1:-$root/target/release/newsfeed}
 load=${LOAD:-$root/target/release/newsfeed-load}
 duration=${DURATION:-10}
-bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
-work=$(mktemp -d)
 pid=
-as_postgres() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
-cleanup() {
-    [ -n "$pid" ] && kill "$pid" 2>/dev/null
-    as_postgres "$bin/pg_ctl" -D "$work/data" -m immediate stop > /dev/null 2>&1 || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
-[ "$(id -u)" = 0 ] && chown postgres "$work"
+stop_hosts() { if [ -n "$pid" ]; then kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true; fi; }
 pg_port=${PG_PORT:-5497}
-as_postgres "$bin/initdb" -D "$work/data" -A trust -U postgres -E UTF8 --locale=C.UTF-8 > /dev/null
-as_postgres "$bin/pg_ctl" -D "$work/data" -l "$work/pg.log" -w \
-    -o "-k $work -c listen_addresses=127.0.0.1 -p $pg_port -c max_connections=200" start > /dev/null
-psql() { "$bin/psql" -X -q -h 127.0.0.1 -p "$pg_port" -U postgres -d postgres -c "$1"; }
+source "$(dirname "$0")/start-postgres.sh"
 
 # measure LABEL MANIFEST DATABASE [newsfeed up flags...]
 measure() {

@@ -150,17 +150,30 @@ fn write_batches(conn: Connection, queue: mpsc::Receiver<Job>, max_batch: usize,
         let size = batch.len();
         let begun = conn.execute_batch("BEGIN IMMEDIATE").map_err(StoreError::from);
         // Jobs not run are dropped: their waiters hear the write was lost.
-        let answers: Vec<Answer> = match begun {
-            Ok(()) => batch.into_iter().map(|job| job(&conn)).collect(),
-            Err(_) => Vec::new(),
-        };
-        let committed = begun.and_then(|()| {
-            conn.execute_batch("COMMIT").map_err(|error| {
+        let mut answers: Vec<Answer> = Vec::with_capacity(size);
+        let mut rolled_back = false;
+        if begun.is_ok() {
+            for job in batch {
+                answers.push(job(&conn));
+                // A write that fails on I/O (a full disk, say) can make SQLite
+                // roll back the whole transaction: the writes before it are
+                // gone, and one run after it would commit on its own. End the
+                // batch here; all of it failed.
+                if conn.is_autocommit() {
+                    rolled_back = true;
+                    break;
+                }
+            }
+        }
+        let committed = match (begun, rolled_back) {
+            (Err(error), _) => Err(error),
+            (Ok(()), true) => Err(StoreError::Unavailable("the batch was rolled back by a failed write".into())),
+            (Ok(()), false) => conn.execute_batch("COMMIT").map_err(|error| {
                 // A failed COMMIT may leave the transaction open.
                 let _ = conn.execute_batch("ROLLBACK");
                 StoreError::from(error)
-            })
-        });
+            }),
+        };
         metrics.batch(size, committed.is_ok());
         if let Err(error) = &committed {
             tracing::error!("a batch of {size} writes failed to commit: {error}");

@@ -15,9 +15,14 @@
 /// The most distinct keywords one search may hold.
 pub const MAX_KEYWORDS: usize = 32;
 
-/// The words of `text`, lower-cased, in order, repeats kept.
-pub fn words(text: &str) -> impl Iterator<Item = String> + '_ {
-    text.split(|c: char| !c.is_alphanumeric()).filter(|word| !word.is_empty()).map(str::to_lowercase)
+/// The words of `text`, lower-cased, in order, repeats kept. Lower-cased
+/// before it is split: folding may yield a mark that is not a letter (`İ`
+/// becomes `i` and a combining dot), and that must separate too.
+pub fn words(text: &str) -> impl Iterator<Item = String> {
+    let folded = text.to_lowercase();
+    let words: Vec<String> =
+        folded.split(|c: char| !c.is_alphanumeric()).filter(|word| !word.is_empty()).map(str::to_string).collect();
+    words.into_iter()
 }
 
 /// What a post is indexed under: each distinct word of its subject and story
@@ -71,6 +76,37 @@ mod tests {
         assert_eq!(keywords(&many[..MAX_KEYWORDS]).unwrap().len(), MAX_KEYWORDS);
         // More than 32 given, but only 32 distinct words among them.
         assert_eq!(keywords(&[many[..MAX_KEYWORDS].join(" "), "W0".into()]).unwrap().len(), MAX_KEYWORDS);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn keywords_are_distinct_sorted_words_of_letters_and_digits(given in proptest::collection::vec(".*", 0..40)) {
+            match keywords(&given) {
+                Ok(words) => {
+                    proptest::prop_assert!(words.len() <= MAX_KEYWORDS);
+                    proptest::prop_assert!(words.windows(2).all(|pair| pair[0] < pair[1]));
+                    for word in &words {
+                        proptest::prop_assert!(!word.is_empty() && word.chars().all(char::is_alphanumeric), "{:?}", word);
+                        proptest::prop_assert_eq!(&word.to_lowercase(), word);
+                    }
+                }
+                Err(rule) => proptest::prop_assert!(rule.contains("32")),
+            }
+        }
+
+        #[test]
+        fn a_document_is_distinct_words_and_single_spaces(subject in ".*", story in "\\PC*") {
+            let document = document(&subject, &story);
+            let words: Vec<&str> = document.split(' ').collect();
+            proptest::prop_assert!(document.is_empty() || words.iter().all(|w| !w.is_empty()));
+            proptest::prop_assert!(words.windows(2).all(|pair| pair[0] < pair[1]));
+            proptest::prop_assert!(document.chars().all(|c| c == ' ' || c.is_alphanumeric()));
+        }
+    }
+
+    #[test]
+    fn folding_that_yields_a_mark_splits_there() {
+        assert_eq!(words("İstanbul").collect::<Vec<_>>(), ["i", "stanbul"]);
     }
 
     #[test]

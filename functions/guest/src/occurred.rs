@@ -86,6 +86,17 @@ fn digits(b: &[u8]) -> Option<u32> {
 mod tests {
     use super::*;
 
+    proptest::proptest! {
+        /// Any text: taken exactly as given, or the contract's 400.
+        #[test]
+        fn a_date_is_taken_as_given_or_a_400(text in "\\PC{0,40}|[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}:[0-9]{2}(Z|[+-][0-9]{2}:[0-9]{2}))?") {
+            match check(&text) {
+                Ok(taken) => proptest::prop_assert_eq!(taken, text.as_str()),
+                Err(error) => proptest::prop_assert_eq!(error.status, 400),
+            }
+        }
+    }
+
     #[test]
     fn accepts_dates_and_zoned_date_times() {
         for good in [

@@ -130,6 +130,47 @@ mod tests {
         Request::builder().method(method).uri(uri).body(body.to_string()).build()
     }
 
+    proptest::proptest! {
+        /// Any text: an id exactly when it is a positive int64 in plain
+        /// decimal, and a link exactly when it is `/participant/` and one.
+        #[test]
+        fn ids_and_links_parse_exactly_the_plain_positive_decimals(text in "\\PC*|[0-9+-]{0,25}") {
+            let plain = !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) && !text.starts_with('0');
+            let expected = if plain { text.parse::<i64>().ok() } else { None };
+            proptest::prop_assert_eq!(parse_id(&text), expected);
+            let linked = parse_link(&format!("/participant/{text}"));
+            proptest::prop_assert_eq!(linked.as_ref().ok().copied(), expected);
+            if let Err(error) = linked {
+                proptest::prop_assert_eq!(error.status, 400);
+            }
+        }
+
+        /// Any query: the limit in range, or the contract's 400.
+        #[test]
+        fn a_limit_is_in_range_or_a_400(query in "\\PC{0,30}|[+0-]?[0-9]{1,5}") {
+            let uri = format!("/x?limit={}", form_urlencoded::byte_serialize(query.as_bytes()).collect::<String>());
+            match limit(&request(Method::Get, &uri, ""), 100, 1000) {
+                Ok(n) => proptest::prop_assert!((1..=1000).contains(&n) && query == n.to_string()),
+                Err(error) => proptest::prop_assert_eq!(error.status, 400),
+            }
+        }
+
+        /// Any body: a JSON object, or the contract's 400.
+        #[test]
+        fn a_body_is_an_object_or_a_400(body in "\\PC*|\\{\"[a-z]{1,5}\": ?(null|[0-9]{1,3}|\"\\PC*\"|\\[\\]|\\{\\})\\}") {
+            match Body::parse(&request(Method::Post, "/x", &body)) {
+                Ok(fields) => {
+                    for field in ["name", "subject", "story", "from", "to", "occurred"] {
+                        if let Err(error) = fields.required_str(field) {
+                            proptest::prop_assert_eq!(error.status, 400);
+                        }
+                    }
+                }
+                Err(error) => proptest::prop_assert_eq!(error.status, 400),
+            }
+        }
+    }
+
     #[test]
     fn ids_are_plain_positive_decimals() {
         assert_eq!(parse_id("1"), Some(1));

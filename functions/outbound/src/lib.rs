@@ -55,6 +55,18 @@ mod tests {
         (*res.status(), serde_json::from_slice(res.body()).unwrap())
     }
 
+    proptest::proptest! {
+        /// Any body: the post stored (200) or a 4xx of the contract, never
+        /// a panic or a 5xx.
+        #[test]
+        fn any_body_gets_200_or_a_4xx(body in "\\PC*|\\{(\"(subject|story|occurred|from)\": ?(null|1|\"\\PC{0,20}\"), ?){0,4}\"story\": \"\\PC{0,20}\"\\}") {
+            let store = MemoryStore::default();
+            let author = store.create("a".into()).unwrap().id;
+            let (status, answer) = call(&store, Method::Post, &format!("/participant/{author}/outbound"), &body);
+            proptest::prop_assert!(status == 200 || (400..500).contains(&status), "{} {}", status, answer);
+        }
+    }
+
     #[test]
     fn publishes_to_the_outbound_list_and_every_friends_feed() {
         let store = MemoryStore::default();

@@ -43,6 +43,18 @@ mod tests {
         (*res.status(), serde_json::from_slice(res.body()).unwrap())
     }
 
+    proptest::proptest! {
+        /// Any keywords and limit: an answer of the contract, 200 or 400,
+        /// never a panic or a 5xx.
+        #[test]
+        fn any_query_gets_200_or_400(keywords in "\\PC{0,60}", limit in "\\PC{0,6}") {
+            let store = MemoryStore::default();
+            let encode = |text: &str| form_urlencoded::byte_serialize(text.as_bytes()).collect::<String>();
+            let (status, body) = call(&store, &format!("/outbound?keywords={}&limit={}", encode(&keywords), encode(&limit)));
+            proptest::prop_assert!(status == 200 || status == 400, "{} {}", status, body);
+        }
+    }
+
     #[test]
     fn ranks_posters_by_their_best_post() {
         let store = MemoryStore::default();

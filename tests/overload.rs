@@ -96,7 +96,7 @@ fn slow_headers_are_cut_off_and_others_are_served_meanwhile() {
         }
         let asked = Instant::now();
         assert_eq!(host.get(&format!("/participant/{id}")).status, 200);
-        assert!(asked.elapsed() < Duration::from_secs(1), "a request waited {:?}", asked.elapsed());
+        assert!(asked.elapsed() < Duration::from_secs(2), "a request waited {:?}", asked.elapsed());
         if closed.iter().all(|c| *c) {
             break;
         }

@@ -35,6 +35,49 @@ fn past_the_in_flight_bound_a_request_gets_an_immediate_503_with_retry_after() {
     assert_eq!(host.send("GET", "/faults/ok", None).status, 200);
 }
 
+/// The host's peak resident memory so far, in KiB (`VmHWM`).
+fn peak_memory_kib(host: &Host) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", host.pid())).unwrap();
+    let line = status.lines().find(|line| line.starts_with("VmHWM:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+/// Far more concurrent clients than the bound: every answer is a 200 or a
+/// 503, the host's memory stays bounded, and afterwards it serves normally.
+#[test]
+fn a_storm_far_past_the_bound_gets_200s_and_503s_in_bounded_memory() {
+    let host = Host::start_with(&["--max-in-flight", "8"]);
+    let id = host.participant("p");
+    let before = peak_memory_kib(&host);
+    let statuses = std::sync::Mutex::new(std::collections::BTreeMap::<u16, u32>::new());
+    std::thread::scope(|scope| {
+        for client in 0..200 {
+            let (host, statuses) = (&host, &statuses);
+            scope.spawn(move || {
+                // Bounded: 20 requests each, reads and slow requests mixed.
+                for n in 0..20 {
+                    let path = match (client + n) % 10 {
+                        0 => "/faults/sleep".to_string(),
+                        _ => format!("/participant/{id}"),
+                    };
+                    let status = host.try_send("GET", &path, "").unwrap_or(0);
+                    *statuses.lock().unwrap().entry(status).or_default() += 1;
+                }
+            });
+        }
+    });
+    let statuses = statuses.into_inner().unwrap();
+    let peak = peak_memory_kib(&host);
+    eprintln!(
+        "storm of 200 clients x 20 requests, --max-in-flight 8: statuses {statuses:?}, peak RSS {before} -> {peak} KiB"
+    );
+    assert!(statuses.keys().all(|status| [200, 503].contains(status)), "{statuses:?}");
+    assert!(statuses.get(&503).is_some_and(|n| *n > 0), "the bound never refused: {statuses:?}");
+    assert!(peak < before + 256 * 1024, "peak memory grew from {before} to {peak} KiB");
+    let answer = host.get(&format!("/participant/{id}"));
+    assert_eq!(answer.status, 200, "after the storm: {answer:?}");
+}
+
 /// A client that writes its whole oversized body before reading (as
 /// Python's urllib does) gets the 413 JSON, not a broken pipe.
 #[test]
@@ -82,6 +125,7 @@ fn slow_headers_are_cut_off_and_others_are_served_meanwhile() {
     let request = b"GET /participant/1 HTTP/1.1\r\nHost: x\r\nX-Slow: ";
     let started = Instant::now();
     let mut closed = vec![false; slow.len()];
+    let mut worst = Duration::ZERO;
     // Bounded: at most 6 s of trickling, one byte per connection per round.
     for round in 0..30 {
         for (stream, closed) in slow.iter().zip(closed.iter_mut()).filter(|(_, closed)| !**closed) {
@@ -96,6 +140,7 @@ fn slow_headers_are_cut_off_and_others_are_served_meanwhile() {
         }
         let asked = Instant::now();
         assert_eq!(host.get(&format!("/participant/{id}")).status, 200);
+        worst = worst.max(asked.elapsed());
         assert!(asked.elapsed() < Duration::from_secs(2), "a request waited {:?}", asked.elapsed());
         if closed.iter().all(|c| *c) {
             break;
@@ -103,6 +148,10 @@ fn slow_headers_are_cut_off_and_others_are_served_meanwhile() {
         std::thread::sleep(Duration::from_millis(200));
     }
     let open = closed.iter().filter(|c| !**c).count();
+    eprintln!(
+        "slowloris: 200 connections closed after {:?}; ordinary requests all 200, the slowest {worst:?}",
+        started.elapsed()
+    );
     assert_eq!(open, 0, "{open} trickling connections still open after {:?}", started.elapsed());
     assert!(started.elapsed() >= Duration::from_millis(900), "closed before the timeout");
 }

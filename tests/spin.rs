@@ -82,23 +82,9 @@ fn each_function_composed_with_the_postgres_adapter_imports_only_wasi_postgres_a
 
 #[test]
 fn each_function_composed_with_the_adapter_imports_only_what_spin_serves() {
-    common::build_components();
     let app = App::load(&repo_root().join("spin.toml")).unwrap();
-    for (name, spec) in app.components.iter().filter(|(name, _)| name.as_str() != "notfound") {
-        assert_eq!(spec.sqlite_databases, ["default"], "{name}");
-        let function = std::fs::read(&spec.source).unwrap();
-        assert!(imports(&function).iter().any(|i| i.starts_with("newsfeed:feed/")), "{name} uses no feed import");
-        let dependencies = spec
-            .dependencies
-            .iter()
-            .map(|d| Dependency {
-                name: d.name.clone(),
-                wasm: std::fs::read(&d.path).unwrap(),
-                export: d.export.clone(),
-                inherits: d.inherits.clone(),
-            })
-            .collect();
-        let composed = compose(&function, dependencies).unwrap();
+    for (name, composed) in composed("spin.toml") {
+        assert_eq!(app.components[&name].sqlite_databases, ["default"], "{name}");
         let imported = imports(&composed);
         let foreign: Vec<&String> = imported.iter().filter(|i| !spin_serves(i)).collect();
         assert!(foreign.is_empty(), "{name} composed still imports {foreign:?}");

@@ -1,6 +1,7 @@
 # Sourced by the measuring scripts: starts `$binary up` on 127.0.0.1:$port
-# with a throwaway state dir and any further flags, waits until it serves,
-# stops it on exit, and creates participant 1. Sets `pid` and `state`.
+# with a throwaway state dir and any further flags (the arguments given to
+# `source`, else the script's own), waits until it serves, stops it on exit,
+# and creates participant 1. Sets `pid` and `state`.
 state=$(mktemp -d)
 "$binary" up --listen "127.0.0.1:$port" --state-dir "$state" --compile-cache "${COMPILE_CACHE:-target/read-cost-cache}" "$@" \
     > "$state/out" 2> "$state/err" &

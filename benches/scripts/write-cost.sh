@@ -11,16 +11,7 @@ label=$1 searchers=$2 binary=$3
 shift 3
 port=${PORT:-3901} metrics_port=$((${PORT:-3901} + 100))
 load=${LOAD:-target/release/newsfeed-load}
-state=$(mktemp -d)
-"$binary" up --listen "127.0.0.1:$port" --metrics-listen "127.0.0.1:$metrics_port" --state-dir "$state" \
-    --compile-cache "${COMPILE_CACHE:-target/read-cost-cache}" "$@" > "$state/out" 2> "$state/err" &
-pid=$!
-# SIGTERM drains the host; wait for it, so that the port is free for the next run.
-trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$state"' EXIT
-until grep -q Serving "$state/out" 2>/dev/null; do
-    kill -0 $pid 2>/dev/null || { grep -v '^ ' "$state/err" >&2; exit 1; }
-    sleep 0.2
-done
+source "$(dirname "$0")/start-host.sh" --metrics-listen "127.0.0.1:$metrics_port" "$@"
 commits() { curl -s "127.0.0.1:$metrics_port/metrics" | awk '/^newsfeed_write_batch_size_count/ {print $2}'; }
 writes() { curl -s "127.0.0.1:$metrics_port/metrics" | awk '/^newsfeed_write_batch_size_sum/ {print $2}'; }
 "$load" run --base-url "http://127.0.0.1:$port" --users 32 --searchers "$searchers" --duration "${DURATION:-10}" \

@@ -65,7 +65,7 @@ impl Server {
         };
         // Held until the answer is ready; none left means overload: say so
         // at once rather than queue without bound.
-        let Ok(_permit) = self.in_flight.clone().try_acquire_owned() else {
+        let Ok(_permit) = self.in_flight.try_acquire() else {
             self.metrics.failed(&slot.name, "overload");
             let mut busy = error(StatusCode::SERVICE_UNAVAILABLE, "the server is busy, try again shortly");
             busy.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));

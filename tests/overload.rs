@@ -155,3 +155,57 @@ fn slow_headers_are_cut_off_and_others_are_served_meanwhile() {
     assert_eq!(open, 0, "{open} trickling connections still open after {:?}", started.elapsed());
     assert!(started.elapsed() >= Duration::from_millis(900), "closed before the timeout");
 }
+
+/// Sends one request on `stream` and reads its whole answer (head and a
+/// `Content-Length` body, as the host's own endpoints send), leaving the
+/// connection open.
+fn exchange(stream: &mut TcpStream, path: &str) -> String {
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut answer = Vec::new();
+    let mut byte = [0; 1];
+    while !answer.ends_with(b"\r\n\r\n") {
+        stream.read_exact(&mut byte).unwrap();
+        answer.push(byte[0]);
+    }
+    let head = String::from_utf8(answer).unwrap();
+    let length: usize = head
+        .lines()
+        .find_map(|line| line.to_ascii_lowercase().strip_prefix("content-length:").map(|n| n.trim().parse().unwrap()))
+        .unwrap_or_else(|| panic!("no content-length: {head}"));
+    let mut body = vec![0; length];
+    stream.read_exact(&mut body).unwrap();
+    head + &String::from_utf8(body).unwrap()
+}
+
+/// A keep-alive connection that sends nothing after an answer is closed at
+/// the idle timeout, not at the (here much longer) header timeout.
+#[test]
+fn an_idle_keep_alive_connection_is_closed_at_the_idle_timeout() {
+    let host = Host::start_with(&["--idle-timeout", "1", "--header-timeout", "30"]);
+    let mut stream = TcpStream::connect(address(&host)).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    assert!(exchange(&mut stream, "/healthz").starts_with("HTTP/1.1 200"));
+    let answered = Instant::now();
+    let mut rest = Vec::new();
+    let closed = stream.read_to_end(&mut rest);
+    let idled = answered.elapsed();
+    assert!(closed.is_ok(), "the connection was not closed within 10 s: {closed:?}");
+    assert!(rest.is_empty(), "nothing is sent on an idle connection");
+    assert!(
+        idled >= Duration::from_millis(900) && idled < Duration::from_secs(5),
+        "closed after {idled:?}, not at the 1 s idle timeout"
+    );
+}
+
+/// Time a keep-alive connection spends idle is not charged to the next
+/// request's header timeout: after idling past the header timeout (but
+/// within the idle timeout), the next request is answered.
+#[test]
+fn idling_between_requests_does_not_count_against_the_header_timeout() {
+    let host = Host::start_with(&["--header-timeout", "1", "--idle-timeout", "30"]);
+    let mut stream = TcpStream::connect(address(&host)).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    assert!(exchange(&mut stream, "/healthz").starts_with("HTTP/1.1 200"));
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(exchange(&mut stream, "/healthz").starts_with("HTTP/1.1 200"), "the idle connection was closed");
+}

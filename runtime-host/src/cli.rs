@@ -73,11 +73,15 @@ pub struct UpArgs {
         value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=MAX_BODY_BYTES as u64)
     )]
     pub max_body: usize,
-    /// Seconds a connection may take to send a request's head, counted from
-    /// when the server starts waiting for it (so it is also how long an idle
-    /// keep-alive connection stays open); past it the connection is closed.
+    /// Seconds a connection may take to send a request's head, from the
+    /// request's first byte (from the connection's opening, for its first
+    /// request); past it the connection is closed.
     #[arg(long, default_value_t = 10.0)]
     pub header_timeout: f64,
+    /// Seconds a keep-alive connection may stay idle between an answer and
+    /// the next request; past it the connection is closed.
+    #[arg(long, default_value_t = 60.0)]
+    pub idle_timeout: f64,
     /// API requests answered at once; past it the answer is an immediate
     /// 503 with `Retry-After` (the health endpoints are not counted).
     #[arg(long, default_value_t = 1000, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1_000_000))]
@@ -149,10 +153,7 @@ impl UpArgs {
     /// The limits the flags ask for, refused with a clear error when out of
     /// range.
     pub fn limits(&self) -> anyhow::Result<Limits> {
-        let request_timeout = Duration::try_from_secs_f64(self.request_timeout)
-            .ok()
-            .filter(|timeout| !timeout.is_zero())
-            .ok_or_else(|| anyhow::anyhow!("--request-timeout must be a positive number of seconds"))?;
+        let request_timeout = positive_seconds(self.request_timeout, "--request-timeout")?;
         // wasm32 addresses 4 GiB at most.
         if !(1..=4096).contains(&self.memory_limit) {
             anyhow::bail!("--memory-limit must be between 1 and 4096 MiB");
@@ -161,10 +162,8 @@ impl UpArgs {
         if !(1..=100_000).contains(&self.max_instances) {
             anyhow::bail!("--max-instances must be between 1 and 100000");
         }
-        let header_timeout = Duration::try_from_secs_f64(self.header_timeout)
-            .ok()
-            .filter(|timeout| !timeout.is_zero())
-            .ok_or_else(|| anyhow::anyhow!("--header-timeout must be a positive number of seconds"))?;
+        let header_timeout = positive_seconds(self.header_timeout, "--header-timeout")?;
+        let idle_timeout = positive_seconds(self.idle_timeout, "--idle-timeout")?;
         if self.instance_reuse == 0 {
             anyhow::bail!("--instance-reuse must be at least 1");
         }
@@ -176,8 +175,17 @@ impl UpArgs {
             max_instances: self.max_instances,
             max_in_flight: self.max_in_flight,
             header_timeout,
+            idle_timeout,
         })
     }
+}
+
+/// A flag given in seconds, as a positive [`Duration`].
+fn positive_seconds(seconds: f64, flag: &str) -> anyhow::Result<Duration> {
+    Duration::try_from_secs_f64(seconds)
+        .ok()
+        .filter(|duration| !duration.is_zero())
+        .ok_or_else(|| anyhow::anyhow!("{flag} must be a positive number of seconds"))
 }
 
 #[cfg(test)]

@@ -16,11 +16,15 @@ pub struct Limits {
     /// Requests one instance may serve, one after another; 1 (the default)
     /// is a fresh instance for every request.
     pub instance_reuse: u32,
-    /// How long a connection may take to send a request's head: from the
-    /// moment the server waits for it (a new connection, or an idle
-    /// keep-alive one) until its last header line. Past it the connection
-    /// is closed: slow or silent clients cannot hold sockets forever.
+    /// How long a connection may take to send a request's head: from its
+    /// first byte (or, for a connection's first request, from the
+    /// connection's opening) to its last header line. Past it the
+    /// connection is closed: slow or silent clients cannot hold sockets
+    /// forever.
     pub header_timeout: Duration,
+    /// How long a keep-alive connection may sit idle between an answer and
+    /// the next request's first byte before it is closed.
+    pub idle_timeout: Duration,
     /// API requests being answered at once; past it a request gets an
     /// immediate 503 with `Retry-After`, never a place in an unbounded queue.
     pub max_in_flight: usize,
@@ -36,6 +40,7 @@ impl Default for Limits {
             instance_reuse: 1,
             max_in_flight: 1000,
             header_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
         }
     }
 }

@@ -2,11 +2,12 @@
 //! accept loop that the public server, the admin API and the metrics
 //! endpoint share, and the public server's graceful drain.
 
+use super::timeouts::{Clock, Timeouts, Watched};
 use crate::function::Response;
 use http::{header, HeaderValue};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use std::future::{poll_fn, Future};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -26,11 +27,12 @@ where
     H: Fn(http::Request<Incoming>) -> F + Clone + Send + Sync + 'static,
     F: Future<Output = Response> + Send + 'static,
 {
-    serve_until(listener, handle, std::future::pending(), Duration::ZERO, DEFAULT_HEADER_TIMEOUT).await
+    serve_until(listener, handle, std::future::pending(), Duration::ZERO, DEFAULT_TIMEOUTS).await
 }
 
-/// The header timeout of the admin and metrics endpoints.
-const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// The client timeouts of the admin and metrics endpoints: the defaults of
+/// `newsfeed up`'s flags for the API.
+const DEFAULT_TIMEOUTS: Timeouts = Timeouts { header: Duration::from_secs(10), idle: Duration::from_secs(60) };
 
 /// As [`serve_http`], until `stop` completes; then drains, for at most
 /// `drain_for`, and returns:
@@ -43,14 +45,14 @@ const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// - every other connection finishes the request it has, answers it, and
 ///   closes; an idle keep-alive connection closes at once.
 ///
-/// A connection that takes longer than `header_timeout` to send a request's
-/// head, counted from when the server waits for it, is closed.
+/// A connection is closed when it overruns `timeouts`: a request's head
+/// that takes too long, or an idle keep-alive connection that sends nothing.
 pub async fn serve_until<H, F>(
     listener: TcpListener,
     handle: H,
     stop: impl Future<Output = ()>,
     drain_for: Duration,
-    header_timeout: Duration,
+    timeouts: Timeouts,
 ) where
     H: Fn(http::Request<Incoming>) -> F + Clone + Send + Sync + 'static,
     F: Future<Output = Response> + Send + 'static,
@@ -65,7 +67,7 @@ pub async fn serve_until<H, F>(
             () = &mut stop => break,
         };
         match accepted {
-            Ok((stream, _peer)) => serve(stream, handle.clone(), drain.clone(), header_timeout),
+            Ok((stream, _peer)) => serve(stream, handle.clone(), drain.clone(), timeouts),
             Err(error) => {
                 // Running out of file descriptors must not end the server.
                 tracing::warn!("accept failed: {error}");
@@ -80,7 +82,7 @@ pub async fn serve_until<H, F>(
     }
     // Everything the kernel has already accepted for us, without waiting.
     while let Poll::Ready(Ok((stream, _peer))) = poll_fn(|cx| Poll::Ready(listener.poll_accept(cx))).await {
-        serve(stream, handle.clone(), drain.clone(), header_timeout);
+        serve(stream, handle.clone(), drain.clone(), timeouts);
     }
     drop((listener, drain));
     tracing::info!(connections = draining.receiver_count(), "draining");
@@ -92,7 +94,7 @@ pub async fn serve_until<H, F>(
 
 /// Serves one connection on its own task until it ends, or, once `drain`
 /// turns `true`, until it has answered what it was sent.
-fn serve<H, F>(stream: TcpStream, handle: H, mut drain: watch::Receiver<bool>, header_timeout: Duration)
+fn serve<H, F>(stream: TcpStream, handle: H, mut drain: watch::Receiver<bool>, timeouts: Timeouts)
 where
     H: Fn(http::Request<Incoming>) -> F + Clone + Send + Sync + 'static,
     F: Future<Output = Response> + Send + 'static,
@@ -102,14 +104,18 @@ where
     // connection that has sent nothing yet, which would drop a request
     // already on its way from the backlog.
     let started = Arc::new(AtomicBool::new(false));
+    let clock = Clock::start(timeouts);
     let service = {
-        let (started, drain) = (started.clone(), drain.clone());
+        let (started, drain, clock) = (started.clone(), drain.clone(), clock.clone());
         hyper::service::service_fn(move |req| {
             started.store(true, Ordering::Relaxed);
+            clock.request_started();
             let closing = *drain.borrow();
             let answer = handle(req);
+            let clock = clock.clone();
             async move {
                 let mut response = answer.await;
+                clock.request_answered();
                 if closing {
                     response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
                 }
@@ -119,9 +125,10 @@ where
     };
     tokio::spawn(async move {
         let connection = http1::Builder::new()
-            .timer(TokioTimer::new())
-            .header_read_timeout(header_timeout)
-            .serve_connection(TokioIo::new(stream), service);
+            // hyper's own header timer would also bound idle time: the
+            // clock keeps the two apart.
+            .header_read_timeout(None)
+            .serve_connection(TokioIo::new(Watched::new(stream, clock.clone())), service);
         tokio::pin!(connection);
         let drained = async {
             // A `Ref` to the value is not `Send`: keep only whether it came.
@@ -129,6 +136,10 @@ where
         };
         let ended = tokio::select! {
             ended = connection.as_mut() => ended,
+            bound = clock.expired() => {
+                tracing::debug!("closing a connection: {bound}");
+                return;
+            }
             () = drained => {
                 if started.load(Ordering::Relaxed) {
                     connection.as_mut().graceful_shutdown();

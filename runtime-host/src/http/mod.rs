@@ -1,6 +1,7 @@
 //! The HTTP front door: every listening socket of the host.
 //!
 //! - [`listen`]: the one accept loop, shared by every address below;
+//! - [`timeouts`]: how long a slow or idle client may hold a connection;
 //! - [`server`]: the public API: routes each request to its function's
 //!   [`Handler`](crate::function::Handler), enforces the body limit, and
 //!   turns every failure into the contract's JSON error;
@@ -16,3 +17,4 @@ pub mod answer;
 pub mod listen;
 pub mod metrics;
 pub mod server;
+pub mod timeouts;

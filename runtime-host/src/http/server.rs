@@ -9,6 +9,7 @@
 
 use super::answer::{error, json, text};
 use super::listen::serve_until;
+use super::timeouts::Timeouts;
 use crate::function::{FunctionError, FunctionSlot, Request, Response};
 use crate::limits::Limits;
 use crate::metrics::Metrics;
@@ -51,7 +52,8 @@ impl Server {
             let server = server.clone();
             async move { server.handle(req).await }
         };
-        serve_until(listener, handle, stop, drain_for, self.limits.header_timeout).await
+        let timeouts = Timeouts { header: self.limits.header_timeout, idle: self.limits.idle_timeout };
+        serve_until(listener, handle, stop, drain_for, timeouts).await
     }
 
     /// Answers one request.

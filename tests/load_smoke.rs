@@ -1,6 +1,7 @@
 //! A short run of the load generator against a real host: every operation of
-//! the profile is exercised without errors, and the JSON result and chart are
-//! written. (A full run is a benchmark, not a test.)
+//! the profile is exercised without errors, the server's CPU and the traffic
+//! both ways are reported, and the JSON result and chart are written. (A
+//! full run is a benchmark, not a test.)
 
 mod common;
 
@@ -15,6 +16,7 @@ fn the_load_generator_runs_the_whole_profile_without_errors() {
     let status = Command::new(env!("CARGO_BIN_EXE_newsfeed-load"))
         .args(["run", "--base-url", &host.base, "--users", "6", "--searchers", "0.34", "--readers", "0.17"])
         .args(["--duration", "2", "--warmup", "0.5", "--quiet", "--label", "smoke"])
+        .args(["--server-pid", &host.pid().to_string()])
         .arg("--out")
         .arg(&json)
         .arg("--chart")
@@ -31,8 +33,23 @@ fn the_load_generator_runs_the_whole_profile_without_errors() {
     }
     assert!(std::fs::read_to_string(&chart).unwrap().starts_with("<svg"));
 
-    // `compare` puts each run beside the first: a copy with every rate
-    // doubled must read 2.00x on every row, the first 1.00x.
+    // The server worked, on at most every core there is.
+    let cores = std::thread::available_parallelism().unwrap().get() as f64;
+    let busy = result["server"]["cores_busy"].as_f64().unwrap();
+    assert!(busy > 0.0 && busy <= cores * 1.1, "server cores busy: {busy}");
+    assert!(result["server"]["cpu_us_per_request"].as_f64().unwrap() > 0.0);
+    // Each request carries at least a request line and a Host header, each
+    // answer at least a status line and a content type.
+    let requests_per_second: f64 =
+        result["operations"].as_object().unwrap().values().map(|op| op["per_second"].as_f64().unwrap()).sum();
+    for (way, least) in [("sent_bytes_per_second", 40.0), ("received_bytes_per_second", 50.0)] {
+        let per_request = result["bandwidth"][way].as_f64().unwrap() / requests_per_second;
+        assert!(per_request >= least, "{way}: {per_request:.0} bytes a request");
+    }
+
+    // `compare` puts each run beside the first: a copy with every rate and
+    // its CPU per request doubled must read 2.00x on every row, the first
+    // 1.00x.
     let mut doubled = result.clone();
     doubled["label"] = "doubled".into();
     for (_, stats) in doubled["operations"].as_object_mut().unwrap() {
@@ -40,6 +57,8 @@ fn the_load_generator_runs_the_whole_profile_without_errors() {
             stats[rate] = (stats[rate].as_f64().unwrap() * 2.0).into();
         }
     }
+    let cpu = &mut doubled["server"]["cpu_us_per_request"];
+    *cpu = (cpu.as_f64().unwrap() * 2.0).into();
     let doubled_json = out.path().join("doubled.json");
     std::fs::write(&doubled_json, doubled.to_string()).unwrap();
     let compared = Command::new(env!("CARGO_BIN_EXE_newsfeed-load"))
@@ -52,10 +71,15 @@ fn the_load_generator_runs_the_whole_profile_without_errors() {
     let table = String::from_utf8_lossy(&compared.stdout);
     let rows =
         |label: &str| table.lines().filter(|line| line.starts_with(label)).map(str::to_string).collect::<Vec<_>>();
-    assert_eq!(rows("smoke").len(), 7, "{table}");
-    assert!(rows("smoke").iter().all(|row| row.trim_end().ends_with("1.00x")), "{table}");
-    assert_eq!(rows("doubled").len(), 7, "{table}");
-    assert!(rows("doubled").iter().all(|row| row.trim_end().ends_with("2.00x")), "{table}");
+    let ratio = |row: &String, column: usize| row.split_whitespace().nth(column).map(str::to_string);
+    // Seven operation rows (six and "all"), their ratio last; then one
+    // resources row, its ratio the fourth column.
+    let (smoke, doubled) = (rows("smoke"), rows("doubled"));
+    assert_eq!((smoke.len(), doubled.len()), (8, 8), "{table}");
+    assert!(smoke[..7].iter().all(|row| row.trim_end().ends_with("1.00x")), "{table}");
+    assert!(doubled[..7].iter().all(|row| row.trim_end().ends_with("2.00x")), "{table}");
+    assert_eq!(ratio(&smoke[7], 3).as_deref(), Some("1.00x"), "{table}");
+    assert_eq!(ratio(&doubled[7], 3).as_deref(), Some("2.00x"), "{table}");
 }
 
 #[test]

@@ -2,22 +2,27 @@
 //! histogram.
 
 use crate::report::OpStats;
+use crate::resources::{CountingConnector, Traffic};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::{connect::HttpConnector, Client as HyperClient};
+use hyper_util::client::legacy::Client as HyperClient;
 use hyper_util::rt::TokioExecutor;
 use serde_json::Value;
+use std::sync::Arc;
 use std::time::Instant;
 
 #[derive(Clone)]
 pub struct Client {
     base: String,
-    http: HyperClient<HttpConnector, Full<Bytes>>,
+    http: HyperClient<CountingConnector, Full<Bytes>>,
 }
 
 impl Client {
-    pub fn new(base: &str) -> Client {
-        let http = HyperClient::builder(TokioExecutor::new()).pool_max_idle_per_host(1024).build_http();
+    /// A client of `base` whose connections count their bytes into `traffic`.
+    pub fn new(base: &str, traffic: Arc<Traffic>) -> Client {
+        let http = HyperClient::builder(TokioExecutor::new())
+            .pool_max_idle_per_host(1024)
+            .build(CountingConnector::new(traffic));
         Client { base: base.trim_end_matches('/').to_string(), http }
     }
 

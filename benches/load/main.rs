@@ -14,6 +14,7 @@ mod chart;
 mod client;
 mod profile;
 mod report;
+mod resources;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
@@ -77,6 +78,10 @@ pub struct RunArgs {
     /// No progress bar (for scripts and tests).
     #[arg(long)]
     quiet: bool,
+    /// A server process on this machine whose CPU to report (as cores busy
+    /// and CPU time per request); give it again for several.
+    #[arg(long = "server-pid")]
+    server_pids: Vec<u32>,
 }
 
 fn refuse_remote(base_url: &str) -> Result<()> {
@@ -104,6 +109,7 @@ async fn main() -> Result<()> {
                 duration: Duration::from_secs_f64(args.duration),
                 max_requests: args.requests,
                 progress: !args.quiet,
+                server_pids: args.server_pids,
             };
             let result = profile::run(&args.base_urls, &args.label, &plan).await?;
             println!("{}", report::table(&[&result]));

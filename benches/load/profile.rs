@@ -3,6 +3,7 @@
 
 use crate::client::Client;
 use crate::report::{Ops, RunResult};
+use crate::resources::{self, Bandwidth, ServerUse, Traffic};
 use anyhow::Result;
 use http::Method;
 use serde_json::json;
@@ -21,6 +22,8 @@ pub struct Plan {
     pub duration: Duration,
     pub max_requests: Option<u64>,
     pub progress: bool,
+    /// The server processes whose CPU time the run reports.
+    pub server_pids: Vec<u32>,
 }
 
 #[derive(Clone, Copy)]
@@ -149,9 +152,25 @@ async fn user(client: Client, role: Role, clock: Arc<Clock>, social: Social, see
     measured
 }
 
+/// What the measured window cost: the servers' CPU time and the bytes both
+/// ways, read at its start and at its end.
+struct Spent {
+    cpu: std::time::Duration,
+    traffic: (u64, u64),
+}
+
+impl Spent {
+    fn now(plan: &Plan, traffic: &Traffic) -> Result<Self> {
+        Ok(Spent { cpu: resources::cpu_time(&plan.server_pids)?, traffic: traffic.snapshot() })
+    }
+}
+
 /// Runs the plan against `base_urls`, user `n` talking to URL `n mod N`.
 pub async fn run(base_urls: &[String], label: &str, plan: &Plan) -> Result<RunResult> {
-    let clients: Vec<Client> = base_urls.iter().map(|url| Client::new(url)).collect();
+    let traffic = Arc::new(Traffic::default());
+    let clients: Vec<Client> = base_urls.iter().map(|url| Client::new(url, traffic.clone())).collect();
+    // A wrong pid fails now, not after the whole run.
+    Spent::now(plan, &traffic)?;
     let started = Instant::now();
     let clock = Arc::new(Clock {
         measure_from: started + plan.warmup,
@@ -182,14 +201,19 @@ pub async fn run(base_urls: &[String], label: &str, plan: &Plan) -> Result<RunRe
         );
         bar
     });
+    let mut at_start = None;
     while clock.running() && !tasks.iter().all(|t| t.is_finished()) {
         tokio::time::sleep(Duration::from_millis(250)).await;
+        if at_start.is_none() && Instant::now() >= clock.measure_from {
+            at_start = Some((Instant::now(), Spent::now(plan, &traffic)?));
+        }
         if let Some(bar) = &bar {
             bar.set_position(started.elapsed().as_secs());
             let phase = if Instant::now() < clock.measure_from { "warming up" } else { "measuring" };
             bar.set_message(format!("{phase}, {} requests", clock.measured.load(Ordering::Relaxed)));
         }
     }
+    let at_end = (Instant::now(), Spent::now(plan, &traffic)?);
     let mut total = Ops::default();
     for task in tasks {
         total.merge(task.await?);
@@ -198,5 +222,22 @@ pub async fn run(base_urls: &[String], label: &str, plan: &Plan) -> Result<RunRe
         bar.finish_and_clear();
     }
     let measured_for = Instant::now().saturating_duration_since(clock.measure_from).min(plan.duration);
-    Ok(RunResult::new(label, &base_urls.join(","), plan.users, searchers, readers, measured_for, &total))
+    let mut result = RunResult::new(label, &base_urls.join(","), plan.users, searchers, readers, measured_for, &total);
+    // Checked every 250 ms: the window the figures cover starts up to that
+    // much late, and is timed on its own.
+    if let Some((started, start)) = at_start {
+        let (ended, end) = at_end;
+        let seconds = ended.duration_since(started).as_secs_f64().max(1e-9);
+        result.bandwidth = Bandwidth {
+            sent_bytes_per_second: (end.traffic.0 - start.traffic.0) as f64 / seconds,
+            received_bytes_per_second: (end.traffic.1 - start.traffic.1) as f64 / seconds,
+        };
+        if !plan.server_pids.is_empty() {
+            let cpu = (end.cpu - start.cpu).as_secs_f64();
+            let requests = result.total_per_second() * seconds;
+            result.server =
+                Some(ServerUse { cores_busy: cpu / seconds, cpu_us_per_request: cpu * 1e6 / requests.max(1.0) });
+        }
+    }
+    Ok(result)
 }

@@ -1,5 +1,6 @@
 //! Per-operation statistics, the JSON result of a run, and the text table.
 
+use crate::resources::{Bandwidth, ServerUse};
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -66,6 +67,12 @@ pub struct RunResult {
     pub readers: usize,
     pub seconds: f64,
     pub operations: BTreeMap<String, OpResult>,
+    /// The servers' CPU, with `--server-pid`.
+    #[serde(default)]
+    pub server: Option<ServerUse>,
+    /// The HTTP traffic both ways.
+    #[serde(default)]
+    pub bandwidth: Bandwidth,
 }
 
 impl RunResult {
@@ -97,7 +104,17 @@ impl RunResult {
                 (name.to_string(), result)
             })
             .collect();
-        RunResult { label: label.into(), base_url: base_url.into(), users, searchers, readers, seconds, operations }
+        RunResult {
+            label: label.into(),
+            base_url: base_url.into(),
+            users,
+            searchers,
+            readers,
+            seconds,
+            operations,
+            server: None,
+            bandwidth: Bandwidth::default(),
+        }
     }
 
     pub fn total_per_second(&self) -> f64 {
@@ -146,6 +163,39 @@ pub fn table(runs: &[&RunResult]) -> String {
                 ratio
             );
         }
+    }
+    out + &resources_table(runs)
+}
+
+/// The runs' CPU and bandwidth, with CPU per request as a ratio to the
+/// first run's. CPU is blank for a run made without `--server-pid`.
+fn resources_table(runs: &[&RunResult]) -> String {
+    let mut out = format!(
+        "\n{:<14} {:>12} {:>12} {:>7} {:>12} {:>14}\n",
+        "run", "server cores", "CPU µs/req", "ratio", "sent kB/s", "received kB/s"
+    );
+    let first = runs.first().and_then(|run| run.server.as_ref()).map(|server| server.cpu_us_per_request);
+    for run in runs {
+        let (cores, per_request, ratio) = match &run.server {
+            Some(server) => (
+                format!("{:.2}", server.cores_busy),
+                format!("{:.0}", server.cpu_us_per_request),
+                first
+                    .filter(|f| *f > 0.0)
+                    .map(|f| format!("{:.2}x", server.cpu_us_per_request / f))
+                    .unwrap_or_default(),
+            ),
+            None => Default::default(),
+        };
+        out += &format!(
+            "{:<14} {:>12} {:>12} {:>7} {:>12.1} {:>14.1}\n",
+            run.label,
+            cores,
+            per_request,
+            ratio,
+            run.bandwidth.sent_bytes_per_second / 1000.0,
+            run.bandwidth.received_bytes_per_second / 1000.0
+        );
     }
     out
 }

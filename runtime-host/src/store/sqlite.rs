@@ -9,9 +9,14 @@
 //! is acknowledged before the commit that holds it is on disk. A lone write
 //! does not wait for company: it commits at once.
 //!
-//! Reads take a connection from a small pool and run on tokio's blocking
-//! pool, concurrently with the writer (WAL): they never wait for a batch, and
-//! they see every write acknowledged before they started.
+//! Reads take a connection from a small pool and run concurrently with the
+//! writer (WAL): they never wait for a batch, and they see every write
+//! acknowledged before they started. The bounded reads (a participant, a
+//! page of a list: indexed, tens of microseconds) run right where they are
+//! called, on the async worker: handing them to tokio's blocking pool and
+//! back costs two thread wake-ups, more than the read itself. Search, which
+//! can take milliseconds, runs on the blocking pool, so that it never holds
+//! up a worker.
 //!
 //! The schema and every statement come from `newsfeed-sql`, which the Spin
 //! adapter shares: a file written here reads the same there.
@@ -46,9 +51,44 @@ type Job = Box<dyn FnOnce(&Connection) -> Answer + Send>;
 type Answer = Box<dyn FnOnce(StoreResult<()>) + Send>;
 
 pub struct Sqlite {
-    path: PathBuf,
     writes: mpsc::Sender<Job>,
-    readers: Arc<Mutex<Vec<Connection>>>,
+    readers: Arc<Readers>,
+}
+
+/// The reader connections: opened as needed, up to [`IDLE_READERS`] kept.
+struct Readers {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl Readers {
+    /// Runs `query` on a reader connection, on the calling thread.
+    fn with<T>(&self, query: impl FnOnce(&mut Connection) -> StoreResult<T>) -> StoreResult<T> {
+        let pooled = self.idle.lock().map_err(poisoned)?.pop();
+        let mut conn = match pooled {
+            Some(conn) => conn,
+            None => open_connection(&self.path)?,
+        };
+        let result = query(&mut conn);
+        // A connection left inside a transaction (a failed COMMIT) is closed,
+        // which rolls it back, rather than pooled.
+        if conn.is_autocommit() {
+            let mut idle = self.idle.lock().map_err(poisoned)?;
+            if idle.len() < IDLE_READERS {
+                idle.push(conn);
+            }
+        }
+        result
+    }
+}
+
+/// Runs the statements of `query` in one read transaction, so that all of
+/// them see one snapshot (a list's "does the participant exist" and its rows).
+fn snapshot<T>(conn: &mut Connection, query: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
+    let tx = conn.transaction()?;
+    let result = query(&tx);
+    tx.finish()?;
+    result
 }
 
 impl From<rusqlite::Error> for StoreError {
@@ -80,32 +120,23 @@ impl Sqlite {
             .name("sqlite-writer".into())
             .spawn(move || write_batches(writer, queue, max_batch, &metrics))
             .map_err(|error| StoreError::Unavailable(format!("starting the writer thread: {error}")))?;
-        Ok(Sqlite { path: path.to_path_buf(), writes, readers: Arc::new(Mutex::new(Vec::new())) })
+        let readers = Readers { path: path.to_path_buf(), idle: Mutex::new(Vec::new()) };
+        Ok(Sqlite { writes, readers: Arc::new(readers) })
     }
 
-    async fn read<T, F>(&self, query: F) -> StoreResult<T>
+    /// A bounded read of several statements, in one snapshot, here.
+    fn read<T>(&self, query: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
+        self.readers.with(|conn| snapshot(conn, query))
+    }
+
+    /// A read that may take long, in one snapshot, on the blocking pool.
+    async fn read_apart<T, F>(&self, query: F) -> StoreResult<T>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
     {
-        let (path, readers) = (self.path.clone(), self.readers.clone());
-        blocking(move || {
-            let pooled = readers.lock().map_err(poisoned)?.pop();
-            let mut conn = match pooled {
-                Some(conn) => conn,
-                None => open_connection(&path)?,
-            };
-            // One transaction: every statement of the call sees one snapshot.
-            let tx = conn.transaction()?;
-            let result = query(&tx);
-            tx.finish()?;
-            let mut idle = readers.lock().map_err(poisoned)?;
-            if idle.len() < IDLE_READERS {
-                idle.push(conn);
-            }
-            result
-        })
-        .await
+        let readers = self.readers.clone();
+        blocking(move || readers.with(|conn| snapshot(conn, query))).await
     }
 
     /// Queues `change` for the writer and waits until the commit that holds
@@ -236,13 +267,13 @@ fn require_participant(tx: &Connection, id: Id) -> StoreResult<()> {
 #[async_trait::async_trait]
 impl Backend for Sqlite {
     async fn get_participant(&self, id: Id) -> StoreResult<Participant> {
-        self.read(move |tx| {
-            tx.prepare_cached(sql::PARTICIPANT_NAME)?
+        // One statement: it is its own snapshot, no transaction needed.
+        self.readers.with(|conn| {
+            conn.prepare_cached(sql::PARTICIPANT_NAME)?
                 .query_row(params![id], |row| Ok(Participant { id, name: row.get(0)? }))
                 .optional()?
                 .ok_or_else(|| StoreError::unknown_participant(id))
         })
-        .await
     }
 
     async fn list_friends(&self, id: Id, limit: u32) -> StoreResult<Vec<Friendship>> {
@@ -253,7 +284,6 @@ impl Backend for Sqlite {
                 .query_map(params![id, limit], |row| Ok(Friendship { id: row.get(0)?, from: id, to: row.get(1)? }))?;
             Ok(rows.collect::<Result<_, _>>()?)
         })
-        .await
     }
 
     async fn list_outbound(&self, id: Id, limit: u32) -> StoreResult<Vec<Post>> {
@@ -265,7 +295,6 @@ impl Backend for Sqlite {
             })?;
             Ok(rows.collect::<Result<_, _>>()?)
         })
-        .await
     }
 
     async fn list_inbound(&self, id: Id, limit: u32) -> StoreResult<Vec<FeedItem>> {
@@ -279,7 +308,6 @@ impl Backend for Sqlite {
             })?;
             Ok(rows.collect::<Result<_, _>>()?)
         })
-        .await
     }
 
     async fn create_participant(&self, name: String) -> StoreResult<Participant> {
@@ -325,7 +353,7 @@ impl Backend for Sqlite {
         if distinct.is_empty() {
             return Ok(Vec::new());
         }
-        self.read(move |tx| {
+        self.read_apart(move |tx| {
             let mut stmt = tx.prepare_cached(&sql::search(distinct.len()))?;
             let mut values: Vec<rusqlite::types::Value> =
                 distinct.iter().map(|k| rusqlite::types::Value::Text(sql::phrase(k))).collect();
@@ -337,7 +365,7 @@ impl Backend for Sqlite {
     }
 
     async fn ping(&self) -> StoreResult<()> {
-        self.read(|tx| Ok(tx.query_row("SELECT 1", [], |_| Ok(()))?)).await
+        self.readers.with(|conn| Ok(conn.query_row("SELECT 1", [], |_| Ok(()))?))
     }
 }
 

@@ -7,6 +7,12 @@
 //! - `round_trip/*`: `GET /participant/{id}` over HTTP against `newsfeed up`,
 //!   with the wasm functions, with `--as-spin` and with `--native`.
 //!
+//! The in-process benches run on a current-thread runtime: the cost of the
+//! work itself. On a multi-thread runtime criterion's waiting thread hands
+//! each request to a worker and is woken when it ends, two cross-thread
+//! wake-ups that the server does not pay (a connection's task and the call
+//! it spawns run on one worker) and that dominated the figure.
+//!
 //! `cargo bench --bench host`
 
 #[path = "../tests/common/mod.rs"]
@@ -95,7 +101,7 @@ fn request(path: &str) -> http::Request<Full<Bytes>> {
 }
 
 fn in_process(c: &mut Criterion) {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let fixture = fixture(&runtime);
     let mut group = c.benchmark_group("instantiate");
     for (name, function) in &fixture.functions {

@@ -9,6 +9,8 @@
 //! they call the WIT imports ([`Wit`]); in unit tests they call the in-memory
 //! [`fake::MemoryStore`] (feature `fake`).
 
+#[cfg(target_arch = "wasm32")]
+pub mod entry;
 pub mod error;
 #[cfg(any(test, feature = "fake"))]
 pub mod fake;

@@ -5,10 +5,7 @@ use newsfeed_guest::request::{limit, participant_id};
 use newsfeed_guest::{json, respond, ApiError, Method, Reply, Request, Response, Storage};
 
 #[cfg(all(target_arch = "wasm32", feature = "component"))]
-#[spin_sdk::http_component]
-fn entry(req: Request) -> Response {
-    handle(&req, &newsfeed_guest::Wit)
-}
+newsfeed_guest::http_entry!(|req| handle(req, &newsfeed_guest::Wit));
 
 pub fn handle(req: &Request, store: &impl Storage) -> Response {
     respond(match req.method() {

@@ -6,10 +6,7 @@
 use newsfeed_guest::{respond, ApiError, Request, Response};
 
 #[cfg(all(target_arch = "wasm32", feature = "component"))]
-#[spin_sdk::http_component]
-fn entry(req: Request) -> Response {
-    handle(&req)
-}
+newsfeed_guest::http_entry!(handle);
 
 pub fn handle(req: &Request) -> Response {
     respond(Err(ApiError::no_route(req.path())))

@@ -7,10 +7,7 @@ use newsfeed_guest::request::{limit, participant_id, Body};
 use newsfeed_guest::{json, occurred, respond, ApiError, Method, Post, Publishing, Reply, Request, Response, Storage};
 
 #[cfg(all(target_arch = "wasm32", feature = "component"))]
-#[spin_sdk::http_component]
-fn entry(req: Request) -> Response {
-    handle(&req, &newsfeed_guest::Wit)
-}
+newsfeed_guest::http_entry!(|req| handle(req, &newsfeed_guest::Wit));
 
 pub fn handle(req: &Request, store: &(impl Storage + Publishing)) -> Response {
     respond(match req.method() {

@@ -5,10 +5,7 @@ use newsfeed_guest::request::{participant_id, Body};
 use newsfeed_guest::{json, respond, ApiError, Method, Participants, Reply, Request, Response, Storage};
 
 #[cfg(all(target_arch = "wasm32", feature = "component"))]
-#[spin_sdk::http_component]
-fn entry(req: Request) -> Response {
-    handle(&req, &newsfeed_guest::Wit)
-}
+newsfeed_guest::http_entry!(|req| handle(req, &newsfeed_guest::Wit));
 
 pub fn handle(req: &Request, store: &(impl Storage + Participants)) -> Response {
     respond(if req.path() == "/participant" {

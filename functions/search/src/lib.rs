@@ -7,10 +7,7 @@ use newsfeed_guest::{respond, ApiError, Method, Reply, Request, Response, Search
 use serde_json::json;
 
 #[cfg(all(target_arch = "wasm32", feature = "component"))]
-#[spin_sdk::http_component]
-fn entry(req: Request) -> Response {
-    handle(&req, &newsfeed_guest::Wit)
-}
+newsfeed_guest::http_entry!(|req| handle(req, &newsfeed_guest::Wit));
 
 pub fn handle(req: &Request, store: &impl Search) -> Response {
     respond(match (req.path(), req.method()) {

@@ -8,6 +8,9 @@
 //! The traits in [`store`] are the functions' mocking point: in a component
 //! they call the WIT imports ([`Wit`]); in unit tests they call the in-memory
 //! [`fake::MemoryStore`] (feature `fake`).
+//!
+//! A component exports its handler with [`http_entry!`], which serves
+//! `wasi:http/incoming-handler` through the `entry` module (wasm32 only).
 
 #[cfg(target_arch = "wasm32")]
 pub mod entry;

@@ -9,7 +9,7 @@
 //! they call the WIT imports ([`Wit`]); in unit tests they call the in-memory
 //! [`fake::MemoryStore`] (feature `fake`).
 //!
-//! A component exports its handler with [`http_entry!`], which serves
+//! A component exports its handler with `http_entry!`, which serves
 //! `wasi:http/incoming-handler` through the `entry` module (wasm32 only).
 
 #[cfg(target_arch = "wasm32")]

@@ -19,23 +19,15 @@
 mod common;
 
 use bytes::Bytes;
+use common::in_process;
 use criterion::{criterion_group, criterion_main, Criterion};
 use http_body_util::{BodyExt, Full};
 use newsfeed::function::Handler;
-use newsfeed::limits::Limits;
-use newsfeed::metrics::Metrics;
-use newsfeed::spin::manifest::App;
-use newsfeed::spin::postgres::Pools;
-use newsfeed::spin::sqlite::Databases;
-use newsfeed::spin::variables::Values;
 use newsfeed::store::sqlite::{Sqlite, DEFAULT_MAX_BATCH};
 use newsfeed::store::types::Post;
 use newsfeed::store::Backend;
-use newsfeed::wasm::compile_cache::CompileCache;
-use newsfeed::wasm::engine::{new_engine, start_epoch_clock};
 use newsfeed::wasm::function::Function;
-use newsfeed::wasm::loader::{Loader, Platform};
-use newsfeed::wasm::Runtime;
+use newsfeed::wasm::loader::Platform;
 use std::sync::Arc;
 
 /// What each function is asked in the benches.
@@ -67,32 +59,13 @@ async fn seed(backend: &dyn Backend) {
 }
 
 fn fixture(runtime: &tokio::runtime::Runtime) -> Fixture {
-    common::build_components();
     let dir = tempfile::tempdir().unwrap();
-    let app = App::load(&common::repo_root().join("spin.toml")).unwrap();
-    let limits = Limits::default();
-    let engine = new_engine(&limits).unwrap();
-    start_epoch_clock(&engine);
-    let backend: Arc<dyn Backend> =
-        Arc::new(Sqlite::open(&dir.path().join("bench.db"), DEFAULT_MAX_BATCH, Arc::default()).unwrap());
+    let database = dir.path().join("bench.db");
+    let backend: Arc<dyn Backend> = Arc::new(Sqlite::open(&database, DEFAULT_MAX_BATCH, Arc::default()).unwrap());
     runtime.block_on(seed(backend.as_ref()));
-    let load = |platform, backend| {
-        let runtime = Arc::new(Runtime {
-            engine: engine.clone(),
-            backend,
-            databases: Databases::new(&dir.path().join("bench.db")),
-            pg_pools: Pools::new(1),
-            variables: Values::default(),
-            limits: limits.clone(),
-            metrics: Arc::new(Metrics::default()),
-        });
-        let cache = CompileCache::new(dir.path().join("compiled")).unwrap();
-        let loader = Loader::new(runtime, cache, app.components.clone(), platform).unwrap();
-        let function = |name: &str| loader.function(name, &loader.read_file(name).unwrap()).unwrap();
-        REQUESTS.iter().map(|(name, _)| (name.to_string(), function(name))).collect()
-    };
-    let functions = load(Platform::Newsfeed, Some(backend.clone()));
-    let spin_functions = load(Platform::Spin, None);
+    let names: Vec<&str> = REQUESTS.iter().map(|(name, _)| *name).collect();
+    let functions = in_process::load(dir.path(), &database, Platform::Newsfeed, Some(backend.clone()), &names);
+    let spin_functions = in_process::load(dir.path(), &database, Platform::Spin, None, &names);
     Fixture { functions, spin_functions, backend, _dir: dir }
 }
 

@@ -5,6 +5,7 @@
 
 #![allow(dead_code)] // Each test file uses its own part of the harness.
 
+pub mod in_process;
 pub mod openapi;
 pub mod postgres;
 pub mod script;

@@ -174,7 +174,7 @@ fn exchange(stream: &mut TcpStream, path: &str) -> String {
         .unwrap_or_else(|| panic!("no content-length: {head}"));
     let mut body = vec![0; length];
     stream.read_exact(&mut body).unwrap();
-    head + &String::from_utf8(body).unwrap()
+    head + std::str::from_utf8(&body).unwrap()
 }
 
 /// A keep-alive connection that sends nothing after an answer is closed at

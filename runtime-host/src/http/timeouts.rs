@@ -19,6 +19,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::sync::Notify;
 use tokio::time::Instant;
 
 /// The two bounds, each a flag of `newsfeed up`.
@@ -48,12 +49,16 @@ enum Phase {
 pub struct Clock {
     timeouts: Timeouts,
     phase: Mutex<Phase>,
+    /// Wakes [`Clock::expired`] when the phase changes, so that it waits
+    /// for the new phase's bound rather than the old one's.
+    changed: Notify,
 }
 
 impl Clock {
     /// The clock of a connection just accepted: its first head is awaited.
     pub fn start(timeouts: Timeouts) -> Arc<Self> {
-        Arc::new(Clock { timeouts, phase: Mutex::new(Phase::Head { since: Instant::now() }) })
+        let phase = Mutex::new(Phase::Head { since: Instant::now() });
+        Arc::new(Clock { timeouts, phase, changed: Notify::new() })
     }
 
     fn phase(&self) -> MutexGuard<'_, Phase> {
@@ -62,22 +67,28 @@ impl Clock {
         self.phase.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    fn enter(&self, phase: Phase) {
+        *self.phase() = phase;
+        self.changed.notify_waiters();
+    }
+
     /// Bytes came in: on an idle connection, a new request has begun.
     fn bytes_arrived(&self) {
-        let mut phase = self.phase();
-        if let Phase::Idle { .. } = *phase {
-            *phase = Phase::Head { since: Instant::now() };
+        // The guard is dropped before `enter` takes the lock again.
+        let idle = matches!(*self.phase(), Phase::Idle { .. });
+        if idle {
+            self.enter(Phase::Head { since: Instant::now() });
         }
     }
 
     /// A request's head is complete and its answer begins.
     pub fn request_started(&self) {
-        *self.phase() = Phase::Busy;
+        self.enter(Phase::Busy);
     }
 
     /// The answer is ready: the connection idles until the next request.
     pub fn request_answered(&self) {
-        *self.phase() = Phase::Idle { since: Instant::now() };
+        self.enter(Phase::Idle { since: Instant::now() });
     }
 
     /// When the current phase's bound runs out, if one applies.
@@ -93,17 +104,18 @@ impl Clock {
     /// overrun the bound of the phase it is in.
     pub async fn expired(&self) -> &'static str {
         loop {
+            // Listening before the phase is read: a change in between is
+            // not missed.
+            let changed = self.changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
             match self.deadline() {
-                Some((deadline, bound)) => {
-                    tokio::time::sleep_until(deadline).await;
-                    // The phase may have moved on while this slept.
-                    if matches!(self.deadline(), Some((now_due, _)) if now_due <= Instant::now()) {
-                        return bound;
-                    }
-                }
-                // A busy phase ends with an answer, which restarts the
-                // clock; look again after the shorter bound.
-                None => tokio::time::sleep(self.timeouts.header.min(self.timeouts.idle)).await,
+                Some((deadline, bound)) => tokio::select! {
+                    () = tokio::time::sleep_until(deadline) => return bound,
+                    () = changed => {}
+                },
+                // A busy phase has no bound; its answer changes the phase.
+                None => changed.await,
             }
         }
     }
@@ -213,6 +225,26 @@ mod tests {
             () = trickle => unreachable!(),
         }
         assert_eq!(started.elapsed(), TIMEOUTS.header);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_phase_change_while_waiting_moves_the_deadline() {
+        // Waiting on a new connection's (longer) header bound when a request
+        // comes and is answered: the idle bound, counted from the answer,
+        // is the one that ends it.
+        let timeouts = Timeouts { header: Duration::from_secs(30), idle: Duration::from_secs(1) };
+        let clock = Clock::start(timeouts);
+        let waiting = tokio::spawn({
+            let clock = clock.clone();
+            async move { clock.expired().await }
+        });
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        clock.request_started();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        clock.request_answered();
+        let answered = Instant::now();
+        assert_eq!(waiting.await.unwrap(), "idle timeout");
+        assert_eq!(answered.elapsed(), timeouts.idle);
     }
 
     #[tokio::test(start_paused = true)]

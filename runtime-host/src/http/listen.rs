@@ -134,9 +134,11 @@ where
             // A `Ref` to the value is not `Send`: keep only whether it came.
             let _ = drain.wait_for(|draining| *draining).await.is_ok();
         };
+        // The connection first: the clock reads the phase it leaves.
         let ended = tokio::select! {
+            biased;
             ended = connection.as_mut() => ended,
-            bound = clock.expired() => {
+            bound = clock.expiry() => {
                 tracing::debug!("closing a connection: {bound}");
                 return;
             }

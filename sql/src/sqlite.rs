@@ -53,6 +53,11 @@ pub const MIGRATIONS: &[&[&str]] = &[
         "DROP TABLE post_text",
         "CREATE VIRTUAL TABLE post_words USING fts5(words, content = '', detail = none, tokenize = 'ascii')",
     ],
+    &[
+        // Version 3: the writers merge the index's segments themselves, a
+        // slice at a time ([`MERGE_INDEX`]); FTS5's own merging stops.
+        "INSERT INTO post_words (post_words, rank) VALUES ('automerge', 0)",
+    ],
 ];
 
 /// Migrations after which every stored post must be indexed again ([`Step::IndexEveryPost`]).
@@ -125,6 +130,23 @@ pub const FAN_OUT: &str = "INSERT INTO inbound (reader, post)
 /// indexes the post for search.
 pub const INDEX_POST: &str = "INSERT INTO post_words (rowid, words) VALUES (?1, ?2)";
 
+/// `?1` = pages: merges the index's segments, writing at most about that
+/// many pages, wherever a level holds 4 segments (FTS5's `usermerge`) or a
+/// merge is under way. Run after a transaction's index inserts.
+///
+/// Every commit that indexes posts adds a segment, and searches read every
+/// segment, so segments must be merged as they come. FTS5's own merging
+/// (`automerge`) does it in the commit that tips it, in steps of 64 pages
+/// times the index's depth: a few hundred pages, tens of milliseconds, that
+/// every write of that commit waits for. A slice of [`MERGE_PAGES`] after
+/// each commit's inserts does the same work in steps that small.
+pub const MERGE_INDEX: &str = "INSERT INTO post_words (post_words, rank) VALUES ('merge', ?1)";
+
+/// The merge slice: enough that the index keeps pace with the writes (one
+/// new segment a commit, of a few pages), small enough to cost about a
+/// millisecond.
+pub const MERGE_PAGES: i64 = 16;
+
 /// An FTS5 query matching `keyword`, one of [`keywords`](crate::search::keywords),
 /// as a plain phrase: quoted, so that even an FTS keyword (`NEAR`) is a word.
 pub fn phrase(keyword: &str) -> String {
@@ -174,9 +196,13 @@ mod tests {
         let version = |v: usize| Step::Sql(format!("PRAGMA user_version = {v}"));
         assert_eq!(migration(SCHEMA_VERSION), [version(SCHEMA_VERSION)]);
         assert_eq!(migration(SCHEMA_VERSION + 1), [version(SCHEMA_VERSION + 1)]);
-        // From version 1, the new index is built and filled before the version is recorded.
+        // From version 1, the new index is built, then filled, before the
+        // later migrations, and the version is recorded last.
         let from_one = migration(1);
-        assert_eq!(from_one[from_one.len() - 2..], [Step::IndexEveryPost, version(SCHEMA_VERSION)]);
+        let built = MIGRATIONS[1].len();
+        assert_eq!(from_one[built], Step::IndexEveryPost);
+        assert_eq!(from_one.len(), built + 1 + MIGRATIONS[2..].iter().map(|m| m.len()).sum::<usize>() + 1);
+        assert_eq!(from_one.last(), Some(&version(SCHEMA_VERSION)));
     }
 
     #[test]

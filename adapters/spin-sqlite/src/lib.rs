@@ -111,6 +111,7 @@ impl publishing::Guest for Adapter {
             let id = db.query_one(sql::INSERT_POST, &columns)?.int()?;
             db.query(sql::FAN_OUT, &[Value::Integer(post.author), Value::Integer(id)])?;
             db.query(sql::INDEX_POST, &[Value::Integer(id), document])?;
+            db.query(sql::MERGE_INDEX, &[Value::Integer(sql::MERGE_PAGES)])?;
             Ok(post)
         })
     }

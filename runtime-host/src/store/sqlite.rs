@@ -9,6 +9,13 @@
 //! is acknowledged before the commit that holds it is on disk. A lone write
 //! does not wait for company: it commits at once.
 //!
+//! A post's search entry is written at the end of its batch, after every
+//! write's savepoint, in the same transaction. FTS5 flushes its pending terms
+//! into a new segment of its index at every savepoint: indexed inside its
+//! own savepoint, each post became one segment, and the merges that many
+//! segments call for ran inside the batches (up to 80 ms at a time). Indexed
+//! together, a batch's posts make one segment.
+//!
 //! Reads take a connection from a small pool and run concurrently with the
 //! writer (WAL): they never wait for a batch, and they see every write
 //! acknowledged before they started. The bounded reads (a participant, a
@@ -45,10 +52,16 @@ pub const DEFAULT_MAX_BATCH: usize = 64;
 
 /// One queued write: runs inside the batch's transaction, in its own
 /// savepoint, and hands back what answers its waiter once the batch's commit
-/// is known.
-type Job = Box<dyn FnOnce(&Connection) -> Answer + Send>;
+/// is known, with the search entry it leaves for the end of the batch.
+type Job = Box<dyn FnOnce(&Connection) -> (Answer, Option<SearchEntry>) + Send>;
 /// Answers one waiter, given how the batch's commit went.
 type Answer = Box<dyn FnOnce(StoreResult<()>) + Send>;
+
+/// A post's search entry: its id and its [`document`](search::document).
+struct SearchEntry {
+    post: Id,
+    document: String,
+}
 
 pub struct Sqlite {
     writes: mpsc::Sender<Job>,
@@ -146,12 +159,26 @@ impl Sqlite {
         T: Send + 'static,
         F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
     {
+        self.write_indexed(move |conn| Ok((change(conn)?, None))).await
+    }
+
+    /// [`write`](Self::write) for a change that may leave a search entry,
+    /// written in the same commit if the change succeeds.
+    async fn write_indexed<T, F>(&self, change: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<(T, Option<SearchEntry>)> + Send + 'static,
+    {
         let (answer, answered) = tokio::sync::oneshot::channel();
         let job: Job = Box::new(move |conn| {
-            let result = in_savepoint(conn, change);
-            Box::new(move |committed| {
+            let (result, entry) = match in_savepoint(conn, change) {
+                Ok((value, entry)) => (Ok(value), entry),
+                Err(error) => (Err(error), None),
+            };
+            let answer: Answer = Box::new(move |committed| {
                 let _ = answer.send(result.and_then(|value| committed.map(|()| value)));
-            })
+            });
+            (answer, entry)
         });
         self.writes.send(job).map_err(|_| StoreError::Unavailable("the writer has stopped".into()))?;
         answered.await.unwrap_or_else(|_| Err(StoreError::Unavailable("the write was lost: the writer failed".into())))
@@ -182,10 +209,13 @@ fn write_batches(conn: Connection, queue: mpsc::Receiver<Job>, max_batch: usize,
         let begun = conn.execute_batch("BEGIN IMMEDIATE").map_err(StoreError::from);
         // Jobs not run are dropped: their waiters hear the write was lost.
         let mut answers: Vec<Answer> = Vec::with_capacity(size);
+        let mut entries = Vec::new();
         let mut rolled_back = false;
         if begun.is_ok() {
             for job in batch {
-                answers.push(job(&conn));
+                let (answer, entry) = job(&conn);
+                answers.push(answer);
+                entries.extend(entry);
                 // A write that fails on I/O (a full disk, say) can make SQLite
                 // roll back the whole transaction: the writes before it are
                 // gone, and one run after it would commit on its own. End the
@@ -199,7 +229,7 @@ fn write_batches(conn: Connection, queue: mpsc::Receiver<Job>, max_batch: usize,
         let committed = match (begun, rolled_back) {
             (Err(error), _) => Err(error),
             (Ok(()), true) => Err(StoreError::Unavailable("the batch was rolled back by a failed write".into())),
-            (Ok(()), false) => conn.execute_batch("COMMIT").map_err(|error| {
+            (Ok(()), false) => index(&conn, &entries).and_then(|()| conn.execute_batch("COMMIT")).map_err(|error| {
                 // A failed COMMIT may leave the transaction open.
                 let _ = conn.execute_batch("ROLLBACK");
                 StoreError::from(error)
@@ -213,6 +243,19 @@ fn write_batches(conn: Connection, queue: mpsc::Receiver<Job>, max_batch: usize,
             answer(committed.clone());
         }
     }
+}
+
+/// Writes a batch's search entries, outside any savepoint (one FTS5
+/// segment), then does a slice of the index's merging.
+fn index(conn: &Connection, entries: &[SearchEntry]) -> rusqlite::Result<()> {
+    let mut insert = conn.prepare_cached(sql::INDEX_POST)?;
+    for entry in entries {
+        insert.execute(params![entry.post, entry.document])?;
+    }
+    if !entries.is_empty() {
+        conn.prepare_cached(sql::MERGE_INDEX)?.execute(params![sql::MERGE_PAGES])?;
+    }
+    Ok(())
 }
 
 async fn blocking<T: Send + 'static>(work: impl FnOnce() -> StoreResult<T> + Send + 'static) -> StoreResult<T> {
@@ -336,14 +379,15 @@ impl Backend for Sqlite {
 
     async fn publish(&self, post: Post) -> StoreResult<Post> {
         check_post(&post)?;
-        self.write(move |tx| {
+        // Folded here, off the writer thread, which every write waits for.
+        let document = search::document(&post.subject, &post.story);
+        self.write_indexed(move |tx| {
             require_participant(tx, post.author)?;
             let id: Id = tx
                 .prepare_cached(sql::INSERT_POST)?
                 .query_row(params![post.author, post.occurred, post.subject, post.story], |row| row.get(0))?;
             tx.prepare_cached(sql::FAN_OUT)?.execute(params![post.author, id])?;
-            tx.prepare_cached(sql::INDEX_POST)?.execute(params![id, search::document(&post.subject, &post.story)])?;
-            Ok(post)
+            Ok((post, Some(SearchEntry { post: id, document })))
         })
         .await
     }
@@ -434,6 +478,45 @@ mod tests {
         assert_eq!(find(&["\"fox\""], 10).await.unwrap(), vec![3, 2, 1]);
         // A keyword holding separators is the words it holds.
         assert_eq!(find(&["brown-fox"], 10).await.unwrap(), vec![2, 3, 1]);
+    }
+
+    /// How many segments the search index has: each is read by every search.
+    fn segments(store: &Sqlite) -> i64 {
+        let count = "SELECT count(DISTINCT segid) FROM post_words_idx";
+        store.readers.with(|conn| Ok(conn.query_row(count, [], |row| row.get(0))?)).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_batch_of_posts_is_indexed_as_one_segment() {
+        let (_dir, store) = store_with(&["a"]).await;
+        // Hold the writer, so that the three posts queue up behind it and
+        // commit together (three segments would still be too few to merge).
+        let hold = store.write(|_| Ok(std::thread::sleep(std::time::Duration::from_millis(300))));
+        let words = ["first", "second", "third"];
+        let (held, first, second, third) = tokio::join!(
+            hold,
+            store.publish(post(1, "s", words[0])),
+            store.publish(post(1, "s", words[1])),
+            store.publish(post(1, "s", words[2]))
+        );
+        assert!(held.is_ok() && first.is_ok() && second.is_ok() && third.is_ok());
+        assert_eq!(segments(&store), 1);
+        for word in words {
+            assert_eq!(store.find_posters(vec![word.into()], 10).await.unwrap(), vec![1], "{word}");
+        }
+    }
+
+    #[tokio::test]
+    async fn the_search_index_is_merged_as_it_is_written() {
+        let (_dir, store) = store_with(&["a"]).await;
+        for n in 0..100 {
+            store.publish(post(1, "s", &format!("story {n}"))).await.unwrap();
+        }
+        // One segment a commit, merged four at a time: 100 commits leave 4
+        // (1 + 2 + 1 + 0, the digits of 100 in base 4). Unmerged but for
+        // FTS5's last resort (16 segments of a level), they would leave 10.
+        assert!(segments(&store) <= 6, "{} segments", segments(&store));
+        assert_eq!(store.find_posters(vec!["story".into()], 10).await.unwrap(), vec![1]);
     }
 
     #[tokio::test]

@@ -230,7 +230,7 @@ fn write_batches(conn: Connection, queue: mpsc::Receiver<Job>, max_batch: usize,
             (Err(error), _) => Err(error),
             (Ok(()), true) => Err(StoreError::Unavailable("the batch was rolled back by a failed write".into())),
             (Ok(()), false) => index(&conn, &entries).and_then(|()| conn.execute_batch("COMMIT")).map_err(|error| {
-                // A failed COMMIT may leave the transaction open.
+                // A failed index insert or COMMIT may leave the transaction open.
                 let _ = conn.execute_batch("ROLLBACK");
                 StoreError::from(error)
             }),
@@ -491,7 +491,10 @@ mod tests {
         let (_dir, store) = store_with(&["a"]).await;
         // Hold the writer, so that the three posts queue up behind it and
         // commit together (three segments would still be too few to merge).
-        let hold = store.write(|_| Ok(std::thread::sleep(std::time::Duration::from_millis(300))));
+        let hold = store.write(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            Ok(())
+        });
         let words = ["first", "second", "third"];
         let (held, first, second, third) = tokio::join!(
             hold,

@@ -248,13 +248,14 @@ fn write_batches(conn: Connection, queue: mpsc::Receiver<Job>, max_batch: usize,
 /// Writes a batch's search entries, outside any savepoint (one FTS5
 /// segment), then does a slice of the index's merging.
 fn index(conn: &Connection, entries: &[SearchEntry]) -> rusqlite::Result<()> {
+    if entries.is_empty() {
+        return Ok(());
+    }
     let mut insert = conn.prepare_cached(sql::INDEX_POST)?;
     for entry in entries {
         insert.execute(params![entry.post, entry.document])?;
     }
-    if !entries.is_empty() {
-        conn.prepare_cached(sql::MERGE_INDEX)?.execute(params![sql::MERGE_PAGES])?;
-    }
+    conn.prepare_cached(sql::MERGE_INDEX)?.execute(params![sql::MERGE_PAGES])?;
     Ok(())
 }
 

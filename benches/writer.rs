@@ -16,6 +16,7 @@ use newsfeed::metrics::Metrics;
 use newsfeed::store::sqlite::{Sqlite, DEFAULT_MAX_BATCH};
 use newsfeed::store::types::{Id, Post};
 use newsfeed::store::Backend;
+use newsfeed_sql::sqlite as sql;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -55,7 +56,7 @@ async fn run(per_task: usize) -> anyhow::Result<()> {
         cpu as f64 / 1e9 / elapsed.as_secs_f64()
     );
     let file = rusqlite::Connection::open(&path)?;
-    let segments: i64 = file.query_row("SELECT count(DISTINCT segid) FROM post_words_idx", [], |row| row.get(0))?;
+    let segments: i64 = file.query_row(sql::INDEX_SEGMENTS, [], |row| row.get(0))?;
     println!("search index segments at the end: {segments}");
     Ok(())
 }

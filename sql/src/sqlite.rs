@@ -142,6 +142,9 @@ pub const INDEX_POST: &str = "INSERT INTO post_words (rowid, words) VALUES (?1, 
 /// each commit's inserts does the same work in steps that small.
 pub const MERGE_INDEX: &str = "INSERT INTO post_words (post_words, rank) VALUES ('merge', ?1)";
 
+/// → how many segments the search index has: a search reads every one.
+pub const INDEX_SEGMENTS: &str = "SELECT count(DISTINCT segid) FROM post_words_idx";
+
 /// The merge slice: enough that the index keeps pace with the writes (one
 /// new segment a commit, of a few pages), small enough to cost about a
 /// millisecond.

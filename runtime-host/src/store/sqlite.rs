@@ -481,10 +481,8 @@ mod tests {
         assert_eq!(find(&["brown-fox"], 10).await.unwrap(), vec![2, 3, 1]);
     }
 
-    /// How many segments the search index has: each is read by every search.
     fn segments(store: &Sqlite) -> i64 {
-        let count = "SELECT count(DISTINCT segid) FROM post_words_idx";
-        store.readers.with(|conn| Ok(conn.query_row(count, [], |row| row.get(0))?)).unwrap()
+        store.readers.with(|conn| Ok(conn.query_row(sql::INDEX_SEGMENTS, [], |row| row.get(0))?)).unwrap()
     }
 
     #[tokio::test]

@@ -19,14 +19,21 @@ pub const MAX_KEYWORDS: usize = 32;
 /// before it is split: folding may yield a mark that is not a letter (`İ`
 /// becomes `i` and a combining dot), and that must separate too.
 pub fn words(text: &str) -> Vec<String> {
-    text.to_lowercase().split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_string).collect()
+    split(&text.to_lowercase()).map(str::to_string).collect()
+}
+
+/// The words of an already lower-cased `text`, borrowed from it.
+fn split(lowered: &str) -> impl Iterator<Item = &str> {
+    lowered.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty())
 }
 
 /// What a post is indexed under: each distinct word of its subject and story
-/// once, separated by single spaces.
+/// once, separated by single spaces. Every post is folded so, on the write
+/// path: its words are sorted as slices of the two lower-cased texts rather
+/// than each copied into a `String` of its own.
 pub fn document(subject: &str, story: &str) -> String {
-    let mut all = words(subject);
-    all.extend(words(story));
+    let (subject, story) = (subject.to_lowercase(), story.to_lowercase());
+    let mut all: Vec<&str> = split(&subject).chain(split(&story)).collect();
     all.sort_unstable();
     all.dedup();
     all.join(" ")

@@ -95,7 +95,8 @@ fn each_function_composed_with_the_adapter_imports_only_what_spin_serves() {
 #[test]
 fn each_adapter_exports_the_whole_feed_package() {
     common::build_components();
-    let adapters: [(&str, fn(&str) -> bool); 2] =
+    type Serves = fn(&str) -> bool;
+    let adapters: [(&str, Serves); 2] =
         [("spin-sqlite-adapter", spin_serves), ("spin-postgres-adapter", spin_serves_postgres)];
     for (adapter, serves) in adapters {
         let wasm = std::fs::read(built_wasm(adapter)).unwrap();

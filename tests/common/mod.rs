@@ -261,8 +261,7 @@ impl Host {
     pub fn crash(mut self) -> tempfile::TempDir {
         self.child.kill().unwrap();
         self.child.wait().unwrap();
-        let state = std::mem::replace(&mut self.state, tempfile::tempdir().unwrap());
-        state
+        std::mem::replace(&mut self.state, tempfile::tempdir().unwrap())
     }
 
     /// A request of the contract: its answer is checked against openapi.yaml.

@@ -104,6 +104,7 @@ impl Postgres {
 
     /// A watcher that stops the server and deletes it once this process has
     /// ended: a static is never dropped.
+    #[allow(clippy::zombie_processes, reason = "the watcher outlives this process; nothing here waits for it")]
     fn stop_when_process_ends(&self) {
         let script = format!(
             "while kill -0 {pid} 2>/dev/null; do sleep 1; done; {stop}; rm -rf {dir}",

@@ -58,7 +58,7 @@ mod tests {
         #[test]
         fn any_body_gets_200_or_a_4xx(body in "\\PC*|\\{(\"(subject|story|occurred|from)\": ?(null|1|\"\\PC{0,20}\"), ?){0,4}\"story\": \"\\PC{0,20}\"\\}") {
             let store = MemoryStore::default();
-            let author = store.create("a".into()).unwrap().id;
+            let author = store.create("a").unwrap().id;
             let (status, answer) = call(&store, Method::Post, &format!("/participant/{author}/outbound"), &body);
             proptest::prop_assert!(status == 200 || (400..500).contains(&status), "{} {}", status, answer);
         }

@@ -16,6 +16,11 @@
 //! and text are converted both ways; other column types come back as
 //! `unsupported`, other parameter types are a `bad-parameter` error.
 
+#![allow(
+    clippy::result_large_err,
+    reason = "the error is the interface's own `error` variant, handed to the guest as it is"
+)]
+
 use bytes::BytesMut;
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
 use std::collections::HashMap;

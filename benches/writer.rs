@@ -20,8 +20,10 @@ use newsfeed_sql::sqlite as sql;
 use std::sync::Arc;
 use std::time::Instant;
 
+#[path = "load/post.rs"]
+mod post;
+
 const TASKS: usize = 32;
-const DICTIONARY: u32 = 40_000;
 
 fn main() -> anyhow::Result<()> {
     // `cargo bench` passes `--bench`; the count, if given, is the number.
@@ -69,7 +71,7 @@ async fn publish(store: &Arc<Sqlite>, authors: &[Id], per_task: usize) -> anyhow
             tokio::spawn(async move {
                 let mut rng = fastrand::Rng::with_seed(task as u64);
                 for i in 0..per_task {
-                    let (subject, story) = (words(&mut rng, 5), words(&mut rng, 150));
+                    let (subject, story) = post::subject_and_story(&mut rng);
                     let post = Post { author: mine[i / 10 % 10], occurred: "2026-11-27".into(), subject, story };
                     store.publish(post).await?;
                 }
@@ -81,10 +83,6 @@ async fn publish(store: &Arc<Sqlite>, authors: &[Id], per_task: usize) -> anyhow
         task.await??;
     }
     Ok(())
-}
-
-fn words(rng: &mut fastrand::Rng, n: usize) -> String {
-    (0..n).map(|_| rng.u32(0..DICTIONARY).to_string()).collect::<Vec<_>>().join(" ")
 }
 
 /// The CPU time the writer thread has run, from the kernel's scheduler stats.

@@ -12,6 +12,7 @@
 
 mod chart;
 mod client;
+mod post;
 mod profile;
 mod report;
 mod resources;

@@ -2,6 +2,7 @@
 //! users and (optionally) readers, each in a loop until the run ends.
 
 use crate::client::Client;
+use crate::post::{self, DICTIONARY};
 use crate::report::{Ops, RunResult};
 use crate::resources::{self, Bandwidth, ServerUse, Traffic};
 use anyhow::Result;
@@ -10,9 +11,6 @@ use serde_json::json;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-/// The classic test's dictionary: the decimal numbers 0..39999 as words.
-const DICTIONARY: u32 = 40_000;
 
 pub struct Plan {
     pub users: usize,
@@ -55,10 +53,6 @@ fn stats<'a>(clock: &Clock, measured: &'a mut Ops, warmup: &'a mut Ops) -> &'a m
     } else {
         warmup
     }
-}
-
-fn words(rng: &mut fastrand::Rng, n: usize) -> String {
-    (0..n).map(|_| rng.u32(0..DICTIONARY).to_string()).collect::<Vec<_>>().join(" ")
 }
 
 /// Participants that have friends, and so posts in their feeds: the
@@ -109,7 +103,8 @@ async fn user(client: Client, role: Role, clock: Arc<Clock>, social: Social, see
                         if !clock.running() {
                             break;
                         }
-                        let body = json!({ "subject": words(&mut rng, 5), "story": words(&mut rng, 150) });
+                        let (subject, story) = post::subject_and_story(&mut rng);
+                        let body = json!({ "subject": subject, "story": story });
                         let ops = stats(&clock, &mut measured, &mut warmup);
                         client
                             .call(

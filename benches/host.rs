@@ -15,7 +15,7 @@
 //!
 //! `cargo bench --bench host`
 
-#[path = "../tests/common/mod.rs"]
+#[path = "../tests/e2e/common/mod.rs"]
 mod common;
 
 use bytes::Bytes;

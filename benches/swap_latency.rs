@@ -6,7 +6,7 @@
 //!
 //! `cargo bench --bench swap_latency`
 
-#[path = "../tests/common/mod.rs"]
+#[path = "../tests/e2e/common/mod.rs"]
 mod common;
 
 use common::{built_wasm, Host};

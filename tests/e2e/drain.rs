@@ -4,7 +4,7 @@
 //! that each request is either refused at connect (not accepted) or must get
 //! its answer.
 
-mod common;
+use crate::common;
 
 use common::Host;
 use std::io::{Read, Write};

@@ -2,7 +2,7 @@
 //! process, past the server in front of it: under Spin nothing else bounds
 //! a request body, so the function must.
 
-mod common;
+use crate::common;
 
 use bytes::Bytes;
 use common::in_process;

@@ -1,13 +1,13 @@
 //! The same API cases against `newsfeed up --native`, the baseline that runs
 //! the functions' logic without wasm: both must give the same answers.
 
-mod common;
+use crate::common::{self, Host};
 
 fn start() -> Host {
     Host::start_with(&["--native"])
 }
 
-include!("cases/api.rs");
+super::cases::every_case!();
 
 /// The cases above prove nothing about the baseline unless it really ran:
 /// the metrics say which mode served each function, and the admin API

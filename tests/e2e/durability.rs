@@ -1,6 +1,6 @@
 //! Data acknowledged with 200 survives the process being killed.
 
-mod common;
+use crate::common;
 
 use common::Host;
 use serde_json::json;

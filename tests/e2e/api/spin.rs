@@ -2,10 +2,10 @@
 //! composed with the Spin SQLite adapter, as `spin up` runs it, and only
 //! what Spin serves linked. The answers must be those of the native path.
 
-mod common;
+use crate::common::Host;
 
 fn start() -> Host {
     Host::start_with(&["--as-spin"])
 }
 
-include!("cases/api.rs");
+super::cases::every_case!();

@@ -1,10 +1,10 @@
 //! Every operation, rule and error status of `../shared/API.md`, over real
 //! HTTP against `newsfeed up` running the wasm functions.
 
-mod common;
+use crate::common::Host;
 
 fn start() -> Host {
     Host::start_with(&[])
 }
 
-include!("cases/api.rs");
+super::cases::every_case!();

@@ -5,7 +5,7 @@
 //! only what Spin 4 serves, that the composed app (`newsfeed up --as-spin`)
 //! answers exactly like the native path, and that both keep one database.
 
-mod common;
+use crate::common;
 
 use common::postgres::{shared, spin_host};
 use common::{built_wasm, repo_root, Host};

@@ -1,16 +1,13 @@
-// The API cases, shared by `tests/api.rs` (wasm functions),
-// `tests/api_native.rs` (the native baseline), `tests/api_spin.rs` (the
-// functions composed with the Spin adapter) and `tests/api_postgres.rs` (the
-// PostgreSQL backend), which must all answer alike. Each includes this file
-// after defining `fn start() -> Host`, which starts a host on an empty
-// database.
+//! The API cases, written once: each takes a host started on an empty
+//! database and checks one part of the contract. Every backend module beside
+//! this one (wasm, native, as-spin, PostgreSQL, Spin on PostgreSQL) runs all
+//! of them with [`every_case!`], so they must all answer alike; a failure is
+//! named `api::<backend>::<case>`.
 
-use common::Host;
+use crate::common::{self, Host};
 use serde_json::json;
 
-#[test]
-fn participants_are_created_and_read() {
-    let host = start();
+pub fn participants_are_created_and_read(host: &Host) {
     let created = host.post("/participant", r#"{"name": "joe"}"#);
     assert_eq!(created.status, 200);
     assert_eq!(created.content_type, "application/json");
@@ -19,9 +16,7 @@ fn participants_are_created_and_read() {
     assert_eq!(host.get(&format!("/participant/{id}")).json, created.json);
 }
 
-#[test]
-fn friendship_is_symmetric_idempotent_and_never_with_oneself() {
-    let host = start();
+pub fn friendship_is_symmetric_idempotent_and_never_with_oneself(host: &Host) {
     let (a, b) = (host.participant("a"), host.participant("b"));
     let made = host.befriend(a, b);
     assert_eq!(made.status, 200);
@@ -49,9 +44,7 @@ fn friendship_is_symmetric_idempotent_and_never_with_oneself() {
     assert_eq!(host.get(&format!("/participant/{a}/friends")).json.as_array().unwrap().len(), 1);
 }
 
-#[test]
-fn a_post_reaches_the_outbound_list_every_friends_feed_and_search_at_once() {
-    let host = start();
+pub fn a_post_reaches_the_outbound_list_every_friends_feed_and_search_at_once(host: &Host) {
     let (author, f1, f2, stranger) =
         (host.participant("author"), host.participant("f1"), host.participant("f2"), host.participant("s"));
     host.befriend(author, f1);
@@ -78,9 +71,7 @@ fn a_post_reaches_the_outbound_list_every_friends_feed_and_search_at_once() {
     assert_eq!(host.get("/outbound?keywords=aardvark").json, json!([format!("/participant/{author}")]));
 }
 
-#[test]
-fn occurred_defaults_to_the_servers_utc_time() {
-    let host = start();
+pub fn occurred_defaults_to_the_servers_utc_time(host: &Host) {
     let id = host.participant("a");
     let posted = host.publish(id, "s", "t");
     assert_eq!(posted.status, 200);
@@ -93,9 +84,7 @@ fn occurred_defaults_to_the_servers_utc_time() {
     assert!(apart < std::time::Duration::from_secs(30), "{occurred} is {apart:?} from now");
 }
 
-#[test]
-fn lists_are_newest_stored_first_and_limited() {
-    let host = start();
+pub fn lists_are_newest_stored_first_and_limited(host: &Host) {
     let (a, b) = (host.participant("a"), host.participant("b"));
     let others: Vec<i64> = (0..3).map(|i| host.participant(&format!("o{i}"))).collect();
     host.befriend(a, b);
@@ -125,9 +114,7 @@ fn lists_are_newest_stored_first_and_limited() {
     }
 }
 
-#[test]
-fn search_matches_whole_words_ranks_best_posts_first_and_is_never_a_query_language() {
-    let host = start();
+pub fn search_matches_whole_words_ranks_best_posts_first_and_is_never_a_query_language(host: &Host) {
     let (one, two, three) = (host.participant("1"), host.participant("2"), host.participant("3"));
     host.publish(one, "morning", "the quick fox");
     host.publish(two, "evening", "a quick brown fox jumps");
@@ -188,9 +175,7 @@ fn search_matches_whole_words_ranks_best_posts_first_and_is_never_a_query_langua
     assert_eq!(host.get(&format!("/outbound?keywords={repeated}")).status, 200, "32 distinct");
 }
 
-#[test]
-fn every_bad_request_gets_a_json_400_and_changes_nothing() {
-    let host = start();
+pub fn every_bad_request_gets_a_json_400_and_changes_nothing(host: &Host) {
     let (a, b) = (host.participant("a"), host.participant("b"));
     let outbound = format!("/participant/{a}/outbound");
     let friends = format!("/participant/{a}/friends");
@@ -245,9 +230,7 @@ fn every_bad_request_gets_a_json_400_and_changes_nothing() {
     assert_eq!(host.get(&format!("/participant/{}", b + 1)).status, 404);
 }
 
-#[test]
-fn unknown_participants_routes_and_methods_get_404_and_405() {
-    let host = start();
+pub fn unknown_participants_routes_and_methods_get_404_and_405(host: &Host) {
     let a = host.participant("a");
     for path in [
         "/participant/424242",
@@ -283,9 +266,7 @@ fn unknown_participants_routes_and_methods_get_404_and_405() {
     }
 }
 
-#[test]
-fn a_body_over_the_limit_gets_413_and_a_body_is_json_whatever_its_content_type() {
-    let host = start();
+pub fn a_body_over_the_limit_gets_413_and_a_body_is_json_whatever_its_content_type(host: &Host) {
     let huge = format!(r#"{{"name": "{}"}}"#, "x".repeat(1 << 20));
     let answer = host.post("/participant", &huge);
     assert_eq!(answer.status, 413);
@@ -301,9 +282,7 @@ fn a_body_over_the_limit_gets_413_and_a_body_is_json_whatever_its_content_type()
     assert_eq!(response.headers()["content-type"], "application/json");
 }
 
-#[test]
-fn concurrent_posts_all_fan_out() {
-    let host = start();
+pub fn concurrent_posts_all_fan_out(host: &Host) {
     let author = host.participant("author");
     let friends: Vec<i64> = (0..5).map(|i| host.participant(&format!("f{i}"))).collect();
     for friend in &friends {
@@ -330,11 +309,38 @@ fn concurrent_posts_all_fan_out() {
     assert_eq!(host.get("/outbound?keywords=writer").json, json!([format!("/participant/{author}")]));
 }
 
-#[test]
-fn the_openapi_document_is_served() {
-    let host = start();
+pub fn the_openapi_document_is_served(host: &Host) {
     let response = reqwest::blocking::get(format!("{}/openapi.yaml", host.base)).unwrap();
     assert_eq!(response.status(), 200);
     let text = response.text().unwrap();
     assert_eq!(text, std::fs::read_to_string(common::repo_root().join("openapi.yaml")).unwrap());
 }
+
+/// One `#[test]` per case, each on a new host from the enclosing module's
+/// `fn start() -> Host`. A new case is a function above and a name here.
+macro_rules! every_case {
+    () => {
+        $crate::api::cases::every_case!(
+            participants_are_created_and_read,
+            friendship_is_symmetric_idempotent_and_never_with_oneself,
+            a_post_reaches_the_outbound_list_every_friends_feed_and_search_at_once,
+            occurred_defaults_to_the_servers_utc_time,
+            lists_are_newest_stored_first_and_limited,
+            search_matches_whole_words_ranks_best_posts_first_and_is_never_a_query_language,
+            every_bad_request_gets_a_json_400_and_changes_nothing,
+            unknown_participants_routes_and_methods_get_404_and_405,
+            a_body_over_the_limit_gets_413_and_a_body_is_json_whatever_its_content_type,
+            concurrent_posts_all_fan_out,
+            the_openapi_document_is_served,
+        );
+    };
+    ($($case:ident),+ $(,)?) => {
+        $(
+            #[test]
+            fn $case() {
+                $crate::api::cases::$case(&start());
+            }
+        )+
+    };
+}
+pub(crate) use every_case;

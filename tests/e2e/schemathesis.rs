@@ -7,7 +7,7 @@
 //! schemathesis comes from PyPI, installed by this test into a virtual
 //! environment under `target/` (once; later runs reuse it).
 
-mod common;
+use crate::common;
 
 use common::{repo_root, Host};
 use std::path::PathBuf;

@@ -3,7 +3,7 @@
 //! both ways are reported, and the JSON result and chart are written. (A
 //! full run is a benchmark, not a test.)
 
-mod common;
+use crate::common;
 
 use common::Host;
 use std::process::Command;

@@ -3,11 +3,11 @@
 //! harness starts (`common::postgres`), each case on a new database. The
 //! answers must be those of the embedded SQLite backend.
 
-mod common;
+use crate::common::{self, Host};
 
 fn start() -> Host {
     let url = common::postgres::shared().new_database();
     Host::start_with(&["--database", &url])
 }
 
-include!("cases/api.rs");
+super::cases::every_case!();

@@ -2,7 +2,7 @@
 //! the host answers it with a 500 JSON that names no internals and keeps
 //! serving everything else, including requests running at the same time.
 
-mod common;
+use crate::common;
 
 use common::Host;
 use std::time::{Duration, Instant};

@@ -3,11 +3,11 @@
 //! runs it on a hosted platform, on a real PostgreSQL server, each case on a
 //! new database. The answers must be those of every other mode.
 
-mod common;
+use crate::common::{self, Host};
 
 fn start() -> Host {
     let server = common::postgres::shared();
     common::postgres::spin_host(&server.new_database(), &format!("127.0.0.1:{}", server.port))
 }
 
-include!("cases/api.rs");
+super::cases::every_case!();

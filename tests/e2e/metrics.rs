@@ -1,6 +1,6 @@
 //! `GET /metrics`: after some traffic, the Prometheus counts are right.
 
-mod common;
+use crate::common;
 
 use common::{metric as value, Host};
 

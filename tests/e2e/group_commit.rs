@@ -2,7 +2,7 @@
 //! each gets its own answer, none is acknowledged before it is durable, and
 //! a failed commit fails exactly its own writes.
 
-mod common;
+use crate::common;
 
 use common::{metric, Host};
 use serde_json::{json, Value};

@@ -2,7 +2,7 @@
 //! bounded resources. Each test talks raw TCP where an HTTP library would
 //! hide what a plain client sees.
 
-mod common;
+use crate::common;
 
 use common::Host;
 use std::io::{Read, Write};

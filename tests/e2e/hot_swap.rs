@@ -2,7 +2,7 @@
 //! failed request; a bad version never replaces a good one; the admin API
 //! refuses anyone without the token.
 
-mod common;
+use crate::common;
 
 use common::{built_wasm, Host};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};

@@ -3,7 +3,7 @@
 //! once, and search answers equal to the embedded SQLite backend's. All on a
 //! real server started by `common::postgres`.
 
-mod common;
+use crate::common;
 
 use common::postgres::{shared, Postgres};
 use common::Host;

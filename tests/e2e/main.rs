@@ -1,0 +1,29 @@
+//! The end-to-end suite: ONE test binary (as wasmtime's `tests/all`), so that
+//! wasmtime and the harness are compiled and linked once, not once a file.
+//!
+//! A new suite is a module here: a file `tests/e2e/<name>.rs` (or a folder
+//! with a `mod.rs`) and a `mod <name>;` line below. It reaches the harness as
+//! `crate::common` (start a host with `Host::builder()`). A test's full name
+//! is `<module>::<test>`, so `cargo test --test e2e drain::` runs one suite.
+//!
+//! - [`common`]: the harness: the real `newsfeed` binary on a free port, real
+//!   HTTP, a real PostgreSQL, answers checked against `openapi.yaml`;
+//! - [`api`]: the contract's cases, written once, run on every host and
+//!   backend (`api::<backend>::<case>`);
+//! - the rest: one concern a module, each saying what it proves.
+
+mod common;
+
+mod api;
+mod drain;
+mod durability;
+mod entry;
+mod faults;
+mod group_commit;
+mod hot_swap;
+mod load_smoke;
+mod metrics;
+mod overload;
+mod postgres;
+mod schemathesis;
+mod spin;

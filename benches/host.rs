@@ -136,7 +136,7 @@ fn in_process(c: &mut Criterion) {
 fn round_trip(c: &mut Criterion) {
     let mut group = c.benchmark_group("round_trip");
     for (mode, flags) in [("wasm", &[][..]), ("as_spin", &["--as-spin"][..]), ("native", &["--native"][..])] {
-        let host = common::Host::start_with(flags);
+        let host = common::Host::builder().flags(flags).start();
         let id = host.participant("bench");
         let path = format!("/participant/{id}");
         group.bench_function(mode, |b| b.iter(|| assert_eq!(host.send("GET", &path, None).status, 200)));

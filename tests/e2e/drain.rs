@@ -98,7 +98,7 @@ fn sigterm_answers_every_accepted_request_then_exits_0() {
     assert!(outcomes.iter().all(|o| matches!(o, Outcome::Refused | Outcome::Answered(200))), "{outcomes:?}");
 
     // What was answered 200 is stored, and nothing else.
-    let restarted = Host::start_in(state, &[]);
+    let restarted = Host::builder().state_dir(state).start();
     for (author, posted) in authors.iter().zip(posted) {
         let outbound = restarted.get(&format!("/participant/{author}/outbound?limit=1000")).json;
         let mut stored: Vec<String> =

@@ -20,7 +20,7 @@ fn a_crash_and_restart_keeps_every_acknowledged_write() {
     );
 
     let state = host.crash();
-    let host = Host::start_in(state, &[]);
+    let host = Host::builder().state_dir(state).start();
 
     assert_eq!(
         host.get(&format!("/participant/{a}")).json,

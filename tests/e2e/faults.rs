@@ -42,7 +42,7 @@ fn a_trap_fails_only_its_request() {
 /// The configured deadline (1 s) is the one obeyed, not the default 10 s.
 #[test]
 fn a_runaway_loop_is_stopped_at_the_deadline() {
-    let host = Host::start_with(&["--request-timeout", "1"]);
+    let host = Host::builder().flags(&["--request-timeout", "1"]).start();
     let took = assert_fails_alone(&host, "/faults/loop");
     assert!(took >= Duration::from_millis(950), "stopped before the deadline: {took:?}");
     assert!(took < Duration::from_secs(4), "stopped well after the 1 s deadline: {took:?}");
@@ -52,7 +52,7 @@ fn a_runaway_loop_is_stopped_at_the_deadline() {
 /// 4 MiB fits under it, 24 MiB (which the default would allow) does not.
 #[test]
 fn a_memory_bomb_is_stopped_at_the_memory_cap() {
-    let host = Host::start_with(&["--memory-limit", "16"]);
+    let host = Host::builder().flags(&["--memory-limit", "16"]).start();
     assert_fails_alone(&host, "/faults/memory");
     let allocate = |mib: u32| host.send("GET", &format!("/faults/allocate?mib={mib}"), None).status;
     assert_eq!(allocate(4), 200, "4 MiB fits under a 16 MiB cap");
@@ -88,7 +88,7 @@ fn every_request_gets_a_fresh_instance_by_default() {
 
 #[test]
 fn instance_reuse_serves_up_to_n_requests_in_one_instance() {
-    let host = Host::start_with(&["--instance-reuse", "3"]);
+    let host = Host::builder().flags(&["--instance-reuse", "3"]).start();
     let seen = sequential_calls(&host, 12);
     assert!(seen.iter().all(|n| (1..=3).contains(n)), "{seen:?}");
     assert!(seen.contains(&3), "no instance served a third request: {seen:?}");
@@ -96,7 +96,7 @@ fn instance_reuse_serves_up_to_n_requests_in_one_instance() {
 
 #[test]
 fn a_reused_instance_that_trapped_is_never_used_again() {
-    let host = Host::start_with(&["--instance-reuse", "100"]);
+    let host = Host::builder().flags(&["--instance-reuse", "100"]).start();
     assert_eq!(sequential_calls(&host, 3), [1, 2, 3]);
     // The one idle instance takes the trap, and is dropped.
     assert_eq!(host.send("GET", "/faults/trap", None).status, 500);

@@ -29,7 +29,7 @@ fn link(id: i64) -> String {
 
 #[test]
 fn good_and_bad_writes_in_shared_batches_each_get_their_own_answer() {
-    let host = Host::start_with(&["--metrics-listen", "127.0.0.1:0"]);
+    let host = Host::builder().flags(&["--metrics-listen", "127.0.0.1:0"]).start();
     let ids: Vec<i64> = (0..8).map(|n| host.participant(&format!("p{n}"))).collect();
     // A ring: each participant has two friends.
     for (n, id) in ids.iter().enumerate() {
@@ -137,7 +137,7 @@ fn a_crash_during_a_write_storm_loses_no_acknowledged_post() {
         acknowledged.len()
     );
 
-    let host = Host::start_in(host.crash(), &[]);
+    let host = Host::builder().state_dir(host.crash()).start();
     let outbound = host.get(&format!("/participant/{a}/outbound?limit=1000")).json;
     let inbound = host.get(&format!("/participant/{b}/inbound?limit=1000")).json;
     let stories = |feed: &Value| -> BTreeSet<String> {
@@ -160,12 +160,9 @@ fn a_failed_commit_answers_503_to_its_writes_and_reads_go_on() {
     // The host may not grow any file past 2 MiB: once the WAL reaches that,
     // a commit cannot write it and fails (EFBIG), as on a full disk.
     const FILE_LIMIT: libc::rlim_t = 2 << 20;
-    let host = Host::launch_adjusted(
-        "up",
-        tempfile::tempdir().unwrap(),
-        &["--metrics-listen", "127.0.0.1:0"],
-        |_| {},
-        |command| {
+    let host = Host::builder()
+        .flags(&["--metrics-listen", "127.0.0.1:0"])
+        .adjust(|command| {
             use std::os::unix::process::CommandExt;
             // SAFETY: only async-signal-safe calls between fork and exec.
             unsafe {
@@ -178,8 +175,8 @@ fn a_failed_commit_answers_503_to_its_writes_and_reads_go_on() {
                     }
                 });
             }
-        },
-    );
+        })
+        .start();
     let (a, b) = (host.participant("a"), host.participant("b"));
     assert_eq!(host.befriend(a, b).status, 200);
     let filler = "filler ".repeat(40_000); // 280 KB a post

@@ -36,7 +36,7 @@ fn replace_file(path: &std::path::Path, bytes: &[u8]) {
 
 #[test]
 fn a_new_wasm_file_is_swapped_in_under_load_with_no_failed_request() {
-    let host = Host::start_with(&["--metrics-listen", "127.0.0.1:0"]);
+    let host = Host::builder().flags(&["--metrics-listen", "127.0.0.1:0"]).start();
     let before = versions(&host);
     let (a, b) = (host.participant("a"), host.participant("b"));
     host.befriend(a, b);
@@ -115,7 +115,7 @@ fn admin(host: &Host, method: &str, path: &str, token: Option<&str>, body: Vec<u
 
 #[test]
 fn the_admin_api_swaps_good_versions_refuses_bad_ones_and_needs_the_token() {
-    let host = Host::start_with(&["--admin-listen", "127.0.0.1:0", "--admin-token", TOKEN]);
+    let host = Host::builder().flags(&["--admin-listen", "127.0.0.1:0", "--admin-token", TOKEN]).start();
     let a = host.participant("a");
     let tagged = std::fs::read(built_wasm("tagged-participant")).unwrap();
     let still_old = || {
@@ -178,7 +178,7 @@ fn the_admin_api_swaps_good_versions_refuses_bad_ones_and_needs_the_token() {
 
 #[test]
 fn a_broken_wasm_file_keeps_the_old_version_serving() {
-    let host = Host::start_with(&["--admin-listen", "127.0.0.1:0", "--admin-token", TOKEN]);
+    let host = Host::builder().flags(&["--admin-listen", "127.0.0.1:0", "--admin-token", TOKEN]).start();
     let a = host.participant("a");
     let participant = || {
         let (_, list) = admin(&host, "GET", "/admin/functions", Some(TOKEN), vec![]);
@@ -206,7 +206,7 @@ fn a_broken_wasm_file_keeps_the_old_version_serving() {
 
 #[test]
 fn under_as_spin_a_new_version_is_composed_with_the_adapter_before_it_serves() {
-    let host = Host::start_with(&["--as-spin"]);
+    let host = Host::builder().flags(&["--as-spin"]).start();
     let a = host.participant("a");
     // Uncomposed, the new version's feed imports would not link under
     // --as-spin, and the swap would be refused.
@@ -248,16 +248,21 @@ fn newsfeed_watch_rebuilds_and_swaps_only_the_changed_function() {
     std::fs::write(inbound_sources.join("lib.rs"), "// inbound").unwrap();
     let inbound_built = state.path().join("inbound-was-built");
     let inbound_command = format!("touch {}", inbound_built.display());
-    let host = Host::launch("watch", state, &["--metrics-listen", "127.0.0.1:0"], |manifest| {
-        let participant = manifest["component"]["participant"].as_table_mut().unwrap();
-        let build: toml::Table = toml::toml! { command = ""  watch = ["participant-src/*.rs"] };
-        participant.insert("build".into(), build.into());
-        participant["build"]["command"] = command.into();
-        let inbound = manifest["component"]["inbound"].as_table_mut().unwrap();
-        let build: toml::Table = toml::toml! { command = ""  watch = ["inbound-src/*.rs"] };
-        inbound.insert("build".into(), build.into());
-        inbound["build"]["command"] = inbound_command.into();
-    });
+    let host = Host::builder()
+        .watch()
+        .state_dir(state)
+        .flags(&["--metrics-listen", "127.0.0.1:0"])
+        .edit(|manifest| {
+            let participant = manifest["component"]["participant"].as_table_mut().unwrap();
+            let build: toml::Table = toml::toml! { command = ""  watch = ["participant-src/*.rs"] };
+            participant.insert("build".into(), build.into());
+            participant["build"]["command"] = command.into();
+            let inbound = manifest["component"]["inbound"].as_table_mut().unwrap();
+            let build: toml::Table = toml::toml! { command = ""  watch = ["inbound-src/*.rs"] };
+            inbound.insert("build".into(), build.into());
+            inbound["build"]["command"] = inbound_command.into();
+        })
+        .start();
     let a = host.participant("a");
     let b = host.participant("b");
     assert_eq!(variant(&host.get(&format!("/participant/{a}"))), None);

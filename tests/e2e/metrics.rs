@@ -6,7 +6,7 @@ use common::{metric as value, Host};
 
 #[test]
 fn metrics_count_requests_failures_instantiations_and_versions() {
-    let host = Host::start_with(&["--metrics-listen", "127.0.0.1:0"]);
+    let host = Host::builder().flags(&["--metrics-listen", "127.0.0.1:0"]).start();
     let a = host.participant("a");
     for _ in 0..5 {
         assert_eq!(host.get(&format!("/participant/{a}")).status, 200);

@@ -17,7 +17,7 @@ fn address(host: &Host) -> SocketAddr {
 /// `Retry-After`, not a place in a queue; once load falls, requests pass.
 #[test]
 fn past_the_in_flight_bound_a_request_gets_an_immediate_503_with_retry_after() {
-    let host = Host::start_with(&["--max-in-flight", "2"]);
+    let host = Host::builder().flags(&["--max-in-flight", "2"]).start();
     std::thread::scope(|scope| {
         let slow: Vec<_> = (0..2).map(|_| scope.spawn(|| host.send("GET", "/faults/sleep", None).status)).collect();
         std::thread::sleep(Duration::from_millis(300));
@@ -46,7 +46,7 @@ fn peak_memory_kib(host: &Host) -> u64 {
 /// 503, the host's memory stays bounded, and afterwards it serves normally.
 #[test]
 fn a_storm_far_past_the_bound_gets_200s_and_503s_in_bounded_memory() {
-    let host = Host::start_with(&["--max-in-flight", "8"]);
+    let host = Host::builder().flags(&["--max-in-flight", "8"]).start();
     let id = host.participant("p");
     let before = peak_memory_kib(&host);
     let statuses = std::sync::Mutex::new(std::collections::BTreeMap::<u16, u32>::new());
@@ -113,7 +113,7 @@ fn an_oversized_body_sent_whole_before_reading_gets_its_413() {
 /// promptly all the while.
 #[test]
 fn slow_headers_are_cut_off_and_others_are_served_meanwhile() {
-    let host = Host::start_with(&["--header-timeout", "1"]);
+    let host = Host::builder().flags(&["--header-timeout", "1"]).start();
     let id = host.participant("steady");
     let slow: Vec<TcpStream> = (0..200)
         .map(|_| {
@@ -181,7 +181,7 @@ fn exchange(stream: &mut TcpStream, path: &str) -> String {
 /// the idle timeout, not at the (here much longer) header timeout.
 #[test]
 fn an_idle_keep_alive_connection_is_closed_at_the_idle_timeout() {
-    let host = Host::start_with(&["--idle-timeout", "1", "--header-timeout", "30"]);
+    let host = Host::builder().flags(&["--idle-timeout", "1", "--header-timeout", "30"]).start();
     let mut stream = TcpStream::connect(address(&host)).unwrap();
     stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     assert!(exchange(&mut stream, "/healthz").starts_with("HTTP/1.1 200"));
@@ -202,7 +202,7 @@ fn an_idle_keep_alive_connection_is_closed_at_the_idle_timeout() {
 /// within the idle timeout), the next request is answered.
 #[test]
 fn idling_between_requests_does_not_count_against_the_header_timeout() {
-    let host = Host::start_with(&["--header-timeout", "1", "--idle-timeout", "30"]);
+    let host = Host::builder().flags(&["--header-timeout", "1", "--idle-timeout", "30"]).start();
     let mut stream = TcpStream::connect(address(&host)).unwrap();
     stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     assert!(exchange(&mut stream, "/healthz").starts_with("HTTP/1.1 200"));

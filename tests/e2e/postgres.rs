@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
 fn host_on(url: &str) -> Host {
-    Host::start_with(&["--database", url])
+    Host::builder().flags(&["--database", url]).start()
 }
 
 fn ids(answer: &Value) -> Vec<String> {
@@ -218,7 +218,7 @@ fn search_answers_match_the_embedded_backend() {
 fn the_load_tool_spreads_its_users_over_two_hosts_on_one_database() {
     let url = shared().new_database();
     let flags = ["--database", url.as_str(), "--metrics-listen", "127.0.0.1:0"];
-    let (a, b) = (Host::start_with(&flags), Host::start_with(&flags));
+    let (a, b) = (Host::builder().flags(&flags).start(), Host::builder().flags(&flags).start());
     let out = tempfile::tempdir().unwrap();
     let json = out.path().join("run.json");
     let status = std::process::Command::new(env!("CARGO_BIN_EXE_newsfeed-load"))
@@ -245,8 +245,7 @@ fn a_database_whose_schema_is_newer_than_the_code_is_refused_at_start() {
     drop(host_on(&url));
     let database = url.rsplit('/').next().unwrap();
     shared().psql(database, "INSERT INTO newsfeed_schema (version) VALUES (1000)");
-    let state = tempfile::tempdir().unwrap();
-    let out = Host::command(state.path(), &["--database", &url], |_| {}).output().unwrap();
+    let out = Host::builder().flags(&["--database", &url]).output();
     assert!(!out.status.success());
     let said = String::from_utf8_lossy(&out.stderr);
     assert!(said.contains("newer than this newsfeed"), "{said}");
@@ -255,16 +254,7 @@ fn a_database_whose_schema_is_newer_than_the_code_is_refused_at_start() {
 #[test]
 fn the_database_url_may_come_from_the_environment() {
     let url = shared().new_database();
-    let state = tempfile::tempdir().unwrap();
-    let host = Host::launch_adjusted(
-        "up",
-        state,
-        &[],
-        |_| {},
-        |command| {
-            command.env("NEWSFEED_DATABASE_URL", &url);
-        },
-    );
+    let host = Host::builder().env("NEWSFEED_DATABASE_URL", &url).start();
     host.participant("from the environment");
     let database = url.rsplit('/').next().unwrap();
     assert_eq!(shared().psql(database, "SELECT name FROM participant").trim(), "from the environment");

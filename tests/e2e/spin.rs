@@ -118,20 +118,20 @@ fn each_adapter_exports_the_whole_feed_package() {
 
 #[test]
 fn the_composed_app_answers_exactly_like_the_native_path() {
-    let (native, spin) = (Host::start(), Host::start_with(&["--as-spin"]));
+    let (native, spin) = (Host::start(), Host::builder().flags(&["--as-spin"]).start());
     common::script::assert_same_answers(&native, &spin);
 }
 
 #[test]
 fn both_paths_keep_one_database_file() {
-    let spin = Host::start_with(&["--as-spin"]);
+    let spin = Host::builder().flags(&["--as-spin"]).start();
     let (a, b) = (spin.participant("a"), spin.participant("b"));
     assert_eq!(spin.befriend(a, b).status, 200);
     assert_eq!(spin.publish(a, "s", "written under spin").status, 200);
-    let native = Host::start_in(spin.crash(), &[]);
+    let native = Host::builder().state_dir(spin.crash()).start();
     assert_eq!(native.get(&format!("/participant/{b}/inbound")).json[0]["story"], "written under spin");
     assert_eq!(native.publish(b, "s", "written natively").status, 200);
-    let spin = Host::start_in(native.crash(), &["--as-spin"]);
+    let spin = Host::builder().state_dir(native.crash()).flags(&["--as-spin"]).start();
     assert_eq!(spin.get(&format!("/participant/{a}/inbound")).json[0]["story"], "written natively");
     assert_eq!(spin.get("/outbound?keywords=natively+spin").json.as_array().unwrap().len(), 2);
 }
@@ -139,13 +139,13 @@ fn both_paths_keep_one_database_file() {
 #[test]
 fn a_dependency_that_may_not_use_the_database_is_refused_as_spin_would() {
     common::build_components();
-    let state = tempfile::tempdir().unwrap();
-    let output = Host::command(state.path(), &["--as-spin"], |manifest| {
-        let participant = manifest["component"]["participant"].as_table_mut().unwrap();
-        participant.remove("dependencies_inherit_configuration");
-    })
-    .output()
-    .unwrap();
+    let output = Host::builder()
+        .flags(&["--as-spin"])
+        .edit(|manifest| {
+            let participant = manifest["component"]["participant"].as_table_mut().unwrap();
+            participant.remove("dependencies_inherit_configuration");
+        })
+        .output();
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("dependencies_inherit_configuration"), "{stderr}");
@@ -156,7 +156,7 @@ fn a_dependency_that_may_not_use_the_database_is_refused_as_spin_would() {
 #[test]
 fn the_postgres_adapter_answers_exactly_like_the_postgres_backend() {
     let server = shared();
-    let backend = Host::start_with(&["--database", &server.new_database()]);
+    let backend = Host::builder().flags(&["--database", &server.new_database()]).start();
     let spin = spin_host(&server.new_database(), &format!("127.0.0.1:{}", server.port));
     common::script::assert_same_answers(&backend, &spin);
 }

@@ -4,7 +4,7 @@
 use crate::common::{self, Host};
 
 fn start() -> Host {
-    Host::start_with(&["--native"])
+    Host::builder().flags(&["--native"]).start()
 }
 
 super::cases::every_case!();
@@ -14,7 +14,7 @@ super::cases::every_case!();
 /// refuses to swap wasm into it.
 #[test]
 fn the_native_flag_really_serves_natively() {
-    let host = Host::start_with(&["--native", "--metrics-listen", "127.0.0.1:0"]);
+    let host = Host::builder().flags(&["--native", "--metrics-listen", "127.0.0.1:0"]).start();
     let id = host.participant("n");
     assert_eq!(host.get(&format!("/participant/{id}")).status, 200);
     let text = host.scrape();

@@ -7,7 +7,7 @@ use crate::common::{self, Host};
 
 fn start() -> Host {
     let url = common::postgres::shared().new_database();
-    Host::start_with(&["--database", &url])
+    Host::builder().flags(&["--database", &url]).start()
 }
 
 super::cases::every_case!();

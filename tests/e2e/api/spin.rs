@@ -5,7 +5,7 @@
 use crate::common::Host;
 
 fn start() -> Host {
-    Host::start_with(&["--as-spin"])
+    Host::builder().flags(&["--as-spin"]).start()
 }
 
 super::cases::every_case!();

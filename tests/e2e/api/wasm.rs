@@ -4,7 +4,7 @@
 use crate::common::Host;
 
 fn start() -> Host {
-    Host::start_with(&[])
+    Host::start()
 }
 
 super::cases::every_case!();

@@ -139,56 +139,70 @@ pub struct Answer {
     pub json: Value,
 }
 
-impl Host {
-    pub fn start() -> Host {
-        Host::start_with(&[])
+/// How to start a host; [`Host::builder`] gives the defaults: `newsfeed up`
+/// with the test manifest made from `spin.toml`, in a new state dir, with no
+/// extra flags.
+pub struct HostBuilder {
+    command: &'static str,
+    manifest: &'static str,
+    state: Option<tempfile::TempDir>,
+    flags: Vec<String>,
+    edits: Vec<Box<dyn FnOnce(&mut toml::Table)>>,
+    adjustments: Vec<Box<dyn FnOnce(&mut Command)>>,
+}
+
+impl HostBuilder {
+    /// `newsfeed watch` (rebuilds functions as their sources change) instead
+    /// of `newsfeed up`.
+    pub fn watch(mut self) -> Self {
+        self.command = "watch";
+        self
     }
 
-    /// Starts a host with extra `newsfeed up` flags.
-    pub fn start_with(flags: &[&str]) -> Host {
-        Host::start_in(tempfile::tempdir().unwrap(), flags)
+    /// Extra `newsfeed` flags, after those of the harness.
+    pub fn flags(mut self, flags: &[&str]) -> Self {
+        self.flags.extend(flags.iter().map(|flag| flag.to_string()));
+        self
     }
 
-    /// Starts a host over an existing state dir (to test restarts).
-    pub fn start_in(state: tempfile::TempDir, flags: &[&str]) -> Host {
-        Host::launch("up", state, flags, |_| {})
+    /// The app manifest the test manifest is made from (`spin.toml` unless
+    /// told).
+    pub fn manifest(mut self, source: &'static str) -> Self {
+        self.manifest = source;
+        self
     }
 
-    /// Runs `newsfeed <command>` (`up` or `watch`) with the test manifest,
-    /// changed by `edit`, in `state`.
-    pub fn launch(
-        command: &str,
-        state: tempfile::TempDir,
-        flags: &[&str],
-        edit: impl FnOnce(&mut toml::Table),
-    ) -> Host {
-        Host::launch_adjusted(command, state, flags, edit, |_| {})
+    /// An existing state dir (to test restarts) instead of a new one.
+    pub fn state_dir(mut self, state: tempfile::TempDir) -> Self {
+        self.state = Some(state);
+        self
     }
 
-    /// As [`Host::launch`], with the command adjusted by `adjust` before it
-    /// starts (to set process limits, say).
-    pub fn launch_adjusted(
-        command: &str,
-        state: tempfile::TempDir,
-        flags: &[&str],
-        edit: impl FnOnce(&mut toml::Table),
-        adjust: impl FnOnce(&mut Command),
-    ) -> Host {
-        Host::launch_from("spin.toml", command, state, flags, edit, adjust)
+    /// Changes the test manifest before the host reads it.
+    pub fn edit(mut self, edit: impl FnOnce(&mut toml::Table) + 'static) -> Self {
+        self.edits.push(Box::new(edit));
+        self
     }
 
-    /// As [`Host::launch_adjusted`], from the manifest `source`.
-    pub fn launch_from(
-        source: &str,
-        command: &str,
-        state: tempfile::TempDir,
-        flags: &[&str],
-        edit: impl FnOnce(&mut toml::Table),
-        adjust: impl FnOnce(&mut Command),
-    ) -> Host {
-        build_components();
-        let mut newsfeed = Host::command_for(source, command, state.path(), flags, edit);
-        adjust(&mut newsfeed);
+    /// Sets an environment variable of the host's process.
+    pub fn env(self, key: &str, value: &str) -> Self {
+        let (key, value) = (key.to_string(), value.to_string());
+        self.adjust(move |command| {
+            command.env(key, value);
+        })
+    }
+
+    /// Changes the command before it starts (to set process limits, say).
+    pub fn adjust(mut self, adjust: impl FnOnce(&mut Command) + 'static) -> Self {
+        self.adjustments.push(Box::new(adjust));
+        self
+    }
+
+    /// Starts the host and waits until it serves.
+    pub fn start(self) -> Host {
+        let state = self.state.unwrap_or_else(|| tempfile::tempdir().unwrap());
+        let mut newsfeed =
+            command(self.command, self.manifest, state.path(), &self.flags, self.edits, self.adjustments);
         let mut child = newsfeed.stdout(Stdio::piped()).spawn().expect("starting newsfeed up");
         let (mut admin, mut metrics, mut lines) = (None, None, BufReader::new(child.stdout.take().unwrap()).lines());
         let base = loop {
@@ -208,33 +222,60 @@ impl Host {
         Host { child, base, admin, metrics, stdout: Mutex::new(stdout), state, client }
     }
 
-    /// `newsfeed up` with the test manifest, changed by `edit`, in `dir`, not
-    /// yet started.
-    pub fn command(dir: &Path, flags: &[&str], edit: impl FnOnce(&mut toml::Table)) -> Command {
-        Host::command_for("spin.toml", "up", dir, flags, edit)
+    /// Runs the command to its end, for a start that must fail: its exit
+    /// status and what it printed.
+    pub fn output(self) -> std::process::Output {
+        let state = self.state.unwrap_or_else(|| tempfile::tempdir().unwrap());
+        command(self.command, self.manifest, state.path(), &self.flags, self.edits, self.adjustments)
+            .output()
+            .expect("running newsfeed")
+    }
+}
+
+/// `newsfeed <command>` with the test manifest made from `source` (changed
+/// by `edits`) in `dir`, not yet started.
+fn command(
+    command: &str,
+    source: &str,
+    dir: &Path,
+    flags: &[String],
+    edits: Vec<Box<dyn FnOnce(&mut toml::Table)>>,
+    adjustments: Vec<Box<dyn FnOnce(&mut Command)>>,
+) -> Command {
+    build_components();
+    let manifest = test_manifest(dir, source, |manifest| edits.into_iter().for_each(|edit| edit(manifest)));
+    let mut newsfeed = Command::new(env!("CARGO_BIN_EXE_newsfeed"));
+    newsfeed
+        .args([command, "--listen", "127.0.0.1:0", "-f"])
+        .arg(&manifest)
+        .arg("--state-dir")
+        .arg(dir.join("state"))
+        // Shared by every test, so each component compiles once.
+        .arg("--compile-cache")
+        .arg(repo_root().join("target/e2e-compile-cache"))
+        .args(flags)
+        // Only warnings and errors from the host, unless asked for more.
+        .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()));
+    adjustments.into_iter().for_each(|adjust| adjust(&mut newsfeed));
+    newsfeed
+}
+
+impl Host {
+    /// A host with the builder's defaults.
+    pub fn start() -> Host {
+        Host::builder().start()
     }
 
-    fn command_for(
-        source: &str,
-        command: &str,
-        dir: &Path,
-        flags: &[&str],
-        edit: impl FnOnce(&mut toml::Table),
-    ) -> Command {
-        let manifest = test_manifest(dir, source, edit);
-        let mut newsfeed = Command::new(env!("CARGO_BIN_EXE_newsfeed"));
-        newsfeed
-            .args([command, "--listen", "127.0.0.1:0", "-f"])
-            .arg(&manifest)
-            .arg("--state-dir")
-            .arg(dir.join("state"))
-            // Shared by every test, so each component compiles once.
-            .arg("--compile-cache")
-            .arg(repo_root().join("target/e2e-compile-cache"))
-            .args(flags)
-            // Only warnings and errors from the host, unless asked for more.
-            .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()));
-        newsfeed
+    /// The one way to start a host other than the defaults.
+    pub fn builder() -> HostBuilder {
+        HostBuilder {
+            command: "up",
+            manifest: "spin.toml",
+            state: None,
+            flags: Vec::new(),
+            edits: Vec::new(),
+            adjustments: Vec::new(),
+        }
     }
 
     /// The host's process id.

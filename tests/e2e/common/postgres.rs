@@ -195,14 +195,10 @@ fn installed() -> Option<PathBuf> {
 /// would run it: the variables from `SPIN_VARIABLE_*`, `db_host` being
 /// `db_host` (the server's own address unless a test says otherwise).
 pub fn spin_host(url: &str, db_host: &str) -> super::Host {
-    super::Host::launch_from(
-        "spin-postgres.toml",
-        "up",
-        tempfile::tempdir().unwrap(),
-        &["--as-spin"],
-        |_| {},
-        |command| {
-            command.env("SPIN_VARIABLE_DB_URL", url).env("SPIN_VARIABLE_DB_HOST", db_host);
-        },
-    )
+    super::Host::builder()
+        .manifest("spin-postgres.toml")
+        .flags(&["--as-spin"])
+        .env("SPIN_VARIABLE_DB_URL", url)
+        .env("SPIN_VARIABLE_DB_HOST", db_host)
+        .start()
 }

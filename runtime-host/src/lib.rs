@@ -13,13 +13,18 @@
 //!   embedded), in the `newsfeed:feed` WIT's types.
 //! - [`spin`]: the manifest, Spin's routes, composition with dependencies,
 //!   and Spin's SQLite interface, for running the app as Spin would.
-//! - [`commands`]: the subcommands, which wire all of it together.
+//! - [`assembly`]: the one function that puts the runtime together from its
+//!   options (engine, epoch clock, compile cache, loader, each function's
+//!   first version); the commands, the tests and the benches all call it.
+//! - [`commands`]: the subcommands: flags, then the assembly, then serving.
 //!
 //! And three leaves everyone may use: [`cli`], [`limits`], [`metrics`].
 //!
 //! The layers, top to bottom (each uses only those below it):
-//! `commands` → `http` → `wasm` → `function` → `spin`, `store` → leaves.
+//! `commands` → `http`, `assembly` → `wasm` → `function` → `spin`, `store` →
+//! leaves.
 
+pub mod assembly;
 pub mod cli;
 pub mod commands;
 pub mod function;

@@ -12,7 +12,7 @@ async fn main() -> anyhow::Result<()> {
         .init();
     match Cli::parse().command {
         Command::Build(args) => commands::build::run(&args.manifest),
-        Command::Up(args) => commands::up::run(args, commands::up::Mode::Up).await,
-        Command::Watch(args) => commands::up::run(args, commands::up::Mode::Watch).await,
+        Command::Up(args) => commands::up::run(args, commands::up::Watching::WasmFiles).await,
+        Command::Watch(args) => commands::up::run(args, commands::up::Watching::WasmFilesAndSources).await,
     }
 }

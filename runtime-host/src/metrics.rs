@@ -115,7 +115,7 @@ impl Metrics {
 
     /// Records that `function` now serves `version`, run as `mode` (`wasm`
     /// or `native`), and no longer `old`.
-    pub fn loaded(&self, function: &str, mode: &str, old: Option<&str>, version: &str) {
+    pub fn loaded(&self, function: &str, mode: impl std::fmt::Display, old: Option<&str>, version: &str) {
         let labels = |version: &str| VersionLabels {
             function: function.to_string(),
             version: version.to_string(),

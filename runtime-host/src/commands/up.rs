@@ -4,64 +4,70 @@
 //! then drain (every accepted request answered) and exit.
 
 use super::watch::{watch_sources, watch_wasm_files};
+use crate::assembly::{assemble, Assembly, Options};
 use crate::cli::{Database, UpArgs};
-use crate::function::native::NativeFunction;
-use crate::function::{FunctionSlot, Version};
 use crate::http::admin::Admin;
 use crate::http::metrics::serve_metrics;
 use crate::http::server::Server;
 use crate::metrics::Metrics;
 use crate::spin::manifest::App;
-use crate::spin::postgres::Pools;
 use crate::spin::routing::Router;
-use crate::spin::sqlite::Databases;
 use crate::spin::variables::Values;
 use crate::store::postgres::Postgres;
 use crate::store::sqlite::Sqlite;
 use crate::store::Backend;
-use crate::wasm::compile_cache::CompileCache;
-use crate::wasm::engine::{new_engine, start_epoch_clock};
 use crate::wasm::hot_swap::HotSwap;
-use crate::wasm::loader::{Loader, Platform};
-use crate::wasm::Runtime;
+use crate::wasm::loader::Platform;
 use anyhow::{bail, Context, Result};
-use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::SystemTime;
 
 /// What to watch while serving.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
-    /// The wasm files: a new file swaps its function.
-    Up,
-    /// The sources: a change rebuilds and swaps its function.
-    Watch,
+pub enum Watching {
+    /// The wasm files: a new file swaps its function (`newsfeed up`).
+    WasmFiles,
+    /// The wasm files, and the sources: a change rebuilds and swaps its
+    /// function (`newsfeed watch`).
+    WasmFilesAndSources,
 }
 
-pub async fn run(args: UpArgs, mode: Mode) -> Result<()> {
-    let admin_token = match (&args.admin_listen, &args.admin_token) {
+/// Flags, then the runtime they describe, then serving it.
+pub async fn run(args: UpArgs, watching: Watching) -> Result<()> {
+    let admin_token = admin_token(&args)?;
+    if args.build {
+        let manifest = args.manifest.clone();
+        tokio::task::spawn_blocking(move || super::build::run(&manifest)).await??;
+    }
+    let app = App::load(&args.manifest)?;
+    std::fs::create_dir_all(&args.state_dir).with_context(|| format!("creating {}", args.state_dir.display()))?;
+    let assembly = assemble(&app, options(&args, &app).await?)?;
+    serve(args, &app, assembly, admin_token, watching).await
+}
+
+/// The admin API's token: required, and not blank, when the API listens.
+fn admin_token(args: &UpArgs) -> Result<Option<String>> {
+    match (&args.admin_listen, &args.admin_token) {
         (Some(_), None) => {
             bail!("--admin-listen needs a token: --admin-token or NEWSFEED_ADMIN_TOKEN")
         }
         (Some(_), Some(token)) if token.trim().is_empty() => {
             bail!("the admin token must not be empty")
         }
-        (_, token) => token.clone(),
-    };
-    if args.build {
-        let manifest = args.manifest.clone();
-        tokio::task::spawn_blocking(move || super::build::run(&manifest)).await??;
+        (_, token) => Ok(token.clone()),
     }
-    let app = App::load(&args.manifest)?;
+}
+
+/// The runtime the flags describe: its store opened, and (as Spin) the
+/// application variables resolved from the environment.
+async fn options(args: &UpArgs, app: &App) -> Result<Options> {
     let limits = args.limits()?;
-    std::fs::create_dir_all(&args.state_dir).with_context(|| format!("creating {}", args.state_dir.display()))?;
     let platform = if args.as_spin { Platform::Spin } else { Platform::Newsfeed };
     let metrics = Arc::new(Metrics::default());
     let database = args.database();
     // Under Spin the adapter creates and migrates the schema itself; opening
     // the backend here would do it first and hide a broken adapter.
     let backend: Option<Arc<dyn Backend>> = match (platform, &database) {
-        (Platform::Newsfeed, database) => Some(open_store(database, &args, &metrics).await?),
+        (Platform::Newsfeed, database) => Some(open_store(database, args, &metrics).await?),
         (Platform::Spin, Database::Sqlite(_)) => {
             tracing::info!("running as Spin would: functions composed with their dependencies, Spin's SQLite served");
             None
@@ -79,56 +85,46 @@ pub async fn run(args: UpArgs, mode: Mode) -> Result<()> {
         Database::Sqlite(path) => path.clone(),
         Database::Postgres(_) => args.state_dir.join("newsfeed.db"),
     };
-    let engine = new_engine(&limits)?;
-    start_epoch_clock(&engine);
     // Application variables (SPIN_VARIABLE_*), as Spin resolves them; a
     // required one without a value stops the start here.
     let variables = match platform {
         Platform::Spin => Values::resolve(&app.variables, |key| std::env::var(key).ok())?,
         Platform::Newsfeed => Values::default(),
     };
-    let runtime = Arc::new(Runtime {
-        engine,
-        backend: backend.clone(),
-        databases: Databases::new(&spin_sqlite),
-        pg_pools: Pools::new(args.database_pool),
+    Ok(Options {
+        platform,
+        limits,
+        backend,
+        spin_sqlite,
+        postgres_pool: args.database_pool,
         variables,
-        limits: limits.clone(),
-        metrics: metrics.clone(),
-    });
-    let cache = CompileCache::new(args.compile_cache.clone().unwrap_or_else(|| args.state_dir.join("compiled")))?;
-    let loader = Arc::new(Loader::new(runtime, cache, app.components.clone(), platform)?);
+        compile_cache: args.compile_cache.clone().unwrap_or_else(|| args.state_dir.join("compiled")),
+        native: args.native,
+        metrics,
+    })
+}
 
-    let mut functions = BTreeMap::new();
-    for name in app.components.keys() {
-        // The native baseline serves the functions that have a native
-        // build; the rest (test-only components) run in wasm all the same.
-        let native = match (&backend, args.native) {
-            (Some(backend), true) => NativeFunction::new(name, backend.clone(), limits.request_timeout),
-            _ => None,
-        };
-        let version = match native {
-            Some(native) => Version {
-                sha256: "native".into(),
-                loaded_at: SystemTime::now(),
-                mode: "native",
-                handler: Box::new(native),
-            },
-            None => {
-                let loaded = loader.load_file(name).with_context(|| format!("loading component {name}"))?;
-                tracing::info!(function = %name, version = &loaded.version.sha256[..12], compile = ?loaded.compile_time, "loaded");
-                loaded.version
-            }
-        };
-        metrics.loaded(name, version.mode, None, &version.sha256);
-        let routes =
-            app.routes.iter().filter(|(_, target)| target == name).map(|(route, _)| route.to_string()).collect();
-        functions.insert(name.clone(), Arc::new(FunctionSlot::new(name, version, routes)));
-    }
+/// Serves the app until Ctrl-C or SIGTERM, swapping functions as their
+/// files change, with the admin API and metrics where the flags ask.
+async fn serve(
+    args: UpArgs,
+    app: &App,
+    assembly: Assembly,
+    admin_token: Option<String>,
+    watching: Watching,
+) -> Result<()> {
+    let Assembly { loader, functions } = assembly;
+    let runtime = loader.runtime().clone();
+    let metrics = runtime.metrics.clone();
     let routes = app.routes.iter().map(|(route, name)| (route.clone(), functions[name].clone())).collect();
-    let in_flight = Arc::new(tokio::sync::Semaphore::new(limits.max_in_flight));
-    let server =
-        Arc::new(Server { router: Router::new(routes), limits, metrics: metrics.clone(), store: backend, in_flight });
+    let in_flight = Arc::new(tokio::sync::Semaphore::new(runtime.limits.max_in_flight));
+    let server = Arc::new(Server {
+        router: Router::new(routes),
+        limits: runtime.limits.clone(),
+        metrics: metrics.clone(),
+        store: runtime.backend.clone(),
+        in_flight,
+    });
 
     // Swapping wasm into a host that serves native code would be a lie.
     let hot_swap = match args.native {
@@ -139,13 +135,11 @@ pub async fn run(args: UpArgs, mode: Mode) -> Result<()> {
         false => Some(Arc::new(HotSwap::new(loader, functions.clone(), metrics.clone()))),
     };
     let handle = tokio::runtime::Handle::current();
-    // `watch` serves like `up`, a new wasm file swapping its function, and
-    // also rebuilds a function whose sources change.
     let mut _watchers = Vec::new();
     if let Some(hot_swap) = &hot_swap {
         _watchers.push(watch_wasm_files(hot_swap.clone(), handle.clone())?);
-        if mode == Mode::Watch {
-            _watchers.push(watch_sources(hot_swap.clone(), &app, handle)?);
+        if watching == Watching::WasmFilesAndSources {
+            _watchers.push(watch_sources(hot_swap.clone(), app, handle)?);
         }
     }
     if let (Some(address), Some(token)) = (args.admin_listen, admin_token) {

@@ -59,12 +59,31 @@ pub trait Handler: Send + Sync + 'static {
 
 /// One version of a function: what serves it, and which build that is.
 pub struct Version {
-    /// sha256 of the component's wasm, in hex.
+    /// sha256 of the component's wasm, in hex (`native` for a native build).
     pub sha256: String,
     pub loaded_at: SystemTime,
-    /// `wasm` or `native`: how this version runs, as the metrics show it.
-    pub mode: &'static str,
+    pub mode: Mode,
     pub handler: Box<dyn Handler>,
+}
+
+/// How a version runs, as the metrics and the admin API show it (`wasm` or
+/// `native`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// A component in a fresh sandboxed instance per request: the product.
+    Wasm,
+    /// The same logic compiled natively: the baseline.
+    Native,
+}
+
+impl std::fmt::Display for Mode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Mode::Wasm => "wasm",
+            Mode::Native => "native",
+        })
+    }
 }
 
 /// A function's place in the server: the version serving now.

@@ -6,14 +6,14 @@
 //! The functions' store traits (`newsfeed_guest::store`) are implemented here
 //! over [`Backend`], as the WIT imports are in a component.
 
-use super::{FunctionError, Handler, Request, Response};
+use super::{FunctionError, Handler, Mode, Request, Response, Version};
 use crate::store::types as host;
 use crate::store::{Backend, StoreError};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use newsfeed_guest::{self as guest, Friendships, Participants, Publishing, Search, Storage};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 use tokio::runtime::Handle;
 
 /// A function's logic, natively compiled.
@@ -48,6 +48,12 @@ impl NativeFunction {
             _ => return None,
         };
         Some(NativeFunction { logic, backend, deadline })
+    }
+
+    /// This function as the version a slot serves. A native build has no
+    /// wasm to hash: its version is the word `native`.
+    pub fn into_version(self) -> Version {
+        Version { sha256: "native".into(), loaded_at: SystemTime::now(), mode: Mode::Native, handler: Box::new(self) }
     }
 }
 

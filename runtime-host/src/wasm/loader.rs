@@ -8,7 +8,7 @@ use super::compile_cache::{sha256_hex, CompileCache};
 use super::function::Function;
 use super::worlds::Worlds;
 use super::Runtime;
-use crate::function::Version;
+use crate::function::{Mode, Version};
 use crate::spin::compose::{compose, Dependency};
 use crate::spin::manifest::ComponentSpec;
 use crate::spin::Capabilities;
@@ -83,7 +83,7 @@ impl Loader {
         let version = Version {
             sha256: sha256_hex(wasm),
             loaded_at: SystemTime::now(),
-            mode: "wasm",
+            mode: Mode::Wasm,
             handler: Box::new(function),
         };
         Ok(Loaded { version, compile_time })

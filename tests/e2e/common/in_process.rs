@@ -2,18 +2,13 @@
 //! their handlers directly: for the benches, and for tests that must reach
 //! a function past the server in front of it.
 
+use newsfeed::assembly::{assemble, Options};
 use newsfeed::limits::Limits;
-use newsfeed::metrics::Metrics;
 use newsfeed::spin::manifest::App;
-use newsfeed::spin::postgres::Pools;
-use newsfeed::spin::sqlite::Databases;
 use newsfeed::spin::variables::Values;
 use newsfeed::store::Backend;
-use newsfeed::wasm::compile_cache::CompileCache;
-use newsfeed::wasm::engine::{new_engine, start_epoch_clock};
 use newsfeed::wasm::function::Function;
-use newsfeed::wasm::loader::{Loader, Platform};
-use newsfeed::wasm::Runtime;
+use newsfeed::wasm::loader::Platform;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -29,20 +24,20 @@ pub fn load(
 ) -> Vec<(String, Function)> {
     super::build_components();
     let app = App::load(&super::repo_root().join("spin.toml")).unwrap();
-    let limits = Limits::default();
-    let engine = new_engine(&limits).unwrap();
-    start_epoch_clock(&engine);
-    let runtime = Arc::new(Runtime {
-        engine,
+    let options = Options {
+        platform,
+        limits: Limits::default(),
         backend,
-        databases: Databases::new(database),
-        pg_pools: Pools::new(1),
+        spin_sqlite: database.to_path_buf(),
+        postgres_pool: 1,
         variables: Values::default(),
-        limits,
-        metrics: Arc::new(Metrics::default()),
-    });
-    let cache = CompileCache::new(dir.join("compiled")).unwrap();
-    let loader = Loader::new(runtime, cache, app.components.clone(), platform).unwrap();
+        compile_cache: dir.join("compiled"),
+        native: false,
+        metrics: Arc::default(),
+    };
+    // The runtime `newsfeed up` would serve; its loader gives each function
+    // as the wasm type itself, so that a bench may instantiate it alone.
+    let loader = assemble(&app, options).unwrap().loader;
     names
         .iter()
         .map(|name| (name.to_string(), loader.function(name, &loader.read_file(name).unwrap()).unwrap()))

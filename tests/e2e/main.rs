@@ -10,11 +10,15 @@
 //!   HTTP, a real PostgreSQL, answers checked against `openapi.yaml`;
 //! - [`api`]: the contract's cases, written once, run on every host and
 //!   backend (`api::<backend>::<case>`);
+//! - [`backend`]: what every `store::Backend` promises, written once against
+//!   the trait, run on SQLite and on PostgreSQL
+//!   (`backend::<implementation>::<case>`);
 //! - the rest: one concern a module, each saying what it proves.
 
 mod common;
 
 mod api;
+mod backend;
 mod drain;
 mod durability;
 mod entry;

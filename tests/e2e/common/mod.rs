@@ -37,9 +37,6 @@ pub fn build_components() {
                 .expect("running newsfeed build");
             assert!(status.success(), "newsfeed build -f {manifest} failed");
         }
-        // A target dir of their own: tagged-participant uses the participant
-        // crate without its entry point, and building that in the shared
-        // target dir would overwrite participant.wasm.
         let status = Command::new(env!("CARGO"))
             .args([
                 "build",
@@ -52,8 +49,6 @@ pub fn build_components() {
                 "-p",
                 "tagged-participant",
             ])
-            .arg("--target-dir")
-            .arg(repo_root().join("target/test-components"))
             .current_dir(repo_root())
             .status()
             .expect("building the test-only components");
@@ -63,11 +58,7 @@ pub fn build_components() {
 
 /// A built component's wasm file.
 pub fn built_wasm(crate_name: &str) -> PathBuf {
-    let target = match crate_name {
-        "faults" | "tagged-participant" => "target/test-components",
-        _ => "target",
-    };
-    repo_root().join(target).join("wasm32-wasip2/wasm").join(format!("{}.wasm", crate_name.replace('-', "_")))
+    repo_root().join("target/wasm32-wasip2/wasm").join(format!("{}.wasm", crate_name.replace('-', "_")))
 }
 
 /// The app's manifest `source` (`spin.toml` or `spin-postgres.toml`) plus

@@ -127,3 +127,21 @@ impl HotSwap {
 pub fn duration_ms(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1000.0
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refusal_is_one_line_naming_the_function_and_the_reason() {
+        // As wasmparser words a bad header: `{:#x?}` arrays over many lines.
+        let reason =
+            anyhow::anyhow!("bad magic number - expected=[\n    0x0,\n    0x61,\n]").context("not a valid component");
+        let refused = SwapError::Refused { function: "participant".into(), reason };
+        assert_eq!(
+            refused.to_string(),
+            "participant: swap refused, the old version keeps serving: not a valid component: \
+             bad magic number - expected=[ 0x0, 0x61, ]"
+        );
+    }
+}

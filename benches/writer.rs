@@ -20,7 +20,7 @@ use newsfeed_sql::sqlite as sql;
 use std::sync::Arc;
 use std::time::Instant;
 
-#[path = "load/post.rs"]
+#[path = "../tools/load/src/post.rs"]
 mod post;
 
 const TASKS: usize = 32;

@@ -11,6 +11,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 binary=${1:-$root/target/release/newsfeed}
 load=${LOAD:-$root/target/release/newsfeed-load}
+[ -x "$load" ] || { echo "no $load: cargo build --release -p newsfeed-load" >&2; exit 1; }
 duration=${DURATION:-10}
 pids=()
 pg_port=${PG_PORT:-5498}

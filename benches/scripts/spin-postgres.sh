@@ -10,6 +10,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 binary=${1:-$root/target/release/newsfeed}
 load=${LOAD:-$root/target/release/newsfeed-load}
+[ -x "$load" ] || { echo "no $load: cargo build --release -p newsfeed-load" >&2; exit 1; }
 duration=${DURATION:-10}
 pid=
 stop_hosts() { if [ -n "$pid" ]; then kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true; fi; }

@@ -11,6 +11,7 @@ label=$1 searchers=$2 binary=$3
 shift 3
 port=${PORT:-3901} metrics_port=$((${PORT:-3901} + 100))
 load=${LOAD:-target/release/newsfeed-load}
+[ -x "$load" ] || { echo "no $load: cargo build --release -p newsfeed-load" >&2; exit 1; }
 source "$(dirname "$0")/start-host.sh" --metrics-listen "127.0.0.1:$metrics_port" "$@"
 commits() { curl -s "127.0.0.1:$metrics_port/metrics" | awk '/^newsfeed_write_batch_size_count/ {print $2}'; }
 writes() { curl -s "127.0.0.1:$metrics_port/metrics" | awk '/^newsfeed_write_batch_size_sum/ {print $2}'; }

@@ -13,7 +13,7 @@ fn the_load_generator_runs_the_whole_profile_without_errors() {
     let host = Host::start();
     let out = tempfile::tempdir().unwrap();
     let (json, chart) = (out.path().join("run.json"), out.path().join("run.svg"));
-    let status = Command::new(env!("CARGO_BIN_EXE_newsfeed-load"))
+    let status = Command::new(common::load_generator())
         .args(["run", "--base-url", &host.base, "--users", "6", "--searchers", "0.34", "--readers", "0.17"])
         .args(["--duration", "2", "--warmup", "0.5", "--quiet", "--label", "smoke"])
         .args(["--server-pid", &host.pid().to_string()])
@@ -61,12 +61,8 @@ fn the_load_generator_runs_the_whole_profile_without_errors() {
     *cpu = (cpu.as_f64().unwrap() * 2.0).into();
     let doubled_json = out.path().join("doubled.json");
     std::fs::write(&doubled_json, doubled.to_string()).unwrap();
-    let compared = Command::new(env!("CARGO_BIN_EXE_newsfeed-load"))
-        .arg("compare")
-        .arg(&json)
-        .arg(&doubled_json)
-        .output()
-        .unwrap();
+    let compared =
+        Command::new(common::load_generator()).arg("compare").arg(&json).arg(&doubled_json).output().unwrap();
     assert!(compared.status.success());
     let table = String::from_utf8_lossy(&compared.stdout);
     let rows =
@@ -84,7 +80,7 @@ fn the_load_generator_runs_the_whole_profile_without_errors() {
 
 #[test]
 fn the_load_generator_refuses_remote_targets() {
-    let output = Command::new(env!("CARGO_BIN_EXE_newsfeed-load"))
+    let output = Command::new(common::load_generator())
         .args(["run", "--base-url", "http://10.1.2.3:3000", "--duration", "1"])
         .output()
         .unwrap();

@@ -221,7 +221,7 @@ fn the_load_tool_spreads_its_users_over_two_hosts_on_one_database() {
     let (a, b) = (Host::builder().flags(&flags).start(), Host::builder().flags(&flags).start());
     let out = tempfile::tempdir().unwrap();
     let json = out.path().join("run.json");
-    let status = std::process::Command::new(env!("CARGO_BIN_EXE_newsfeed-load"))
+    let status = std::process::Command::new(common::load_generator())
         .args(["run", "--base-url", &a.base, "--base-url", &b.base, "--users", "8", "--searchers", "0.25"])
         .args(["--readers", "0.25", "--duration", "2", "--warmup", "0.5", "--quiet", "--out"])
         .arg(&json)

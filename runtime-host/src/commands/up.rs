@@ -68,8 +68,11 @@ async fn options(args: &UpArgs, app: &App) -> Result<Options> {
     // the backend here would do it first and hide a broken adapter.
     let backend: Option<Arc<dyn Backend>> = match (platform, &database) {
         (Platform::Newsfeed, database) => Some(open_store(database, args, &metrics).await?),
-        (Platform::Spin, Database::Sqlite(_)) => {
-            tracing::info!("running as Spin would: functions composed with their dependencies, Spin's SQLite served");
+        (Platform::Spin, Database::Sqlite(path)) => {
+            tracing::info!(
+                "running as Spin would: functions composed with their dependencies, serving {}",
+                spin_interfaces_used(app, path)
+            );
             None
         }
         (Platform::Spin, Database::Postgres(_)) => {
@@ -160,6 +163,27 @@ async fn serve(
     server.run(listener, stop_signal()).await;
     eprintln!("Stopped: every accepted request was answered");
     Ok(())
+}
+
+/// For the start-up line under `--as-spin`: the Spin interfaces the
+/// manifest grants its components (a SQLite database, a PostgreSQL address,
+/// variables), which are what the composed app reaches its data through.
+fn spin_interfaces_used(app: &App, sqlite: &std::path::Path) -> String {
+    let components = || app.components.values();
+    let mut served = Vec::new();
+    if components().any(|c| !c.sqlite_databases.is_empty()) {
+        served.push(format!("Spin's SQLite over {}", sqlite.display()));
+    }
+    if components().any(|c| c.allowed_outbound_hosts.iter().any(|host| host.starts_with("postgres://"))) {
+        served.push("Spin's PostgreSQL".to_string());
+    }
+    if !app.variables.is_empty() {
+        served.push("Spin's variables".to_string());
+    }
+    if served.is_empty() {
+        return "no Spin storage interface".to_string();
+    }
+    served.join(", ")
 }
 
 /// Opens the store the flags name.

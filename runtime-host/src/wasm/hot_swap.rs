@@ -49,8 +49,16 @@ impl std::fmt::Display for SwapReport {
 pub enum SwapError {
     #[error("no function {0:?}")]
     UnknownFunction(String),
-    #[error("swap refused, the old version keeps serving: {0:#}")]
-    Refused(anyhow::Error),
+    /// One line, for the log and the admin API's answer alike.
+    #[error("{function}: swap refused, the old version keeps serving: {}", one_line(reason))]
+    Refused { function: String, reason: anyhow::Error },
+}
+
+/// The error's causes on one line: some (wasmparser's, for one) format
+/// values across several lines, which would split one refusal over many
+/// log lines.
+fn one_line(reason: &anyhow::Error) -> String {
+    format!("{reason:#}").split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 impl HotSwap {
@@ -83,8 +91,8 @@ impl HotSwap {
             Ok(loaded) => loaded,
             Err(error) => {
                 slot.count_refusal();
-                let refused = SwapError::Refused(error);
-                tracing::error!(function = name, "{refused}");
+                let refused = SwapError::Refused { function: name.to_string(), reason: error };
+                tracing::error!("{refused}");
                 return Err(refused);
             }
         };
@@ -107,9 +115,9 @@ impl HotSwap {
         match tokio::fs::read(&spec.source).await {
             Ok(wasm) => self.swap(name, wasm).await,
             Err(error) => {
-                let refused =
-                    SwapError::Refused(anyhow::Error::new(error).context(format!("reading {}", spec.source.display())));
-                tracing::error!(function = name, "{refused}");
+                let reason = anyhow::Error::new(error).context(format!("reading {}", spec.source.display()));
+                let refused = SwapError::Refused { function: name.to_string(), reason };
+                tracing::error!("{refused}");
                 Err(refused)
             }
         }
@@ -118,4 +126,22 @@ impl HotSwap {
 
 pub fn duration_ms(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refusal_is_one_line_naming_the_function_and_the_reason() {
+        // As wasmparser words a bad header: `{:#x?}` arrays over many lines.
+        let reason =
+            anyhow::anyhow!("bad magic number - expected=[\n    0x0,\n    0x61,\n]").context("not a valid component");
+        let refused = SwapError::Refused { function: "participant".into(), reason };
+        assert_eq!(
+            refused.to_string(),
+            "participant: swap refused, the old version keeps serving: not a valid component: \
+             bad magic number - expected=[ 0x0, 0x61, ]"
+        );
+    }
 }

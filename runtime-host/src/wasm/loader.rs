@@ -12,10 +12,13 @@ use crate::function::{Mode, Version};
 use crate::spin::compose::{compose, Dependency};
 use crate::spin::manifest::ComponentSpec;
 use crate::spin::Capabilities;
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
+
+/// The first four bytes of every WebAssembly module and component.
+const WASM_MAGIC: &[u8] = b"\0asm";
 
 /// Which imports the host serves, and so how a component is assembled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,7 +69,7 @@ impl Loader {
     pub fn read_file(&self, name: &str) -> Result<Vec<u8>> {
         let spec = self.spec(name).with_context(|| format!("no component {name:?} in the manifest"))?;
         std::fs::read(&spec.source)
-            .with_context(|| format!("reading {} (run `newsfeed build`?)", spec.source.display()))
+            .with_context(|| format!("reading {} (`newsfeed build` builds it)", spec.source.display()))
     }
 
     /// Reads the component's wasm file and loads it.
@@ -92,6 +95,11 @@ impl Loader {
     /// `wasm` compiled, linked and checked as `name`.
     pub fn function(&self, name: &str, wasm: &[u8]) -> Result<Function> {
         let spec = self.spec(name).with_context(|| format!("no component {name:?} in the manifest"))?;
+        // Said plainly here: the parser's own message prints both headers
+        // as byte arrays.
+        if !wasm.starts_with(WASM_MAGIC) {
+            bail!("not a valid component: not WebAssembly at all (it does not start with \\0asm)");
+        }
         let composed = self.with_dependencies(spec, wasm)?;
         let engine = &self.runtime.engine;
         let component = self.cache.load(engine, &composed)?;
@@ -128,7 +136,11 @@ impl Loader {
                 continue;
             }
             let bytes = std::fs::read(&dependency.path).with_context(|| {
-                format!("reading dependency {} from {}", dependency.name, dependency.path.display())
+                format!(
+                    "reading dependency {} from {} (`newsfeed build` builds it)",
+                    dependency.name,
+                    dependency.path.display()
+                )
             })?;
             dependencies.push(Dependency {
                 name: dependency.name.clone(),

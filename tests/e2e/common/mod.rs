@@ -56,6 +56,34 @@ pub fn build_components() {
     });
 }
 
+/// The load generator, `newsfeed-load`: a package of its own (`tools/load`),
+/// so cargo gives these tests no `CARGO_BIN_EXE_` for it. Built once per test
+/// binary, with the profile and into the target dir of the `newsfeed` binary
+/// under test, and found beside it.
+pub fn load_generator() -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let newsfeed = Path::new(env!("CARGO_BIN_EXE_newsfeed"));
+            let profile_dir = newsfeed.parent().expect("the newsfeed binary's folder");
+            let profile = match profile_dir.file_name().and_then(|name| name.to_str()) {
+                Some("debug") => "dev",
+                Some(other) => other,
+                None => panic!("no profile folder in {}", newsfeed.display()),
+            };
+            let status = Command::new(env!("CARGO"))
+                .args(["build", "-p", "newsfeed-load", "--bin", "newsfeed-load", "--profile", profile])
+                .arg("--target-dir")
+                .arg(profile_dir.parent().expect("the target dir"))
+                .current_dir(repo_root())
+                .status()
+                .expect("running cargo build -p newsfeed-load");
+            assert!(status.success(), "cargo build -p newsfeed-load failed");
+            profile_dir.join("newsfeed-load")
+        })
+        .clone()
+}
+
 /// A built component's wasm file.
 pub fn built_wasm(crate_name: &str) -> PathBuf {
     repo_root().join("target/wasm32-wasip2/wasm").join(format!("{}.wasm", crate_name.replace('-', "_")))

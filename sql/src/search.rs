@@ -5,6 +5,8 @@
 //!   other character separates words, NUL and other control characters
 //!   included;
 //! - words are lower-cased (Unicode's full case folding of `to_lowercase`);
+//! - a word of more than [`MAX_WORD_BYTES`] (lower-cased) is no word: it is
+//!   neither indexed nor searched for;
 //! - a keyword is a word: a keyword holding separators (`fox-dog`,
 //!   `"fox"`) is the words it holds, each a keyword of its own.
 //!
@@ -15,6 +17,12 @@
 /// The most distinct keywords one search may hold.
 pub const MAX_KEYWORDS: usize = 32;
 
+/// The longest word indexed, in bytes: the longest PostgreSQL takes in a
+/// `tsquery` (and its parser in a `tsvector`), one less than a lexeme's
+/// 11 bits hold. A longer one would be refused there, or stored wrong, so no
+/// backend keeps it, and every backend answers alike.
+pub const MAX_WORD_BYTES: usize = 2046;
+
 /// The words of `text`, lower-cased, in order, repeats kept. Lower-cased
 /// before it is split: folding may yield a mark that is not a letter (`İ`
 /// becomes `i` and a combining dot), and that must separate too.
@@ -24,11 +32,16 @@ pub fn words(text: &str) -> Vec<String> {
     words
 }
 
-/// Hands each word of an already lower-cased `text` to `word`, borrowed from
-/// it. ASCII text, most of what is written, is split a byte at a time: there
+/// Hands each word (of at most [`MAX_WORD_BYTES`]) of an already
+/// lower-cased `text` to `word`, borrowed from it. ASCII text, most of what is written, is split a byte at a time: there
 /// a byte is a character, and `is_ascii_alphanumeric` is `is_alphanumeric`.
 /// Any other text is split a character at a time.
 fn split<'a>(lowered: &'a str, mut word: impl FnMut(&'a str)) {
+    let mut word = move |found: &'a str| {
+        if found.len() <= MAX_WORD_BYTES {
+            word(found)
+        }
+    };
     if !lowered.is_ascii() {
         lowered.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).for_each(word);
         return;
@@ -132,7 +145,8 @@ mod tests {
         fn ascii_text_splits_as_any_text_does(text in "[\\x00-\\x7f]*") {
             let mut fast = Vec::new();
             split(&text, |word| fast.push(word));
-            let by_character: Vec<&str> = text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect();
+            let by_character: Vec<&str> =
+                text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty() && w.len() <= MAX_WORD_BYTES).collect();
             proptest::prop_assert_eq!(fast, by_character);
         }
 
@@ -164,6 +178,19 @@ mod tests {
             proptest::prop_assert!(words.windows(2).all(|pair| pair[0] < pair[1]));
             proptest::prop_assert!(document.chars().all(|c| c == ' ' || c.is_alphanumeric()));
         }
+    }
+
+    #[test]
+    fn a_word_longer_than_a_lexeme_is_no_word() {
+        let (longest, over) = ("a".repeat(MAX_WORD_BYTES), "b".repeat(MAX_WORD_BYTES + 1));
+        assert_eq!(words(&format!("{longest} {over} c")), [longest.clone(), "c".to_string()]);
+        assert_eq!(words(&format!("é{over}")), Vec::<String>::new(), "the non-ASCII path too");
+        assert_eq!(document(&over, &longest), longest);
+    }
+
+    #[test]
+    fn other_numbers_are_word_characters() {
+        assert_eq!(words("MC² ½ ① x²y"), ["mc²", "½", "①", "x²y"]);
     }
 
     #[test]

@@ -29,5 +29,7 @@ mod load_smoke;
 mod metrics;
 mod overload;
 mod postgres;
+mod postgres_migration;
 mod schemathesis;
 mod spin;
+mod spin_postgres_host;

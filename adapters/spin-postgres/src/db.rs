@@ -1,13 +1,22 @@
 //! One call's database session over Spin's PostgreSQL interface: read the
 //! connection string from the `db_url` variable, open a connection (Spin
 //! keeps one pooled connection per `Connection`, so a transaction spans
-//! calls), bring the schema up to date, and run statements.
+//! calls), check the schema (brought up to date, or refused when newer than
+//! this adapter), and run statements.
 //!
 //! A failure on the way rolls a transaction back; so does the connection
 //! closing if the instance dies mid-call: a failed call writes nothing.
+//!
+//! Why `execute` and `query_row`: in Spin 4.0.0 to 4.0.2, and in 4.1.0-pre
+//! builds before PR 3673, a synchronous `query` that yields no row never
+//! returns (spinframework/spin issue 3671), and its pooled connection is
+//! never given back. So every statement whose rows are not read goes
+//! through `execute` (BEGIN, COMMIT, ROLLBACK, the advisory lock, DDL,
+//! writes), and every read is shaped in `newsfeed_sql::postgres` to answer
+//! at least one row (an aggregate, a scalar subquery or a sentinel row).
 
 use crate::types::Error;
-use newsfeed_sql::postgres as sql;
+use newsfeed_sql::postgres::{self as sql, Step};
 use spin_sdk::pg4::{self as pg, Connection, DbValue, ParameterValue};
 
 /// The application variable holding the connection string.
@@ -25,9 +34,11 @@ impl Db {
     pub fn open() -> Result<Db, Error> {
         let url = spin_sdk::variables::get(DB_URL)
             .map_err(|error| Error::Unavailable(format!("variable {DB_URL}: {error}")))?;
-        let db = Db { conn: Connection::open(&url).map_err(unavailable)? };
-        if db.schema_version()? < sql::SCHEMA_VERSION as i64 {
-            db.transaction(Db::migrate)?;
+        let db = Db { conn: Connection::open(&url).map_err(failed)? };
+        match db.schema_version()? {
+            current if current == sql::SCHEMA_VERSION as i64 => {}
+            newer if newer > sql::SCHEMA_VERSION as i64 => return Err(newer_schema(newer)),
+            _ => db.transaction(Db::migrate)?,
         }
         Ok(db)
     }
@@ -41,7 +52,7 @@ impl Db {
                 other => Err(Error::Unavailable(format!("bad schema version {other:?}"))),
             },
             Err(pg::PgError::QueryFailed(pg::QueryError::DbError(db))) if db.code == UNDEFINED_TABLE => Ok(0),
-            Err(error) => Err(unavailable(error)),
+            Err(error) => Err(failed(error)),
         }
     }
 
@@ -49,39 +60,76 @@ impl Db {
     /// PostgreSQL backend takes too, so that instances and hosts starting
     /// at once migrate once.
     fn migrate(&self) -> Result<(), Error> {
-        self.query(sql::MIGRATION_LOCK, &[])?;
-        self.query(sql::CREATE_VERSION_TABLE, &[])?;
+        self.execute(sql::MIGRATION_LOCK, &[])?;
+        self.execute(sql::CREATE_VERSION_TABLE, &[])?;
         let done = self.schema_version()?;
         if done > sql::SCHEMA_VERSION as i64 {
-            return Err(Error::Unavailable(format!(
-                "the database's schema is version {done}, newer than this adapter's {}",
-                sql::SCHEMA_VERSION
-            )));
+            return Err(newer_schema(done));
         }
         if done < sql::SCHEMA_VERSION as i64 {
-            for statement in sql::migration(done as usize) {
-                self.query(statement, &[])?;
+            for step in sql::migration(done as usize) {
+                match step {
+                    Step::Sql(statement) => drop(self.execute(statement, &[])?),
+                    Step::IndexEveryPost => self.index_every_post()?,
+                }
             }
-            self.query(sql::RECORD_SCHEMA_VERSION, &[ParameterValue::Int32(sql::SCHEMA_VERSION as i32)])?;
+            self.execute(sql::RECORD_SCHEMA_VERSION, &[ParameterValue::Int32(sql::SCHEMA_VERSION as i32)])?;
         }
         Ok(())
     }
 
+    /// Indexes every stored post anew, with the Rust words, a batch at a time.
+    fn index_every_post(&self) -> Result<(), Error> {
+        let mut last = 0;
+        loop {
+            let batch = [ParameterValue::Int64(last), ParameterValue::Int64(sql::REINDEX_BATCH)];
+            let row = self.query_row(sql::POSTS_AFTER, &batch)?;
+            let (ids, subjects, stories) = match (&row[0], &row[1], &row[2]) {
+                (DbValue::ArrayInt64(ids), DbValue::ArrayStr(subjects), DbValue::ArrayStr(stories)) => {
+                    (ids, subjects, stories)
+                }
+                _ => return Ok(()),
+            };
+            for ((id, subject), story) in ids.iter().zip(subjects).zip(stories) {
+                let (Some(id), Some(subject), Some(story)) = (id, subject, story) else {
+                    return Err(Error::Unavailable("a post without id, subject or story".into()));
+                };
+                let document = newsfeed_sql::search::document(subject, story);
+                sql::check_document(&document).map_err(Error::Invalid)?;
+                self.execute(sql::INDEX_POST, &[ParameterValue::Int64(*id), ParameterValue::Str(document)])?;
+                last = *id;
+            }
+        }
+    }
+
     /// Runs `work` between `BEGIN` and `COMMIT`, rolling back if it fails.
     pub fn transaction<T>(&self, work: impl FnOnce(&Db) -> Result<T, Error>) -> Result<T, Error> {
-        self.query("BEGIN", &[])?;
-        let done = work(self).and_then(|value| self.query("COMMIT", &[]).map(|_| value));
+        self.execute("BEGIN", &[])?;
+        let done = work(self).and_then(|value| self.execute("COMMIT", &[]).map(|_| value));
         if done.is_err() {
             // The call's error is the one to report; a failed rollback still
             // ends with the connection, which rolls back on close.
-            let _ = self.query("ROLLBACK", &[]);
+            let _ = self.execute("ROLLBACK", &[]);
         }
         done
     }
 
-    /// Runs one statement and returns its rows.
+    /// Runs one statement whose rows are not read.
+    pub fn execute(&self, statement: &str, parameters: &[ParameterValue]) -> Result<u64, Error> {
+        self.conn.execute(statement, parameters).map_err(failed)
+    }
+
+    /// Runs one read, shaped to answer at least one row, and returns its rows.
     pub fn query(&self, statement: &str, parameters: &[ParameterValue]) -> Result<Vec<Vec<DbValue>>, Error> {
-        Ok(self.conn.query(statement, parameters).map_err(unavailable)?.rows)
+        Ok(self.conn.query(statement, parameters).map_err(failed)?.rows)
+    }
+
+    /// Runs one read that answers exactly one row, and returns it.
+    pub fn query_row(&self, statement: &str, parameters: &[ParameterValue]) -> Result<Vec<DbValue>, Error> {
+        self.query(statement, parameters)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| Error::Unavailable(format!("no row from {}", statement.lines().next().unwrap_or_default())))
     }
 }
 
@@ -101,6 +149,29 @@ pub fn text(value: &DbValue) -> Result<String, Error> {
     }
 }
 
-fn unavailable(error: pg::PgError) -> Error {
-    Error::Unavailable(format!("{error:?}"))
+/// The value of a `bool` column.
+pub fn boolean(value: &DbValue) -> Result<bool, Error> {
+    match value {
+        DbValue::Boolean(value) => Ok(*value),
+        other => Err(Error::Unavailable(format!("expected a bool, found {other:?}"))),
+    }
+}
+
+fn newer_schema(version: i64) -> Error {
+    Error::Unavailable(format!(
+        "the database's schema is version {version}, newer than this adapter's {}: upgrade newsfeed",
+        sql::SCHEMA_VERSION
+    ))
+}
+
+/// A failed statement: the input's fault when a post's words overflow a
+/// `tsvector` (400, as on the host's PostgreSQL backend), the store's
+/// otherwise (503).
+fn failed(error: pg::PgError) -> Error {
+    match &error {
+        pg::PgError::QueryFailed(pg::QueryError::DbError(db)) if db.code == sql::PROGRAM_LIMIT_EXCEEDED => {
+            Error::Invalid(sql::TOO_MANY_WORDS.into())
+        }
+        _ => Error::Unavailable(format!("{error:?}")),
+    }
 }

@@ -10,10 +10,13 @@
 //!
 //! The schema, every statement and the search rules are those of the host's
 //! PostgreSQL backend (crate `newsfeed-sql`), so both use one database alike.
+//! Every read answers at least one row and every other statement goes
+//! through `execute`: Spin 4.0.0 to 4.0.2 hang on a `query` that yields no
+//! row (spinframework/spin issue 3671; see `db`).
 
 mod db;
 
-use db::{int, text, Db};
+use db::{boolean, int, text, Db};
 use exports::newsfeed::feed::{friendships, participants, publishing, search, storage, types};
 use newsfeed_sql::postgres as sql;
 use newsfeed_sql::{check_text, unknown_participant, SELF_FRIENDSHIP};
@@ -27,22 +30,26 @@ struct Adapter;
 export!(Adapter);
 
 /// Runs a list statement (`$1` = id, `$2` = limit; the first column the
-/// item's id), which answers no row for an unknown participant and one row
-/// of NULLs for an empty list: the rows of the list.
+/// participant's id, NULL when unknown, the second the item's id, NULL in
+/// the one row of an empty list): the rows of the list, each without the
+/// participant's column.
 fn list(statement: &str, id: Id, limit: u32) -> Result<Vec<Vec<DbValue>>, Error> {
-    let mut rows = Db::open()?.query(statement, &[ParameterValue::Int64(id), ParameterValue::Int64(limit.into())])?;
-    if rows.is_empty() {
+    let rows = Db::open()?.query(statement, &[ParameterValue::Int64(id), ParameterValue::Int64(limit.into())])?;
+    if matches!(rows.first().and_then(|row| row.first()), Some(DbValue::DbNull) | None) {
         return Err(Error::NotFound(unknown_participant(id)));
     }
-    rows.retain(|row| !matches!(row.first(), Some(DbValue::DbNull) | None));
-    Ok(rows)
+    Ok(rows
+        .into_iter()
+        .map(|row| row.into_iter().skip(1).collect::<Vec<_>>())
+        .filter(|row| !matches!(row.first(), Some(DbValue::DbNull) | None))
+        .collect())
 }
 
 impl storage::Guest for Adapter {
     fn get_participant(id: Id) -> Result<Participant, Error> {
-        match Db::open()?.query(sql::PARTICIPANT_NAME, &[ParameterValue::Int64(id)])?.first() {
-            Some(row) => Ok(Participant { id, name: text(&row[0])? }),
-            None => Err(Error::NotFound(unknown_participant(id))),
+        match &Db::open()?.query_row(sql::PARTICIPANT_NAME, &[ParameterValue::Int64(id)])?[0] {
+            DbValue::DbNull => Err(Error::NotFound(unknown_participant(id))),
+            name => Ok(Participant { id, name: text(name)? }),
         }
     }
 
@@ -81,8 +88,7 @@ impl storage::Guest for Adapter {
 impl participants::Guest for Adapter {
     fn create(name: String) -> Result<Participant, Error> {
         check_text("name", &name).map_err(Error::Invalid)?;
-        let rows = Db::open()?.query(sql::INSERT_PARTICIPANT, &[ParameterValue::Str(name.clone())])?;
-        let id = rows.first().ok_or_else(|| Error::Unavailable("no id for the new participant".into()))?;
+        let id = Db::open()?.query_row(sql::INSERT_PARTICIPANT, &[ParameterValue::Str(name.clone())])?;
         Ok(Participant { id: int(&id[0])?, name })
     }
 }
@@ -93,17 +99,19 @@ impl friendships::Guest for Adapter {
             return Err(Error::Invalid(SELF_FRIENDSHIP.into()));
         }
         Db::open()?.transaction(|db| {
-            let existing =
-                db.query(sql::EXISTING_PARTICIPANTS, &[ParameterValue::Int64(a), ParameterValue::Int64(b)])?;
-            let existing: Vec<Id> = existing.iter().map(|row| int(&row[0])).collect::<Result<_, _>>()?;
-            if let Some(missing) = [a, b].into_iter().find(|id| !existing.contains(id)) {
-                return Err(Error::NotFound(unknown_participant(missing)));
+            let exist =
+                db.query_row(sql::EXISTING_PARTICIPANTS, &[ParameterValue::Int64(a), ParameterValue::Int64(b)])?;
+            for (id, exists) in [a, b].into_iter().zip(&exist) {
+                if !boolean(exists)? {
+                    return Err(Error::NotFound(unknown_participant(id)));
+                }
             }
             let pair = [ParameterValue::Int64(a.min(b)), ParameterValue::Int64(a.max(b))];
-            db.query(sql::INSERT_FRIENDSHIP, &pair)?;
-            let id = db.query(sql::FRIENDSHIP_ID, &pair)?;
-            let id = id.first().ok_or_else(|| Error::Unavailable("the friendship vanished".into()))?;
-            Ok(Friendship { id: int(&id[0])?, from: a, to: b })
+            db.execute(sql::INSERT_FRIENDSHIP, &pair)?;
+            match &db.query_row(sql::FRIENDSHIP_ID, &pair)?[0] {
+                DbValue::DbNull => Err(Error::Unavailable("the friendship vanished".into())),
+                id => Ok(Friendship { id: int(id)?, from: a, to: b }),
+            }
         })
     }
 }
@@ -114,6 +122,7 @@ impl publishing::Guest for Adapter {
     fn publish(post: Post) -> Result<Post, Error> {
         check_text("subject", &post.subject).and_then(|()| check_text("story", &post.story)).map_err(Error::Invalid)?;
         let document = newsfeed_sql::search::document(&post.subject, &post.story);
+        sql::check_document(&document).map_err(Error::Invalid)?;
         let params = [
             ParameterValue::Int64(post.author),
             ParameterValue::Str(post.occurred.clone()),
@@ -121,9 +130,9 @@ impl publishing::Guest for Adapter {
             ParameterValue::Str(post.story.clone()),
             ParameterValue::Str(document),
         ];
-        match Db::open()?.query(sql::PUBLISH, &params)?.is_empty() {
-            true => Err(Error::NotFound(unknown_participant(post.author))),
-            false => Ok(post),
+        match int(&Db::open()?.query_row(sql::PUBLISH, &params)?[0])? {
+            0 => Err(Error::NotFound(unknown_participant(post.author))),
+            _ => Ok(post),
         }
     }
 }
@@ -136,6 +145,12 @@ impl search::Guest for Adapter {
         }
         let params =
             [ParameterValue::ArrayStr(distinct.into_iter().map(Some).collect()), ParameterValue::Int64(limit.into())];
-        Db::open()?.query(sql::SEARCH, &params)?.iter().map(|row| int(&row[0])).collect()
+        match Db::open()?.query_row(sql::SEARCH, &params)?.swap_remove(0) {
+            DbValue::ArrayInt64(authors) => authors
+                .into_iter()
+                .map(|author| author.ok_or_else(|| Error::Unavailable("a search hit without an author".into())))
+                .collect(),
+            other => Err(Error::Unavailable(format!("expected an int8[], found {other:?}"))),
+        }
     }
 }

@@ -30,8 +30,10 @@ impl Db {
     /// statement: a single statement sees one snapshot and is atomic.
     pub fn open() -> Result<Db, Error> {
         let db = Db { conn: Connection::open_default().map_err(unavailable)? };
-        if db.schema_version()? < sql::SCHEMA_VERSION {
-            db.transaction("BEGIN IMMEDIATE", Db::migrate)?;
+        match db.schema_version()? {
+            current if current == sql::SCHEMA_VERSION => {}
+            newer if newer > sql::SCHEMA_VERSION => return Err(newer_schema(newer)),
+            _ => db.transaction("BEGIN IMMEDIATE", Db::migrate)?,
         }
         Ok(db)
     }
@@ -46,6 +48,9 @@ impl Db {
     /// and then finds nothing left to do.
     fn migrate(&self) -> Result<(), Error> {
         let done = self.schema_version()?;
+        if done > sql::SCHEMA_VERSION {
+            return Err(newer_schema(done));
+        }
         for step in sql::migration(done) {
             match step {
                 Step::Sql(statement) => drop(self.query(&statement, &[])?),
@@ -107,6 +112,14 @@ impl Row {
 
 fn unexpected(wanted: &str, found: Option<Value>) -> Error {
     Error::Unavailable(format!("the database returned {found:?} where {wanted} was expected"))
+}
+
+/// A database written by a newer newsfeed: this adapter would misread it.
+fn newer_schema(version: usize) -> Error {
+    Error::Unavailable(format!(
+        "the database's schema is version {version}, newer than this adapter's {}: upgrade newsfeed",
+        sql::SCHEMA_VERSION
+    ))
 }
 
 fn unavailable(error: spin_sdk::sqlite::Error) -> Error {

@@ -1,14 +1,26 @@
 //! Spin's PostgreSQL interface (`spin:postgres/postgres@4.0.0`), served by
 //! our host for `newsfeed up --as-spin`, over tokio-postgres connections in
-//! one deadpool-postgres pool per address, as Spin's own host does.
+//! one deadpool-postgres pool per address, as Spin's own host
+//! (`crates/factor-outbound-pg`) does.
 //!
 //! As in Spin:
 //! - a component may connect only to the addresses its manifest's
 //!   `allowed_outbound_hosts` lists (`postgres://HOST:PORT`); any other is
 //!   refused with `connection-failed("address postgres://HOST:PORT is not
-//!   permitted")`, before any connection is made;
+//!   permitted")`, before any connection is made. Unlike Spin, every
+//!   `hostaddr` is checked too: tokio-postgres connects there, whatever
+//!   `host` says, so checking `host` alone could be side-stepped;
 //! - each `connection` resource holds one pooled connection for its life,
-//!   so `BEGIN` ... `COMMIT` across calls is one transaction.
+//!   so `BEGIN` ... `COMMIT` across calls is one transaction;
+//! - pools are kept for the [`POOL_CACHE`] addresses used last, and a
+//!   connection goes back to its pool reset (`RecyclingMethod::Clean`:
+//!   `DISCARD ALL` and friends), so no `SET`, prepared statement or session
+//!   advisory lock passes from one component to the next;
+//! - a column of a type Spin does not convert comes back `unsupported`.
+//!
+//! Unlike Spin 4.0.0 to 4.0.2 (issue 3671), a `query` that yields no row
+//! answers an empty row set; the real-Spin suite (`tests/real_spin.rs`)
+//! covers the adapter on the buggy versions.
 //!
 //! A connection dropped inside a transaction (its instance trapped, say) is
 //! closed, which rolls the transaction back, instead of going back to the
@@ -23,7 +35,6 @@
 
 use bytes::BytesMut;
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use tokio_postgres::types::{to_sql_checked, IsNull, ToSql, Type};
 use tokio_postgres::{NoTls, Row, Statement};
@@ -44,10 +55,15 @@ use spin::postgres::postgres::{
 /// The port a `postgres://HOST` address means when it names none.
 const DEFAULT_PORT: u16 = 5432;
 
-/// One pool per address (connection string), shared by every instance.
+/// How many addresses keep a pool, as in Spin: the pool of the address used
+/// least recently is dropped (its idle connections closed) to make room.
+pub const POOL_CACHE: usize = 16;
+
+/// One pool per address (connection string), shared by every instance; at
+/// most [`POOL_CACHE`] of them, the most recently used last.
 pub struct Pools {
     max_size: usize,
-    by_address: Mutex<HashMap<String, Pool>>,
+    by_address: Mutex<Vec<(String, Pool)>>,
 }
 
 impl Pools {
@@ -57,11 +73,16 @@ impl Pools {
 
     fn pool(&self, address: &str) -> Result<Pool, Error> {
         let mut pools = self.by_address.lock().map_err(|_| Error::Other("the pool lock is poisoned".into()))?;
-        if let Some(pool) = pools.get(address) {
-            return Ok(pool.clone());
+        if let Some(at) = pools.iter().position(|(known, _)| known == address) {
+            let used = pools.remove(at);
+            let pool = used.1.clone();
+            pools.push(used);
+            return Ok(pool);
         }
         let config: tokio_postgres::Config = address.parse().map_err(|e| Error::ConnectionFailed(format!("{e}")))?;
-        let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        // `Clean`, as Spin does: a connection handed to the next component
+        // carries no session state (settings, advisory locks) of the last.
+        let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Clean });
         let pool = Pool::builder(manager)
             .max_size(self.max_size)
             .runtime(deadpool_postgres::Runtime::Tokio1)
@@ -69,8 +90,17 @@ impl Pools {
             .create_timeout(Some(std::time::Duration::from_secs(3)))
             .build()
             .map_err(|e| Error::ConnectionFailed(e.to_string()))?;
-        pools.insert(address.to_string(), pool.clone());
+        if pools.len() >= POOL_CACHE {
+            pools.remove(0);
+        }
+        pools.push((address.to_string(), pool.clone()));
         Ok(pool)
+    }
+
+    /// How many addresses have a pool now.
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.by_address.lock().map_or(0, |pools| pools.len())
     }
 }
 
@@ -113,17 +143,32 @@ impl AllowedHost {
     }
 }
 
-/// Refuses, as Spin does, an address whose hosts are not all allowed.
+/// Refuses, as Spin does, an address whose hosts are not all allowed, and
+/// (unlike Spin) one whose `hostaddr`s are not all allowed: tokio-postgres
+/// connects to the `i`th `hostaddr` when there is one, to the `i`th host
+/// otherwise, so every name and every IP address it may use is checked,
+/// each with the port it would use.
 fn ensure_allowed(allowed: &[AllowedHost], address: &str) -> Result<(), Error> {
     let config: tokio_postgres::Config = address.parse().map_err(|e| Error::ConnectionFailed(format!("{e}")))?;
     let ports = config.get_ports();
+    let port = |i: usize| ports.get(i).or(if ports.len() == 1 { ports.first() } else { None }).copied();
+    let mut targets = Vec::new();
     for (i, host) in config.get_hosts().iter().enumerate() {
         let tokio_postgres::config::Host::Tcp(host) = host else {
             return Err(Error::ConnectionFailed("Unix sockets are not supported on WebAssembly".into()));
         };
-        let port = ports.get(i).or(if ports.len() == 1 { ports.first() } else { None }).copied();
+        targets.push((host.clone(), port(i)));
+    }
+    for (i, ip) in config.get_hostaddrs().iter().enumerate() {
+        let ip = match ip {
+            std::net::IpAddr::V4(ip) => ip.to_string(),
+            std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+        };
+        targets.push((ip, port(i)));
+    }
+    for (host, port) in targets {
         let port_text = port.map(|p| format!(":{p}")).unwrap_or_default();
-        if !allowed.iter().any(|entry| entry.allows(host, port.unwrap_or(DEFAULT_PORT))) {
+        if !allowed.iter().any(|entry| entry.allows(&host, port.unwrap_or(DEFAULT_PORT))) {
             return Err(Error::ConnectionFailed(format!("address postgres://{host}{port_text} is not permitted")));
         }
     }
@@ -313,17 +358,16 @@ fn row_set(statement: &Statement, rows: &[Row]) -> Result<RowSet, Error> {
 fn data_type(ty: &Type) -> DbDataType {
     match *ty {
         Type::BOOL => DbDataType::Boolean,
-        Type::CHAR => DbDataType::Int8,
         Type::INT2 => DbDataType::Int16,
         Type::INT4 => DbDataType::Int32,
         Type::INT8 => DbDataType::Int64,
         Type::FLOAT4 => DbDataType::Floating32,
         Type::FLOAT8 => DbDataType::Floating64,
-        Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME => DbDataType::Str,
+        Type::TEXT | Type::VARCHAR | Type::BPCHAR => DbDataType::Str,
         Type::BYTEA => DbDataType::Binary,
         Type::INT4_ARRAY => DbDataType::ArrayInt32,
         Type::INT8_ARRAY => DbDataType::ArrayInt64,
-        Type::TEXT_ARRAY | Type::VARCHAR_ARRAY => DbDataType::ArrayStr,
+        Type::TEXT_ARRAY | Type::VARCHAR_ARRAY | Type::BPCHAR_ARRAY => DbDataType::ArrayStr,
         _ => DbDataType::Other(ty.name().to_string()),
     }
 }
@@ -335,20 +379,37 @@ fn value(row: &Row, i: usize) -> Result<DbValue, Error> {
     let ty = row.columns()[i].type_();
     let value = match *ty {
         Type::BOOL => get::<bool>(row, i)?.map(DbValue::Boolean),
-        Type::CHAR => get::<i8>(row, i)?.map(DbValue::Int8),
         Type::INT2 => get::<i16>(row, i)?.map(DbValue::Int16),
         Type::INT4 => get::<i32>(row, i)?.map(DbValue::Int32),
         Type::INT8 => get::<i64>(row, i)?.map(DbValue::Int64),
         Type::FLOAT4 => get::<f32>(row, i)?.map(DbValue::Floating32),
         Type::FLOAT8 => get::<f64>(row, i)?.map(DbValue::Floating64),
-        Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME => get::<String>(row, i)?.map(DbValue::Str),
+        Type::TEXT | Type::VARCHAR | Type::BPCHAR => get::<String>(row, i)?.map(DbValue::Str),
         Type::BYTEA => get::<Vec<u8>>(row, i)?.map(DbValue::Binary),
         Type::INT4_ARRAY => get::<Vec<Option<i32>>>(row, i)?.map(DbValue::ArrayInt32),
         Type::INT8_ARRAY => get::<Vec<Option<i64>>>(row, i)?.map(DbValue::ArrayInt64),
-        Type::TEXT_ARRAY | Type::VARCHAR_ARRAY => get::<Vec<Option<String>>>(row, i)?.map(DbValue::ArrayStr),
-        _ => Some(DbValue::Unsupported(Vec::new())),
+        Type::TEXT_ARRAY | Type::VARCHAR_ARRAY | Type::BPCHAR_ARRAY => {
+            get::<Vec<Option<String>>>(row, i)?.map(DbValue::ArrayStr)
+        }
+        // As Spin: `char`, `name`, `void`, `timestamptz` (Spin's `datetime`,
+        // which this host does not convert) and the rest come back as their
+        // raw bytes, NULL as NULL.
+        _ => get::<Raw>(row, i)?.map(|raw| DbValue::Unsupported(raw.0)),
     };
     Ok(value.unwrap_or(DbValue::DbNull))
+}
+
+/// A value of any type, as the server sent it.
+struct Raw(Vec<u8>);
+
+impl<'a> tokio_postgres::types::FromSql<'a> for Raw {
+    fn from_sql(_: &Type, raw: &'a [u8]) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+        Ok(Raw(raw.to_vec()))
+    }
+
+    fn accepts(_: &Type) -> bool {
+        true
+    }
 }
 
 fn query_failed(error: tokio_postgres::Error) -> Error {
@@ -383,6 +444,28 @@ mod tests {
         assert_eq!(refused, Error::ConnectionFailed("address postgres://127.0.0.1:5433 is not permitted".into()));
         assert!(check("postgres://u@elsewhere:5432/db").is_err());
         assert!(AllowedHost::parse_all(&["postgres://h:port".to_string()]).is_err());
+    }
+
+    #[test]
+    fn every_hostaddr_is_checked_as_well_as_every_host() {
+        let allowed = AllowedHost::parse_all(&["postgres://db.invalid:5432".to_string()]).unwrap();
+        let check = |address: &str| ensure_allowed(&allowed, address);
+        assert!(check("postgres://u@db.invalid:5432/x").is_ok());
+        let refused = check("postgres://u@db.invalid:5432/x?hostaddr=127.0.0.1").unwrap_err();
+        assert_eq!(refused, Error::ConnectionFailed("address postgres://127.0.0.1:5432 is not permitted".into()));
+        assert!(check("hostaddr=127.0.0.1 port=5432 user=u").is_err(), "a hostaddr alone");
+        assert!(check("host=db.invalid hostaddr=::1 port=5432 user=u").is_err());
+        let by_ip = AllowedHost::parse_all(&["postgres://127.0.0.1:5432".to_string()]).unwrap();
+        assert!(ensure_allowed(&by_ip, "hostaddr=127.0.0.1 port=5432 user=u").is_ok());
+    }
+
+    #[tokio::test]
+    async fn pools_are_kept_for_the_addresses_used_last_only() {
+        let pools = Pools::new(2);
+        for n in 0..POOL_CACHE + 5 {
+            pools.pool(&format!("postgres://u@127.0.0.1:{}/x", 10000 + n)).unwrap();
+        }
+        assert_eq!(pools.len(), POOL_CACHE);
     }
 
     #[test]

@@ -45,9 +45,7 @@ impl From<tokio_postgres::Error> for StoreError {
         match error.code() {
             // A post whose words overflow a tsvector (1 MiB): the input's
             // fault, not the store's.
-            Some(code) if *code == SqlState::PROGRAM_LIMIT_EXCEEDED => {
-                StoreError::Invalid("the post holds too many distinct words to index".into())
-            }
+            Some(code) if *code == SqlState::PROGRAM_LIMIT_EXCEEDED => StoreError::Invalid(sql::TOO_MANY_WORDS.into()),
             _ => StoreError::Unavailable(describe(&error)),
         }
     }
@@ -117,8 +115,11 @@ impl Postgres {
             )));
         }
         if done < sql::SCHEMA_VERSION {
-            for statement in sql::migration(done) {
-                tx.batch_execute(statement).await?;
+            for step in sql::migration(done) {
+                match step {
+                    sql::Step::Sql(statement) => tx.batch_execute(statement).await?,
+                    sql::Step::IndexEveryPost => index_every_post(&tx).await?,
+                }
             }
             let version = i32::try_from(sql::SCHEMA_VERSION).unwrap_or(i32::MAX);
             tx.execute(sql::RECORD_SCHEMA_VERSION, &[&version]).await?;
@@ -128,14 +129,14 @@ impl Postgres {
     }
 
     /// Runs one of the list statements (`$1` = id, `$2` = limit; the first
-    /// column the item's id), which answer no row for an unknown participant
-    /// and one row of NULLs for an empty list: the rows of the list.
+    /// column the participant's id, NULL when unknown, the second the item's
+    /// id, NULL in the one row of an empty list): the rows of the list.
     async fn list(&self, statement: &str, id: Id, limit: u32) -> StoreResult<Vec<Row>> {
         let mut rows = self.query(statement, &[&id, &i64::from(limit)]).await?;
-        if rows.is_empty() {
+        if rows.first().is_none_or(|row| row.get::<_, Option<Id>>(0).is_none()) {
             return Err(StoreError::unknown_participant(id));
         }
-        rows.retain(|row| row.get::<_, Option<Id>>(0).is_some());
+        rows.retain(|row| row.get::<_, Option<Id>>(1).is_some());
         Ok(rows)
     }
 
@@ -143,6 +144,28 @@ impl Postgres {
     async fn query(&self, statement: &str, params: &[&(dyn ToSql + Sync)]) -> StoreResult<Vec<Row>> {
         let client = self.pool.get().await?;
         query(&client, statement, params).await
+    }
+}
+
+/// Indexes every stored post anew, with the Rust words, a batch at a time.
+async fn index_every_post(client: &impl GenericClient) -> StoreResult<()> {
+    let mut last: Id = 0;
+    loop {
+        let rows = query(client, sql::POSTS_AFTER, &[&last, &sql::REINDEX_BATCH]).await?;
+        let Some(row) = rows.first() else { return Err(no_row(sql::POSTS_AFTER)) };
+        let (Some(ids), Some(subjects), Some(stories)) = (
+            row.get::<_, Option<Vec<Id>>>(0),
+            row.get::<_, Option<Vec<String>>>(1),
+            row.get::<_, Option<Vec<String>>>(2),
+        ) else {
+            return Ok(());
+        };
+        for ((id, subject), story) in ids.iter().zip(&subjects).zip(&stories) {
+            let document = search::document(subject, story);
+            sql::check_document(&document).map_err(StoreError::Invalid)?;
+            query(client, sql::INDEX_POST, &[id, &document]).await?;
+        }
+        last = ids.last().copied().unwrap_or(last);
     }
 }
 
@@ -155,17 +178,18 @@ async fn query(client: &impl GenericClient, statement: &str, params: &[&(dyn ToS
 impl Backend for Postgres {
     async fn get_participant(&self, id: Id) -> StoreResult<Participant> {
         let row = self.query(sql::PARTICIPANT_NAME, &[&id]).await?.pop();
-        row.map(|row| Participant { id, name: row.get(0) }).ok_or_else(|| StoreError::unknown_participant(id))
+        let name: Option<String> = row.and_then(|row| row.get(0));
+        name.map(|name| Participant { id, name }).ok_or_else(|| StoreError::unknown_participant(id))
     }
 
     async fn list_friends(&self, id: Id, limit: u32) -> StoreResult<Vec<Friendship>> {
         let rows = self.list(sql::LIST_FRIENDS, id, limit).await?;
-        Ok(rows.iter().map(|row| Friendship { id: row.get(0), from: id, to: row.get(1) }).collect())
+        Ok(rows.iter().map(|row| Friendship { id: row.get(1), from: id, to: row.get(2) }).collect())
     }
 
     async fn list_outbound(&self, id: Id, limit: u32) -> StoreResult<Vec<Post>> {
         let rows = self.list(sql::LIST_OUTBOUND, id, limit).await?;
-        let post = |row: &Row| Post { author: id, occurred: row.get(1), subject: row.get(2), story: row.get(3) };
+        let post = |row: &Row| Post { author: id, occurred: row.get(2), subject: row.get(3), story: row.get(4) };
         Ok(rows.iter().map(post).collect())
     }
 
@@ -173,7 +197,7 @@ impl Backend for Postgres {
         let rows = self.list(sql::LIST_INBOUND, id, limit).await?;
         let item = |row: &Row| FeedItem {
             reader: id,
-            post: Post { author: row.get(1), occurred: row.get(2), subject: row.get(3), story: row.get(4) },
+            post: Post { author: row.get(2), occurred: row.get(3), subject: row.get(4), story: row.get(5) },
         };
         Ok(rows.iter().map(item).collect())
     }
@@ -191,15 +215,17 @@ impl Backend for Postgres {
         }
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
-        let existing: Vec<Id> =
-            query(&tx, sql::EXISTING_PARTICIPANTS, &[&a, &b]).await?.iter().map(|row| row.get(0)).collect();
-        if let Some(missing) = [a, b].into_iter().find(|id| !existing.contains(id)) {
+        let rows = query(&tx, sql::EXISTING_PARTICIPANTS, &[&a, &b]).await?;
+        let row = rows.first().ok_or_else(|| no_row(sql::EXISTING_PARTICIPANTS))?;
+        if let Some((missing, _)) =
+            [(a, row.get::<_, bool>(0)), (b, row.get(1))].into_iter().find(|(_, exists)| !exists)
+        {
             return Err(StoreError::unknown_participant(missing));
         }
         let (low, high) = (a.min(b), a.max(b));
         query(&tx, sql::INSERT_FRIENDSHIP, &[&low, &high]).await?;
         let rows = query(&tx, sql::FRIENDSHIP_ID, &[&low, &high]).await?;
-        let id = rows.first().map(|row| row.get(0)).ok_or_else(|| no_row(sql::FRIENDSHIP_ID))?;
+        let id = rows.first().and_then(|row| row.get(0)).ok_or_else(|| no_row(sql::FRIENDSHIP_ID))?;
         tx.commit().await?;
         Ok(Friendship { id, from: a, to: b })
     }
@@ -207,10 +233,12 @@ impl Backend for Postgres {
     async fn publish(&self, post: Post) -> StoreResult<Post> {
         check_post(&post)?;
         let document = search::document(&post.subject, &post.story);
+        sql::check_document(&document).map_err(StoreError::Invalid)?;
         let params: [&(dyn ToSql + Sync); 5] = [&post.author, &post.occurred, &post.subject, &post.story, &document];
-        match self.query(sql::PUBLISH, &params).await?.is_empty() {
-            true => Err(StoreError::unknown_participant(post.author)),
-            false => Ok(post),
+        let stored: i64 = self.query(sql::PUBLISH, &params).await?.first().map_or(0, |row| row.get(0));
+        match stored {
+            0 => Err(StoreError::unknown_participant(post.author)),
+            _ => Ok(post),
         }
     }
 
@@ -220,7 +248,7 @@ impl Backend for Postgres {
             return Ok(Vec::new());
         }
         let rows = self.query(sql::SEARCH, &[&distinct, &i64::from(limit)]).await?;
-        Ok(rows.iter().map(|row| row.get(0)).collect())
+        rows.first().map(|row| row.get(0)).ok_or_else(|| no_row(sql::SEARCH))
     }
 
     async fn ping(&self) -> StoreResult<()> {

@@ -8,6 +8,7 @@
 pub mod in_process;
 pub mod openapi;
 pub mod postgres;
+pub mod real_spin;
 pub mod script;
 
 use serde_json::Value;

@@ -15,9 +15,11 @@
 // copied: this binary is apart only because it needs a Spin CLI.
 #[path = "e2e/common/mod.rs"]
 mod common;
+#[path = "e2e/api/cases.rs"]
+mod cases;
+/// Where the cases' macro finds them, as in the e2e binary.
 mod api {
-    #[path = "../e2e/api/cases.rs"]
-    pub mod cases;
+    pub(crate) use super::cases;
 }
 
 use common::real_spin::{spin_up, spin_up_in, sqlite_file, stderr_of};
@@ -38,7 +40,7 @@ fn server_address() -> String {
 
 /// The contract's cases on `spin up -f spin.toml`.
 mod sqlite {
-    use super::common;
+    use super::{common, Host};
 
     fn start() -> Host {
         common::real_spin::spin_up("spin.toml", &[])
@@ -50,7 +52,7 @@ mod sqlite {
 /// The contract's cases on `spin up -f spin-postgres.toml`, each on a new
 /// database of one server.
 mod postgres {
-    use super::common;
+    use super::{common, Host};
 
     fn start() -> Host {
         super::spin_on_postgres(&common::postgres::shared().new_database(), &super::server_address())

@@ -6,7 +6,7 @@
 //! runs them against `spin up` too, so they hold only what the functions
 //! answer, not what our host adds (its `/openapi.yaml`, tested in `wasm`).
 
-use crate::common::{self, Host};
+use crate::common::Host;
 use serde_json::json;
 
 pub fn participants_are_created_and_read(host: &Host) {

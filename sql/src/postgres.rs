@@ -12,21 +12,22 @@
 //! text `text`, a search's keywords one `text[]`.
 
 /// The schema, one migration per entry. Version `n` has run the first `n`.
-pub const MIGRATIONS: &[&[&str]] = &[&[
-    "CREATE TABLE participant (
+pub const MIGRATIONS: &[&[&str]] = &[
+    &[
+        "CREATE TABLE participant (
         id   int8 GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
         name text NOT NULL
     )",
-    // One row per friendship, stored with low < high; read from either side.
-    "CREATE TABLE friendship (
+        // One row per friendship, stored with low < high; read from either side.
+        "CREATE TABLE friendship (
         id   int8 GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
         low  int8 NOT NULL REFERENCES participant(id),
         high int8 NOT NULL REFERENCES participant(id),
         UNIQUE (low, high),
         CHECK (low < high)
     )",
-    "CREATE INDEX friendship_by_high ON friendship(high)",
-    "CREATE TABLE post (
+        "CREATE INDEX friendship_by_high ON friendship(high)",
+        "CREATE TABLE post (
         id       int8 GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
         author   int8 NOT NULL REFERENCES participant(id),
         occurred text NOT NULL,
@@ -34,19 +35,31 @@ pub const MIGRATIONS: &[&[&str]] = &[&[
         story    text NOT NULL,
         words    tsvector NOT NULL
     )",
-    "CREATE INDEX post_by_author ON post(author, id)",
-    // Without fastupdate: every insert updates the index at once, instead of
-    // queueing to a pending list that each search must scan. Measured in the
-    // classic mix (32 users): search 383 -> 1,923/s, create_post 678 ->
-    // 1,000/s, create_post p99 254 -> 72 ms.
-    "CREATE INDEX post_words ON post USING gin (words) WITH (fastupdate = off)",
-    "CREATE TABLE inbound (
+        "CREATE INDEX post_by_author ON post(author, id)",
+        // Without fastupdate: every insert updates the index at once, instead of
+        // queueing to a pending list that each search must scan. Measured in the
+        // classic mix (32 users): search 383 -> 1,923/s, create_post 678 ->
+        // 1,000/s, create_post p99 254 -> 72 ms.
+        "CREATE INDEX post_words ON post USING gin (words) WITH (fastupdate = off)",
+        "CREATE TABLE inbound (
         id     int8 GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
         reader int8 NOT NULL REFERENCES participant(id),
         post   int8 NOT NULL REFERENCES post(id)
     )",
-    "CREATE INDEX inbound_by_reader ON inbound(reader, id)",
-]];
+        "CREATE INDEX inbound_by_reader ON inbound(reader, id)",
+    ],
+    &[
+        // Version 2: paging. The key of the lists' cursors (`crate::cursor`):
+        // one row of 32 bytes from PostgreSQL's strong random source, shared
+        // by every host and adapter on this database; and a friends list read
+        // by seeks on both sides.
+        "CREATE TABLE cursor_key (key bytea NOT NULL)",
+        "INSERT INTO cursor_key (key) SELECT sha256((gen_random_uuid()::text || gen_random_uuid()::text)::bytea)",
+        "CREATE INDEX friendship_by_low ON friendship(low, id)",
+        "DROP INDEX friendship_by_high",
+        "CREATE INDEX friendship_by_high ON friendship(high, id)",
+    ],
+];
 
 /// How many migrations the current schema has.
 pub const SCHEMA_VERSION: usize = MIGRATIONS.len();
@@ -77,16 +90,23 @@ pub const EXISTING_PARTICIPANTS: &str = "SELECT id FROM participant WHERE id = $
 pub const INSERT_PARTICIPANT: &str = "INSERT INTO participant (name) VALUES ($1) RETURNING id";
 
 // The lists: one statement each, so one round trip and one snapshot that
-// both tells whether the participant exists and reads its list. The first
-// column is the item's own id. No row: unknown participant; one row of
-// NULLs: an empty list.
+// reads the cursor key (`crate::cursor`), tells whether the participant
+// exists and reads a page of its list. `$1` = the participant, `$2` = how
+// many rows, `$3` = the id to seek below. The columns: the key, the
+// participant's id (NULL: unknown), then the item's own id and its fields.
+// Always at least one row (the key's): a row with a NULL item is an empty
+// list. (Spin's PostgreSQL interface must never be asked for zero rows:
+// Spin issue 3671.)
 
-/// `$1` = id, `$2` = limit → `id`, the friend's id; newest first.
-pub const LIST_FRIENDS: &str = "SELECT f.id, CASE WHEN f.low = $1 THEN f.high ELSE f.low END
-     FROM participant p LEFT JOIN LATERAL (
-         SELECT id, low, high FROM friendship WHERE low = $1 OR high = $1 ORDER BY id DESC LIMIT $2
+/// → key, participant, `id`, the friend's id. A seek on each side, merged.
+pub const LIST_FRIENDS: &str = "SELECT k.key, p.id, f.id, f.other
+     FROM cursor_key k LEFT JOIN participant p ON p.id = $1 LEFT JOIN LATERAL (
+         (SELECT id, high AS other FROM friendship WHERE low = $1 AND id < $3 ORDER BY id DESC LIMIT $2)
+         UNION ALL
+         (SELECT id, low AS other FROM friendship WHERE high = $1 AND id < $3 ORDER BY id DESC LIMIT $2)
+         ORDER BY id DESC LIMIT $2
      ) f ON true
-     WHERE p.id = $1 ORDER BY f.id DESC";
+     ORDER BY f.id DESC";
 /// `$1` = low, `$2` = high: stores the friendship unless it exists. Waits
 /// for a concurrent insert of the same pair to end, so that
 /// [`FRIENDSHIP_ID`], run next, finds the row either way.
@@ -94,20 +114,20 @@ pub const INSERT_FRIENDSHIP: &str = "INSERT INTO friendship (low, high) VALUES (
 /// `$1` = low, `$2` = high → the friendship's `id`.
 pub const FRIENDSHIP_ID: &str = "SELECT id FROM friendship WHERE low = $1 AND high = $2";
 
-/// `$1` = author, `$2` = limit → `id`, `occurred`, `subject`, `story`; newest first.
-pub const LIST_OUTBOUND: &str = "SELECT o.id, o.occurred, o.subject, o.story
-     FROM participant p LEFT JOIN LATERAL (
-         SELECT id, occurred, subject, story FROM post WHERE author = $1 ORDER BY id DESC LIMIT $2
+/// → key, participant, `id`, `occurred`, `subject`, `story`.
+pub const LIST_OUTBOUND: &str = "SELECT k.key, p.id, o.id, o.occurred, o.subject, o.story
+     FROM cursor_key k LEFT JOIN participant p ON p.id = $1 LEFT JOIN LATERAL (
+         SELECT id, occurred, subject, story FROM post WHERE author = $1 AND id < $3 ORDER BY id DESC LIMIT $2
      ) o ON true
-     WHERE p.id = $1 ORDER BY o.id DESC";
-/// `$1` = reader, `$2` = limit → `id`, `author`, `occurred`, `subject`, `story`; newest first.
-pub const LIST_INBOUND: &str = "SELECT i.id, i.author, i.occurred, i.subject, i.story
-     FROM participant p LEFT JOIN LATERAL (
+     ORDER BY o.id DESC";
+/// → key, participant, `id`, `author`, `occurred`, `subject`, `story`.
+pub const LIST_INBOUND: &str = "SELECT k.key, p.id, i.id, i.author, i.occurred, i.subject, i.story
+     FROM cursor_key k LEFT JOIN participant p ON p.id = $1 LEFT JOIN LATERAL (
          SELECT i.id, q.author, q.occurred, q.subject, q.story
          FROM inbound i JOIN post q ON q.id = i.post
-         WHERE i.reader = $1 ORDER BY i.id DESC LIMIT $2
+         WHERE i.reader = $1 AND i.id < $3 ORDER BY i.id DESC LIMIT $2
      ) i ON true
-     WHERE p.id = $1 ORDER BY i.id DESC";
+     ORDER BY i.id DESC";
 
 /// The whole publish in one statement, so one transaction and one round
 /// trip: `$1` author, `$2` occurred, `$3` subject, `$4` story, `$5` the
@@ -155,7 +175,13 @@ mod tests {
 
     #[test]
     fn every_statement_is_a_single_statement() {
-        let all = MIGRATIONS.iter().flat_map(|m| m.iter()).chain([&PUBLISH, &SEARCH, &LIST_INBOUND]);
+        let all = MIGRATIONS.iter().flat_map(|m| m.iter()).chain([
+            &PUBLISH,
+            &SEARCH,
+            &LIST_FRIENDS,
+            &LIST_OUTBOUND,
+            &LIST_INBOUND,
+        ]);
         for statement in all {
             assert!(!statement.contains(';'), "{statement}");
         }

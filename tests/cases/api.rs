@@ -338,3 +338,215 @@ fn the_openapi_document_is_served() {
     let text = response.text().unwrap();
     assert_eq!(text, std::fs::read_to_string(common::repo_root().join("openapi.yaml")).unwrap());
 }
+
+/// The URL of an answer's `Link: <...>; rel="next"`, if it has one.
+fn next_page(answer: &common::Answer) -> Option<String> {
+    let links: Vec<&str> = answer.headers.get_all("link").iter().map(|v| v.to_str().unwrap()).collect();
+    assert!(links.len() <= 1, "one Link header at most: {links:?}");
+    let link = links.first()?;
+    let url = link.strip_prefix('<').and_then(|rest| rest.strip_suffix(r#">; rel="next""#));
+    Some(url.unwrap_or_else(|| panic!("not an RFC 8288 next link: {link:?}")).to_string())
+}
+
+/// Every page of the list at `path` in pages of `limit`, from the first,
+/// following each page's next link: the pages' URLs and items. Checks each
+/// link: the request's own path, its limit, and a cursor.
+fn walk(host: &Host, path: &str, limit: usize) -> Vec<(String, Vec<serde_json::Value>)> {
+    let mut pages = Vec::new();
+    let mut url = Some(format!("{path}?limit={limit}"));
+    while let Some(here) = url {
+        let answer = host.get(&here);
+        assert_eq!(answer.status, 200, "{here}: {answer:?}");
+        let items = answer.json.as_array().unwrap().clone();
+        assert!(items.len() <= limit, "{here}: {} items", items.len());
+        url = next_page(&answer);
+        if let Some(next) = &url {
+            assert!(!items.is_empty(), "{here}: an empty page with a next link");
+            let cursor = next.strip_prefix(&format!("{path}?limit={limit}&before=")).unwrap_or_else(|| {
+                panic!("{here}: the next link {next:?} is not this path with its limit and a cursor")
+            });
+            assert!(!cursor.is_empty() && !cursor.contains('&'), "{next}");
+        }
+        pages.push((here, items));
+        assert!(pages.len() <= 5_000, "{path}: a walk that does not end");
+    }
+    pages
+}
+
+/// The items of every page of a walk, in order.
+fn walked(host: &Host, path: &str, limit: usize) -> Vec<serde_json::Value> {
+    walk(host, path, limit).into_iter().flat_map(|(_, items)| items).collect()
+}
+
+/// `posts` posts from `author`, by 10 writers at once, each writer's in
+/// order: subject `w{writer}`, story `{n}`, the writer's nth.
+fn publish_many(host: &Host, author: i64, posts: usize) {
+    let writers = 10;
+    std::thread::scope(|scope| {
+        for writer in 0..writers {
+            scope.spawn(move || {
+                for n in (writer..posts).step_by(writers) {
+                    let answer = host.publish(author, &format!("w{writer}"), &n.to_string());
+                    assert_eq!(answer.status, 200, "{answer:?}");
+                }
+            });
+        }
+    });
+}
+
+#[test]
+fn a_2500_item_feed_pages_through_every_item_in_pages_of_100_7_and_1000() {
+    let host = start();
+    let (author, reader) = (host.participant("author"), host.participant("reader"));
+    host.befriend(author, reader);
+    let total = 2_500;
+    publish_many(&host, author, total);
+    for path in [format!("/participant/{author}/outbound"), format!("/participant/{reader}/inbound")] {
+        let by_100 = walked(&host, &path, 100);
+        assert_eq!(by_100.len(), total, "{path}: every item, once");
+        // Newest first: each writer's posts, which it made one after another,
+        // come in the reverse of its order; and every post is there once.
+        let mut seen = std::collections::HashSet::new();
+        let mut last_of_writer = std::collections::HashMap::new();
+        for item in &by_100 {
+            let n: usize = item["story"].as_str().unwrap().parse().unwrap();
+            assert!(seen.insert(n), "{path}: post {n} twice");
+            if let Some(newer) = last_of_writer.insert(item["subject"].clone(), n) {
+                assert!(n < newer, "{path}: post {n} after {newer} of the same writer");
+            }
+        }
+        assert_eq!(seen.len(), total, "{path}: no gaps");
+        // The first page is the classic answer, and every page size walks
+        // the same list.
+        assert_eq!(by_100[..1000], host.get(&format!("{path}?limit=1000")).json.as_array().unwrap()[..], "{path}");
+        assert_eq!(walked(&host, &path, 1000), by_100, "{path}: pages of 1000");
+        assert_eq!(walked(&host, &path, 7), by_100, "{path}: pages of 7");
+    }
+}
+
+#[test]
+fn a_friends_list_pages_through_every_friendship_from_either_side() {
+    let host = start();
+    // Friendships are stored low id first: the hub is the high side of the
+    // first ten and the low side of the next ten.
+    let before: Vec<i64> = (0..10).map(|i| host.participant(&format!("b{i}"))).collect();
+    let hub = host.participant("hub");
+    let after: Vec<i64> = (0..10).map(|i| host.participant(&format!("a{i}"))).collect();
+    let mut order = Vec::new();
+    for (early, late) in before.iter().zip(&after) {
+        for (a, b) in [(hub, *late), (*early, hub)] {
+            assert_eq!(host.befriend(a, b).status, 200);
+            order.push(if a == hub { b } else { a });
+        }
+    }
+    let expected: Vec<String> = order.iter().rev().map(|id| format!("/participant/{id}")).collect();
+    let path = format!("/participant/{hub}/friends");
+    for limit in [1, 7, 100] {
+        let friends: Vec<String> =
+            walked(&host, &path, limit).iter().map(|f| f["to"].as_str().unwrap().to_string()).collect();
+        assert_eq!(friends, expected, "pages of {limit}");
+    }
+}
+
+#[test]
+fn pages_hold_still_while_posts_go_on() {
+    let host = start();
+    let (author, reader) = (host.participant("author"), host.participant("reader"));
+    host.befriend(author, reader);
+    for n in 0..40 {
+        assert_eq!(host.publish(author, "old", &n.to_string()).status, 200);
+    }
+    let mut fresh = 0;
+    for path in [format!("/participant/{reader}/inbound"), format!("/participant/{author}/outbound")] {
+        let before_walk = host.get(&format!("{path}?limit=1000")).json;
+        // A post between every two pages.
+        let (mut pages, mut url) = (Vec::new(), Some(format!("{path}?limit=7")));
+        while let Some(here) = url {
+            let answer = host.get(&here);
+            assert_eq!(answer.status, 200, "{here}");
+            url = next_page(&answer);
+            pages.push((here, answer.json));
+            assert_eq!(host.publish(author, "new", &fresh.to_string()).status, 200);
+            fresh += 1;
+        }
+        let concatenated: Vec<_> = pages.iter().flat_map(|(_, page)| page.as_array().unwrap().clone()).collect();
+        assert_eq!(concatenated, before_walk.as_array().unwrap()[..], "{path}: no item twice, none missing");
+        // Every page reached by a cursor reads the same again.
+        for (url, page) in &pages[1..] {
+            assert_eq!(&host.get(url).json, page, "{url} changed under the posts");
+        }
+        // A fresh read starts with the new posts, newest first.
+        let top = host.get(&format!("{path}?limit=3")).json;
+        let stories: Vec<String> = (1..=3).map(|back| (fresh - back).to_string()).collect();
+        assert_eq!(top.as_array().unwrap().iter().map(|p| p["story"].as_str().unwrap()).collect::<Vec<_>>(), stories);
+    }
+}
+
+#[test]
+fn a_cursor_not_given_out_by_the_list_itself_is_a_400() {
+    let host = start();
+    let (a, b, c) = (host.participant("a"), host.participant("b"), host.participant("c"));
+    host.befriend(a, b);
+    host.befriend(a, c);
+    for n in 0..3 {
+        host.publish(a, "s", &n.to_string());
+    }
+    let cursor = |path: String| {
+        let next = next_page(&host.get(&format!("{path}?limit=1"))).expect("a next page");
+        next.split_once("before=").unwrap().1.to_string()
+    };
+    let b_inbound = format!("/participant/{b}/inbound");
+    let own = cursor(b_inbound.clone());
+    let foreign = [
+        ("c's inbound", cursor(format!("/participant/{c}/inbound"))),
+        ("a's outbound", cursor(format!("/participant/{a}/outbound"))),
+        ("a's friends", cursor(format!("/participant/{a}/friends"))),
+    ];
+    let mut flipped = own.clone().into_bytes();
+    flipped[own.len() / 2] = if flipped[own.len() / 2] == b'A' { b'B' } else { b'A' };
+    let tampered = [
+        ("cut short", own[..own.len() - 1].to_string()),
+        ("lengthened", format!("{own}A")),
+        ("one character changed", String::from_utf8(flipped).unwrap()),
+        ("empty", String::new()),
+        ("an offset", "1".into()),
+        ("a negative", "-1".into()),
+        ("made up", "AQAAAAAAAAABAAAAAAAAAAAAAAAAAAAAAA".into()),
+        ("not base64", "%00%FF%22'".into()),
+        ("long", "A".repeat(4000)),
+    ];
+    assert_eq!(host.get(&format!("{b_inbound}?limit=1&before={own}")).status, 200);
+    for (what, bad) in foreign.iter().chain(&tampered) {
+        let answer = host.get(&format!("{b_inbound}?limit=1&before={bad}"));
+        assert_eq!(answer.status, 400, "{what}: {answer:?}");
+        assert!(answer.json["error"].as_str().is_some_and(|e| !e.is_empty()), "{what}");
+    }
+    // The same refusal on every list.
+    for path in [format!("/participant/{a}/outbound"), format!("/participant/{a}/friends")] {
+        assert_eq!(host.get(&format!("{path}?before={own}")).status, 400, "{path}");
+    }
+}
+
+#[test]
+fn the_last_page_and_an_empty_list_have_no_next_link() {
+    let host = start();
+    let (a, b, loner) = (host.participant("a"), host.participant("b"), host.participant("loner"));
+    host.befriend(a, b);
+    for n in 0..3 {
+        host.publish(a, "s", &n.to_string());
+    }
+    for path in ["outbound", "inbound", "friends"] {
+        let empty = host.get(&format!("/participant/{loner}/{path}"));
+        assert_eq!((empty.status, &empty.json), (200, &json!([])), "{path}");
+        assert_eq!(next_page(&empty), None, "{path}");
+    }
+    for path in [format!("/participant/{a}/outbound"), format!("/participant/{b}/inbound")] {
+        assert_eq!(next_page(&host.get(&format!("{path}?limit=3"))), None, "{path}: exactly full is the end");
+        assert_eq!(next_page(&host.get(&path)), None, "{path}");
+        let first = host.get(&format!("{path}?limit=2"));
+        let second = host.get(&next_page(&first).expect("a second page"));
+        assert_eq!(second.json.as_array().unwrap().len(), 1, "{path}");
+        assert_eq!(next_page(&second), None, "{path}: the last page");
+    }
+    assert_eq!(next_page(&host.get("/outbound?keywords=s&limit=1")), None, "search does not page");
+}

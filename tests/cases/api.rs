@@ -349,9 +349,15 @@ fn next_page(answer: &common::Answer) -> Option<String> {
 }
 
 /// Every page of the list at `path` in pages of `limit`, from the first,
-/// following each page's next link: the pages' URLs and items. Checks each
+/// following each page's next link, calling `between(n)` after the nth page
+/// (from 0) when another follows: the pages' URLs and items. Checks each
 /// link: the request's own path, its limit, and a cursor.
-fn walk(host: &Host, path: &str, limit: usize) -> Vec<(String, Vec<serde_json::Value>)> {
+fn walk_with(
+    host: &Host,
+    path: &str,
+    limit: usize,
+    mut between: impl FnMut(usize),
+) -> Vec<(String, Vec<serde_json::Value>)> {
     let mut pages = Vec::new();
     let mut url = Some(format!("{path}?limit={limit}"));
     while let Some(here) = url {
@@ -366,6 +372,7 @@ fn walk(host: &Host, path: &str, limit: usize) -> Vec<(String, Vec<serde_json::V
                 panic!("{here}: the next link {next:?} is not this path with its limit and a cursor")
             });
             assert!(!cursor.is_empty() && !cursor.contains('&'), "{next}");
+            between(pages.len());
         }
         pages.push((here, items));
         assert!(pages.len() <= 5_000, "{path}: a walk that does not end");
@@ -373,9 +380,10 @@ fn walk(host: &Host, path: &str, limit: usize) -> Vec<(String, Vec<serde_json::V
     pages
 }
 
-/// The items of every page of a walk, in order.
-fn walked(host: &Host, path: &str, limit: usize) -> Vec<serde_json::Value> {
-    walk(host, path, limit).into_iter().flat_map(|(_, items)| items).collect()
+/// The items of every page of a walk, in order, with `between` called
+/// between pages as [`walk_with`] does.
+fn walked(host: &Host, path: &str, limit: usize, between: impl FnMut(usize)) -> Vec<serde_json::Value> {
+    walk_with(host, path, limit, between).into_iter().flat_map(|(_, items)| items).collect()
 }
 
 /// `posts` posts from `author`, by 10 writers at once, each writer's in
@@ -401,27 +409,51 @@ fn a_2500_item_feed_pages_through_every_item_in_pages_of_100_7_and_1000() {
     host.befriend(author, reader);
     let total = 2_500;
     publish_many(&host, author, total);
+    let mut late = 0;
     for path in [format!("/participant/{author}/outbound"), format!("/participant/{reader}/inbound")] {
-        let by_100 = walked(&host, &path, 100);
-        assert_eq!(by_100.len(), total, "{path}: every item, once");
-        // Newest first: each writer's posts, which it made one after another,
-        // come in the reverse of its order; and every post is there once.
-        let mut seen = std::collections::HashSet::new();
-        let mut last_of_writer = std::collections::HashMap::new();
-        for item in &by_100 {
-            let n: usize = item["story"].as_str().unwrap().parse().unwrap();
-            assert!(seen.insert(n), "{path}: post {n} twice");
-            if let Some(newer) = last_of_writer.insert(item["subject"].clone(), n) {
-                assert!(n < newer, "{path}: post {n} after {newer} of the same writer");
+        let classic = host.get(&format!("{path}?limit=1000")).json;
+        let mut first_walk: Option<Vec<serde_json::Value>> = None;
+        for limit in [100, 1000, 7] {
+            // A late post after every tenth page: newer than the walk, it
+            // shows up only at the top of the walks after it.
+            let late_before = late;
+            let items = walked(&host, &path, limit, |page| {
+                if page % 10 == 0 {
+                    assert_eq!(host.publish(author, "late", &late.to_string()).status, 200);
+                    late += 1;
+                }
+            });
+            let (newer, walked) = items.split_at(late_before);
+            assert!(newer.iter().all(|item| item["subject"] == "late"), "{path}: pages of {limit}");
+            let walked = walked.to_vec();
+            match &first_walk {
+                Some(first) => assert_eq!(&walked, first, "{path}: pages of {limit} walk the same list"),
+                None => {
+                    check_newest_first(&path, &walked, total);
+                    assert_eq!(items[..1000], classic.as_array().unwrap()[..], "{path}: its first 1000 as one page");
+                    first_walk = Some(walked);
+                }
             }
         }
-        assert_eq!(seen.len(), total, "{path}: no gaps");
-        // The first page is the classic answer, and every page size walks
-        // the same list.
-        assert_eq!(by_100[..1000], host.get(&format!("{path}?limit=1000")).json.as_array().unwrap()[..], "{path}");
-        assert_eq!(walked(&host, &path, 1000), by_100, "{path}: pages of 1000");
-        assert_eq!(walked(&host, &path, 7), by_100, "{path}: pages of 7");
     }
+}
+
+/// Every one of `total` posts of [`publish_many`] once (no late post among
+/// them), each writer's, which it made one after another, in the reverse
+/// of its order.
+fn check_newest_first(path: &str, items: &[serde_json::Value], total: usize) {
+    assert_eq!(items.len(), total, "{path}: every item, once");
+    let mut seen = std::collections::HashSet::new();
+    let mut last_of_writer = std::collections::HashMap::new();
+    for item in items {
+        assert_ne!(item["subject"], "late", "{path}");
+        let n: usize = item["story"].as_str().unwrap().parse().unwrap();
+        assert!(seen.insert(n), "{path}: post {n} twice");
+        if let Some(newer) = last_of_writer.insert(item["subject"].clone(), n) {
+            assert!(n < newer, "{path}: post {n} after {newer} of the same writer");
+        }
+    }
+    assert_eq!(seen.len(), total, "{path}: no gaps");
 }
 
 #[test]
@@ -439,11 +471,17 @@ fn a_friends_list_pages_through_every_friendship_from_either_side() {
             order.push(if a == hub { b } else { a });
         }
     }
-    let expected: Vec<String> = order.iter().rev().map(|id| format!("/participant/{id}")).collect();
+    let links = |ids: &[i64]| ids.iter().rev().map(|id| format!("/participant/{id}")).collect::<Vec<_>>();
     let path = format!("/participant/{hub}/friends");
     for limit in [1, 7, 100] {
-        let friends: Vec<String> =
-            walked(&host, &path, limit).iter().map(|f| f["to"].as_str().unwrap().to_string()).collect();
+        // A new friend between every two pages: newer than the walk.
+        let expected = links(&order);
+        let friends = walked(&host, &path, limit, |_| {
+            let new = host.participant("new");
+            assert_eq!(host.befriend(new, hub).status, 200);
+            order.push(new);
+        });
+        let friends: Vec<String> = friends.iter().map(|f| f["to"].as_str().unwrap().to_string()).collect();
         assert_eq!(friends, expected, "pages of {limit}");
     }
 }
@@ -540,12 +578,19 @@ fn the_last_page_and_an_empty_list_have_no_next_link() {
         assert_eq!((empty.status, &empty.json), (200, &json!([])), "{path}");
         assert_eq!(next_page(&empty), None, "{path}");
     }
-    for path in [format!("/participant/{a}/outbound"), format!("/participant/{b}/inbound")] {
+    let paths = [format!("/participant/{a}/outbound"), format!("/participant/{b}/inbound")];
+    for path in &paths {
         assert_eq!(next_page(&host.get(&format!("{path}?limit=3"))), None, "{path}: exactly full is the end");
-        assert_eq!(next_page(&host.get(&path)), None, "{path}");
-        let first = host.get(&format!("{path}?limit=2"));
+        assert_eq!(next_page(&host.get(path)), None, "{path}");
+    }
+    for path in &paths {
+        let all = host.get(&format!("{path}?limit=1000")).json.as_array().unwrap().clone();
+        let first = host.get(&format!("{path}?limit={}", all.len() - 1));
+        // A post in between is newer than the walk: the last page is still
+        // the oldest post alone.
+        host.publish(a, "s", "newer");
         let second = host.get(&next_page(&first).expect("a second page"));
-        assert_eq!(second.json.as_array().unwrap().len(), 1, "{path}");
+        assert_eq!(second.json, json!([all.last().unwrap()]), "{path}");
         assert_eq!(next_page(&second), None, "{path}: the last page");
     }
     assert_eq!(next_page(&host.get("/outbound?keywords=s&limit=1")), None, "search does not page");

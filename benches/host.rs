@@ -107,13 +107,13 @@ fn in_process(c: &mut Criterion) {
         b.to_async(&runtime).iter(|| async { store().get_participant(1).await.unwrap() })
     });
     group.bench_function("list_friends", |b| {
-        b.to_async(&runtime).iter(|| async { store().list_friends(1, 100).await.unwrap() })
+        b.to_async(&runtime).iter(|| async { store().list_friends(1, 100, None).await.unwrap() })
     });
     group.bench_function("list_outbound", |b| {
-        b.to_async(&runtime).iter(|| async { store().list_outbound(1, 10).await.unwrap() })
+        b.to_async(&runtime).iter(|| async { store().list_outbound(1, 10, None).await.unwrap() })
     });
     group.bench_function("list_inbound", |b| {
-        b.to_async(&runtime).iter(|| async { store().list_inbound(2, 10).await.unwrap() })
+        b.to_async(&runtime).iter(|| async { store().list_inbound(2, 10, None).await.unwrap() })
     });
     group.bench_function("find_posters", |b| {
         b.to_async(&runtime)

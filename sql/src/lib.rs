@@ -6,12 +6,17 @@
 //!   Spin SQLite adapter (`adapters/spin-sqlite/`, over Spin's SQLite);
 //! - [`postgres`]: the PostgreSQL schema, run by the host's PostgreSQL
 //!   backend (`runtime-host/src/store/postgres.rs`);
+//! - [`cursor`]: the lists' paging cursors, made and checked alike by every
+//!   backend and adapter;
 //! - [`search`]: how text becomes words and keywords become a search, in
 //!   Rust, so that every backend finds the same posters in the same order;
 //! - the rules and messages every backend answers alike (below).
 //!
-//! Depends on nothing: it is plain data and pure functions.
+//! Depends on no other part of newsfeed: it is plain data and pure
+//! functions (the cursors' HMAC and base64 come from RustCrypto's `hmac` and
+//! `sha2` and from `base64`).
 
+pub mod cursor;
 pub mod postgres;
 pub mod search;
 pub mod sqlite;

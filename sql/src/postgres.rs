@@ -61,6 +61,17 @@ pub const MIGRATIONS: &[&[&str]] = &[
     // instead of parsed again by `to_tsvector('simple', ...)`; every post
     // stored before is indexed anew ([`REINDEX_AFTER`]).
     &["COMMENT ON COLUMN post.words IS 'array_to_tsvector of the Rust words (newsfeed_sql::search::document)'"],
+    &[
+        // Version 3: paging. The key of the lists' cursors (`crate::cursor`):
+        // one row of 32 bytes from PostgreSQL's strong random source, shared
+        // by every host and adapter on this database; and a friends list read
+        // by seeks on both sides.
+        "CREATE TABLE cursor_key (key bytea NOT NULL)",
+        "INSERT INTO cursor_key (key) SELECT sha256((gen_random_uuid()::text || gen_random_uuid()::text)::bytea)",
+        "CREATE INDEX friendship_by_low ON friendship(low, id)",
+        "DROP INDEX friendship_by_high",
+        "CREATE INDEX friendship_by_high ON friendship(high, id)",
+    ],
 ];
 
 /// Migrations after which every stored post must be indexed again
@@ -154,17 +165,20 @@ pub const EXISTING_PARTICIPANTS: &str =
 pub const INSERT_PARTICIPANT: &str = "INSERT INTO participant (name) VALUES ($1) RETURNING id";
 
 // The lists: one statement each, so one round trip and one snapshot that
-// both tells whether the participant exists and reads its list. The first
-// column is the participant's id, NULL when it is unknown; the second the
-// item's own id. There is always a row: an unknown participant gives one
-// row of NULLs, an empty list one row with only the participant's id.
+// reads the cursor key (`crate::cursor`), tells whether the participant
+// exists and reads a page of its list. `$1` = the participant, `$2` = how
+// many rows, `$3` = the id to seek below. The columns: the key, the
+// participant's id (NULL: unknown), then the item's own id and its fields.
+// Always at least one row (the key's): a row with a NULL item is an empty
+// list. (Spin's PostgreSQL interface must never be asked for zero rows:
+// Spin issue 3671.)
 
-/// `$1` = id, `$2` = limit → participant, `id`, the friend's id; newest first.
-pub const LIST_FRIENDS: &str = "SELECT p.id, f.id, CASE WHEN f.low = $1 THEN f.high ELSE f.low END
-     FROM (SELECT $1::int8) AS want(id)
-     LEFT JOIN participant p ON p.id = want.id
-     LEFT JOIN LATERAL (
-         SELECT id, low, high FROM friendship WHERE p.id IS NOT NULL AND (low = $1 OR high = $1)
+/// → key, participant, `id`, the friend's id. A seek on each side, merged.
+pub const LIST_FRIENDS: &str = "SELECT k.key, p.id, f.id, f.other
+     FROM cursor_key k LEFT JOIN participant p ON p.id = $1 LEFT JOIN LATERAL (
+         (SELECT id, high AS other FROM friendship WHERE low = $1 AND id < $3 ORDER BY id DESC LIMIT $2)
+         UNION ALL
+         (SELECT id, low AS other FROM friendship WHERE high = $1 AND id < $3 ORDER BY id DESC LIMIT $2)
          ORDER BY id DESC LIMIT $2
      ) f ON true
      ORDER BY f.id DESC";
@@ -175,25 +189,18 @@ pub const INSERT_FRIENDSHIP: &str = "INSERT INTO friendship (low, high) VALUES (
 /// `$1` = low, `$2` = high → the friendship's `id` (NULL if none: always one row).
 pub const FRIENDSHIP_ID: &str = "SELECT (SELECT id FROM friendship WHERE low = $1 AND high = $2)";
 
-/// `$1` = author, `$2` = limit → participant, `id`, `occurred`, `subject`,
-/// `story`; newest first.
-pub const LIST_OUTBOUND: &str = "SELECT p.id, o.id, o.occurred, o.subject, o.story
-     FROM (SELECT $1::int8) AS want(id)
-     LEFT JOIN participant p ON p.id = want.id
-     LEFT JOIN LATERAL (
-         SELECT id, occurred, subject, story FROM post WHERE p.id IS NOT NULL AND author = $1
-         ORDER BY id DESC LIMIT $2
+/// → key, participant, `id`, `occurred`, `subject`, `story`.
+pub const LIST_OUTBOUND: &str = "SELECT k.key, p.id, o.id, o.occurred, o.subject, o.story
+     FROM cursor_key k LEFT JOIN participant p ON p.id = $1 LEFT JOIN LATERAL (
+         SELECT id, occurred, subject, story FROM post WHERE author = $1 AND id < $3 ORDER BY id DESC LIMIT $2
      ) o ON true
      ORDER BY o.id DESC";
-/// `$1` = reader, `$2` = limit → participant, `id`, `author`, `occurred`,
-/// `subject`, `story`; newest first.
-pub const LIST_INBOUND: &str = "SELECT p.id, i.id, i.author, i.occurred, i.subject, i.story
-     FROM (SELECT $1::int8) AS want(id)
-     LEFT JOIN participant p ON p.id = want.id
-     LEFT JOIN LATERAL (
+/// → key, participant, `id`, `author`, `occurred`, `subject`, `story`.
+pub const LIST_INBOUND: &str = "SELECT k.key, p.id, i.id, i.author, i.occurred, i.subject, i.story
+     FROM cursor_key k LEFT JOIN participant p ON p.id = $1 LEFT JOIN LATERAL (
          SELECT i.id, q.author, q.occurred, q.subject, q.story
          FROM inbound i JOIN post q ON q.id = i.post
-         WHERE p.id IS NOT NULL AND i.reader = $1 ORDER BY i.id DESC LIMIT $2
+         WHERE i.reader = $1 AND i.id < $3 ORDER BY i.id DESC LIMIT $2
      ) i ON true
      ORDER BY i.id DESC";
 
@@ -259,7 +266,14 @@ mod tests {
 
     #[test]
     fn every_statement_is_a_single_statement() {
-        let all = MIGRATIONS.iter().flat_map(|m| m.iter()).chain([&PUBLISH, &SEARCH, &LIST_INBOUND, &POSTS_AFTER]);
+        let all = MIGRATIONS.iter().flat_map(|m| m.iter()).chain([
+            &PUBLISH,
+            &SEARCH,
+            &LIST_FRIENDS,
+            &LIST_OUTBOUND,
+            &LIST_INBOUND,
+            &POSTS_AFTER,
+        ]);
         for statement in all {
             assert!(!statement.contains(';'), "{statement}");
         }

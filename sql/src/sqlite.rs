@@ -58,6 +58,14 @@ pub const MIGRATIONS: &[&[&str]] = &[
         // slice at a time ([`MERGE_INDEX`]); FTS5's own merging stops.
         "INSERT INTO post_words (post_words, rank) VALUES ('automerge', 0)",
     ],
+    &[
+        // Version 4: paging. The key of the lists' cursors (`crate::cursor`),
+        // one random row; and a friends list read by seeks on both sides
+        // (`friendship_by_high` holds `(high, id)` already: the rowid).
+        "CREATE TABLE cursor_key (key BLOB NOT NULL)",
+        "INSERT INTO cursor_key (key) VALUES (randomblob(32))",
+        "CREATE INDEX friendship_by_low ON friendship(low, id)",
+    ],
 ];
 
 /// Migrations after which every stored post must be indexed again ([`Step::IndexEveryPost`]).
@@ -104,20 +112,32 @@ pub const PARTICIPANT_EXISTS: &str = "SELECT 1 FROM participant WHERE id = ?1";
 /// `?1` = name → the new `id`.
 pub const INSERT_PARTICIPANT: &str = "INSERT INTO participant (name) VALUES (?1) RETURNING id";
 
-/// `?1` = id, `?2` = limit → `id`, the friend's id; newest first.
-pub const LIST_FRIENDS: &str = "SELECT id, CASE WHEN low = ?1 THEN high ELSE low END FROM friendship
-     WHERE low = ?1 OR high = ?1 ORDER BY id DESC LIMIT ?2";
+// The lists: each a page, newest first: `?1` = the participant, `?2` = how
+// many rows, `?3` = the id to seek below (`crate::cursor`). The first column
+// is the item's own id.
+
+/// `?1` = participant → the cursor key, and whether the participant exists:
+/// read in the snapshot of the list that follows.
+pub const LIST_HEAD: &str = "SELECT key, EXISTS (SELECT 1 FROM participant WHERE id = ?1) FROM cursor_key";
+
+/// → `id`, the friend's id. A seek on each side of the friendship, merged.
+pub const LIST_FRIENDS: &str = "SELECT id, other FROM (
+         SELECT id, high AS other FROM friendship WHERE low = ?1 AND id < ?3 ORDER BY id DESC LIMIT ?2)
+     UNION ALL SELECT id, other FROM (
+         SELECT id, low AS other FROM friendship WHERE high = ?1 AND id < ?3 ORDER BY id DESC LIMIT ?2)
+     ORDER BY id DESC LIMIT ?2";
 /// `?1` = low, `?2` = high: stores the friendship unless it exists.
 pub const INSERT_FRIENDSHIP: &str = "INSERT OR IGNORE INTO friendship (low, high) VALUES (?1, ?2)";
 /// `?1` = low, `?2` = high → the friendship's `id`.
 pub const FRIENDSHIP_ID: &str = "SELECT id FROM friendship WHERE low = ?1 AND high = ?2";
 
-/// `?1` = author, `?2` = limit → `occurred`, `subject`, `story`; newest first.
-pub const LIST_OUTBOUND: &str = "SELECT occurred, subject, story FROM post WHERE author = ?1 ORDER BY id DESC LIMIT ?2";
-/// `?1` = reader, `?2` = limit → `author`, `occurred`, `subject`, `story`; newest first.
-pub const LIST_INBOUND: &str = "SELECT p.author, p.occurred, p.subject, p.story
+/// → `id`, `occurred`, `subject`, `story` of the author's posts.
+pub const LIST_OUTBOUND: &str =
+    "SELECT id, occurred, subject, story FROM post WHERE author = ?1 AND id < ?3 ORDER BY id DESC LIMIT ?2";
+/// → `id`, `author`, `occurred`, `subject`, `story` of the reader's feed.
+pub const LIST_INBOUND: &str = "SELECT i.id, p.author, p.occurred, p.subject, p.story
      FROM inbound i JOIN post p ON p.id = i.post
-     WHERE i.reader = ?1 ORDER BY i.id DESC LIMIT ?2";
+     WHERE i.reader = ?1 AND i.id < ?3 ORDER BY i.id DESC LIMIT ?2";
 
 /// `?1` author, `?2` occurred, `?3` subject, `?4` story → the post's `id`.
 pub const INSERT_POST: &str =

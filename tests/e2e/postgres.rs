@@ -302,3 +302,49 @@ fn the_database_url_may_come_from_the_environment() {
     let database = url.rsplit('/').next().unwrap();
     assert_eq!(shared().psql(database, "SELECT name FROM participant").trim(), "from the environment");
 }
+
+/// The URL of an answer's `Link: <...>; rel="next"`, if it has one.
+fn next_page(answer: &common::Answer) -> Option<String> {
+    let link = answer.headers.get("link")?.to_str().unwrap();
+    Some(link.strip_prefix('<').and_then(|l| l.strip_suffix(r#">; rel="next""#)).unwrap().to_string())
+}
+
+#[test]
+fn a_cursor_given_out_by_one_host_pages_on_every_other_on_the_database_and_nowhere_else() {
+    let server = shared();
+    let url = server.new_database();
+    let spin = common::postgres::spin_host(&url, &format!("127.0.0.1:{}", server.port));
+    let hosts = [host_on(&url), host_on(&url), spin];
+    let (joe, ann) = (hosts[0].participant("joe"), hosts[1].participant("ann"));
+    hosts[2].befriend(joe, ann);
+    for n in 0..30 {
+        assert_eq!(hosts[n % 3].publish(joe, "s", &n.to_string()).status, 200);
+    }
+    for path in [format!("/participant/{ann}/inbound"), format!("/participant/{joe}/outbound")] {
+        let whole = hosts[0].get(&format!("{path}?limit=1000")).json;
+        // Each page from the next host, by the link the one before gave.
+        let (mut read, mut url, mut turn) = (Vec::new(), Some(format!("{path}?limit=7")), 0);
+        while let Some(here) = url {
+            let answers: Vec<_> = hosts.iter().map(|host| host.get(&here)).collect();
+            for answer in &answers {
+                assert_eq!((answer.status, &answer.json), (200, &answers[0].json), "{here}: every host alike");
+                assert_eq!(next_page(answer), next_page(&answers[0]), "{here}: the same next link");
+            }
+            read.extend(answers[turn % 3].json.as_array().unwrap().clone());
+            url = next_page(&answers[turn % 3]);
+            turn += 1;
+        }
+        assert_eq!(read, whole.as_array().unwrap()[..], "{path}");
+    }
+    // Another database holds another key: a cursor from this one means
+    // nothing there, even for a participant and list of the same ids.
+    let other = host_on(&server.new_database());
+    let (joe2, ann2) = (other.participant("joe"), other.participant("ann"));
+    assert_eq!((joe2, ann2), (joe, ann));
+    other.befriend(joe, ann);
+    for n in 0..10 {
+        other.publish(joe, "s", &n.to_string());
+    }
+    let link = next_page(&hosts[0].get(&format!("/participant/{ann}/inbound?limit=2"))).unwrap();
+    assert_eq!(other.get(&link).status, 400, "a cursor of another database");
+}

@@ -10,9 +10,12 @@ use common::Host;
 use serde_json::json;
 
 /// Turns a migrated database back into what version 1 left: its version,
-/// and every post indexed by PostgreSQL's parser.
+/// no paging key or index (version 3's), and every post indexed by
+/// PostgreSQL's parser.
 fn back_to_version_1(database: &str) {
     shared().psql(database, "UPDATE newsfeed_schema SET version = 1");
+    shared().psql(database, "DROP TABLE cursor_key");
+    shared().psql(database, "DROP INDEX friendship_by_low");
     shared().psql(database, "UPDATE post SET words = to_tsvector('simple', subject || ' ' || story)");
 }
 

@@ -141,6 +141,14 @@ pub fn int(value: &DbValue) -> Result<i64, Error> {
     }
 }
 
+/// The value of a `bytea` column.
+pub fn bytes(value: &DbValue) -> Result<Vec<u8>, Error> {
+    match value {
+        DbValue::Binary(value) => Ok(value.clone()),
+        other => Err(Error::Unavailable(format!("expected bytea, found {other:?}"))),
+    }
+}
+
 /// The value of a `text` column.
 pub fn text(value: &DbValue) -> Result<String, Error> {
     match value {

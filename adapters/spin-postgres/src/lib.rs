@@ -16,12 +16,13 @@
 
 mod db;
 
-use db::{boolean, int, text, Db};
+use db::{boolean, bytes, int, text, Db};
 use exports::newsfeed::feed::{friendships, participants, publishing, search, storage, types};
+use newsfeed_sql::cursor::{List, PageRequest};
 use newsfeed_sql::postgres as sql;
 use newsfeed_sql::{check_text, unknown_participant, SELF_FRIENDSHIP};
 use spin_sdk::pg4::{DbValue, ParameterValue};
-use types::{Error, FeedItem, Friendship, Id, Participant, Post};
+use types::{Cursor, Error, FeedItem, FriendsPage, Friendship, Id, InboundPage, OutboundPage, Participant, Post};
 
 wit_bindgen::generate!({ world: "spin-adapter", path: "../../wit" });
 
@@ -29,20 +30,37 @@ struct Adapter;
 
 export!(Adapter);
 
-/// Runs a list statement (`$1` = id, `$2` = limit; the first column the
-/// participant's id, NULL when unknown, the second the item's id, NULL in
-/// the one row of an empty list): the rows of the list, each without the
-/// participant's column.
-fn list(statement: &str, id: Id, limit: u32) -> Result<Vec<Vec<DbValue>>, Error> {
-    let rows = Db::open()?.query(statement, &[ParameterValue::Int64(id), ParameterValue::Int64(limit.into())])?;
-    if matches!(rows.first().and_then(|row| row.first()), Some(DbValue::DbNull) | None) {
+fn page_request(list: List, id: Id, limit: u32, before: Option<Cursor>) -> Result<PageRequest, Error> {
+    PageRequest::new(list, id, limit, before.as_deref()).map_err(Error::Invalid)
+}
+
+/// A page of one of the lists: runs its statement (the columns: the cursor
+/// key, the participant's id, then the item's id, NULL for an empty list,
+/// and its fields; always one row at least), checks the cursor with the key,
+/// and reads each item's fields with `item`.
+fn page<T>(
+    statement: &str,
+    request: &PageRequest,
+    item: impl Fn(&[DbValue]) -> Result<T, Error>,
+) -> Result<(Vec<T>, Option<String>), Error> {
+    let id = request.participant();
+    let params = [
+        ParameterValue::Int64(id),
+        ParameterValue::Int64(request.rows()),
+        ParameterValue::Int64(request.seek_unchecked()),
+    ];
+    let rows = Db::open()?.query(statement, &params)?;
+    let head = rows.first().ok_or_else(|| Error::Unavailable("no row from a list statement".into()))?;
+    let key = bytes(&head[0])?;
+    if matches!(head[1], DbValue::DbNull) {
         return Err(Error::NotFound(unknown_participant(id)));
     }
-    Ok(rows
-        .into_iter()
-        .map(|row| row.into_iter().skip(1).collect::<Vec<_>>())
-        .filter(|row| !matches!(row.first(), Some(DbValue::DbNull) | None))
-        .collect())
+    // The rows were read below the cursor's id before its tag was checked:
+    // none leaves here unless it passes.
+    request.seek(&key).map_err(Error::Invalid)?;
+    let items = rows.iter().filter(|row| !matches!(row[2], DbValue::DbNull));
+    let items = items.map(|row| Ok((int(&row[2])?, item(row)?)));
+    Ok(request.page(&key, items.collect::<Result<_, Error>>()?))
 }
 
 impl storage::Guest for Adapter {
@@ -53,35 +71,35 @@ impl storage::Guest for Adapter {
         }
     }
 
-    fn list_friends(id: Id, limit: u32) -> Result<Vec<Friendship>, Error> {
-        list(sql::LIST_FRIENDS, id, limit)?
-            .iter()
-            .map(|row| Ok(Friendship { id: int(&row[0])?, from: id, to: int(&row[1])? }))
-            .collect()
+    fn list_friends(id: Id, limit: u32, before: Option<Cursor>) -> Result<FriendsPage, Error> {
+        let request = page_request(List::Friends, id, limit, before)?;
+        let friendship = |row: &[DbValue]| Ok(Friendship { id: int(&row[2])?, from: id, to: int(&row[3])? });
+        let (items, next) = page(sql::LIST_FRIENDS, &request, friendship)?;
+        Ok(FriendsPage { items, next })
     }
 
-    fn list_outbound(id: Id, limit: u32) -> Result<Vec<Post>, Error> {
-        list(sql::LIST_OUTBOUND, id, limit)?
-            .iter()
-            .map(|row| {
-                Ok(Post { author: id, occurred: text(&row[1])?, subject: text(&row[2])?, story: text(&row[3])? })
-            })
-            .collect()
+    fn list_outbound(id: Id, limit: u32, before: Option<Cursor>) -> Result<OutboundPage, Error> {
+        let request = page_request(List::Outbound, id, limit, before)?;
+        let post = |row: &[DbValue]| {
+            Ok(Post { author: id, occurred: text(&row[3])?, subject: text(&row[4])?, story: text(&row[5])? })
+        };
+        let (items, next) = page(sql::LIST_OUTBOUND, &request, post)?;
+        Ok(OutboundPage { items, next })
     }
 
-    fn list_inbound(id: Id, limit: u32) -> Result<Vec<FeedItem>, Error> {
-        list(sql::LIST_INBOUND, id, limit)?
-            .iter()
-            .map(|row| {
-                let post = Post {
-                    author: int(&row[1])?,
-                    occurred: text(&row[2])?,
-                    subject: text(&row[3])?,
-                    story: text(&row[4])?,
-                };
-                Ok(FeedItem { reader: id, post })
-            })
-            .collect()
+    fn list_inbound(id: Id, limit: u32, before: Option<Cursor>) -> Result<InboundPage, Error> {
+        let request = page_request(List::Inbound, id, limit, before)?;
+        let item = |row: &[DbValue]| {
+            let post = Post {
+                author: int(&row[3])?,
+                occurred: text(&row[4])?,
+                subject: text(&row[5])?,
+                story: text(&row[6])?,
+            };
+            Ok(FeedItem { reader: id, post })
+        };
+        let (items, next) = page(sql::LIST_INBOUND, &request, item)?;
+        Ok(InboundPage { items, next })
     }
 }
 

@@ -102,6 +102,13 @@ impl Row {
         }
     }
 
+    pub fn blob(&mut self) -> Result<Vec<u8>, Error> {
+        match self.0.next() {
+            Some(Value::Blob(value)) => Ok(value),
+            other => Err(unexpected("a blob", other)),
+        }
+    }
+
     pub fn text(&mut self) -> Result<String, Error> {
         match self.0.next() {
             Some(Value::Text(value)) => Ok(value),

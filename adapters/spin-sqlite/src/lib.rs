@@ -15,10 +15,11 @@ mod db;
 
 use db::{read, write, Db, Row};
 use exports::newsfeed::feed::{friendships, participants, publishing, search, storage, types};
+use newsfeed_sql::cursor::{List, PageRequest};
 use newsfeed_sql::sqlite as sql;
 use newsfeed_sql::{check_text, unknown_participant, SELF_FRIENDSHIP};
 use spin_sdk::sqlite::Value;
-use types::{Error, FeedItem, Friendship, Id, Participant, Post};
+use types::{Cursor, Error, FeedItem, FriendsPage, Friendship, Id, InboundPage, OutboundPage, Participant, Post};
 
 wit_bindgen::generate!({ world: "spin-adapter", path: "../../wit" });
 
@@ -41,37 +42,59 @@ impl storage::Guest for Adapter {
         }
     }
 
-    fn list_friends(id: Id, limit: u32) -> Result<Vec<Friendship>, Error> {
-        read(|db| {
-            require_participant(db, id)?;
-            let rows = db.query(sql::LIST_FRIENDS, &[Value::Integer(id), limit_value(limit)])?;
-            rows.into_iter().map(|mut row| Ok(Friendship { id: row.int()?, from: id, to: row.int()? })).collect()
-        })
+    fn list_friends(id: Id, limit: u32, before: Option<Cursor>) -> Result<FriendsPage, Error> {
+        let request = page_request(List::Friends, id, limit, before)?;
+        let (items, next) =
+            page(sql::LIST_FRIENDS, &request, |item, row| Ok(Friendship { id: item, from: id, to: row.int()? }))?;
+        Ok(FriendsPage { items, next })
     }
 
-    fn list_outbound(id: Id, limit: u32) -> Result<Vec<Post>, Error> {
-        read(|db| {
-            require_participant(db, id)?;
-            let rows = db.query(sql::LIST_OUTBOUND, &[Value::Integer(id), limit_value(limit)])?;
-            rows.into_iter()
-                .map(|mut row| Ok(Post { author: id, occurred: row.text()?, subject: row.text()?, story: row.text()? }))
-                .collect()
-        })
+    fn list_outbound(id: Id, limit: u32, before: Option<Cursor>) -> Result<OutboundPage, Error> {
+        let request = page_request(List::Outbound, id, limit, before)?;
+        let (items, next) = page(sql::LIST_OUTBOUND, &request, |_, row| {
+            Ok(Post { author: id, occurred: row.text()?, subject: row.text()?, story: row.text()? })
+        })?;
+        Ok(OutboundPage { items, next })
     }
 
-    fn list_inbound(id: Id, limit: u32) -> Result<Vec<FeedItem>, Error> {
-        read(|db| {
-            require_participant(db, id)?;
-            let rows = db.query(sql::LIST_INBOUND, &[Value::Integer(id), limit_value(limit)])?;
-            rows.into_iter()
-                .map(|mut row| {
-                    let post =
-                        Post { author: row.int()?, occurred: row.text()?, subject: row.text()?, story: row.text()? };
-                    Ok(FeedItem { reader: id, post })
-                })
-                .collect()
-        })
+    fn list_inbound(id: Id, limit: u32, before: Option<Cursor>) -> Result<InboundPage, Error> {
+        let request = page_request(List::Inbound, id, limit, before)?;
+        let (items, next) = page(sql::LIST_INBOUND, &request, |_, row| {
+            let post = Post { author: row.int()?, occurred: row.text()?, subject: row.text()?, story: row.text()? };
+            Ok(FeedItem { reader: id, post })
+        })?;
+        Ok(InboundPage { items, next })
     }
+}
+
+fn page_request(list: List, id: Id, limit: u32, before: Option<Cursor>) -> Result<PageRequest, Error> {
+    PageRequest::new(list, id, limit, before.as_deref()).map_err(Error::Invalid)
+}
+
+/// A page of one of the lists (`statement`, whose first column is each
+/// item's id; `item` reads the rest of a row, given that id), with the
+/// list's head (the cursor key, the participant's existence) read in the
+/// same snapshot.
+fn page<T>(
+    statement: &str,
+    request: &PageRequest,
+    item: impl Fn(Id, &mut Row) -> Result<T, Error>,
+) -> Result<(Vec<T>, Option<String>), Error> {
+    let id = request.participant();
+    read(|db| {
+        let mut head = db.query_one(sql::LIST_HEAD, &[Value::Integer(id)])?;
+        let (key, known) = (head.blob()?, head.int()? != 0);
+        if !known {
+            return Err(Error::NotFound(unknown_participant(id)));
+        }
+        let seek = request.seek(&key).map_err(Error::Invalid)?;
+        let rows = db.query(statement, &[Value::Integer(id), Value::Integer(request.rows()), Value::Integer(seek)])?;
+        let rows = rows.into_iter().map(|mut row| {
+            let item_id = row.int()?;
+            Ok((item_id, item(item_id, &mut row)?))
+        });
+        Ok(request.page(&key, rows.collect::<Result<_, Error>>()?))
+    })
 }
 
 impl participants::Guest for Adapter {

@@ -1,7 +1,7 @@
 //! The friends function: `POST /participant/{id}/friends` befriends,
 //! `GET` lists the friendships of `{id}`. World: `friends-function`.
 
-use newsfeed_guest::request::{limit, parse_link, participant_id, Body};
+use newsfeed_guest::request::{before, limit, parse_link, participant_id, Body};
 use newsfeed_guest::{json, respond, ApiError, Friendships, Method, Reply, Request, Response, Storage};
 
 #[cfg(all(target_arch = "wasm32", feature = "component"))]
@@ -23,13 +23,14 @@ fn befriend(req: &Request, store: &impl Friendships) -> Reply {
     if to == id {
         return Err(ApiError::bad_request("a participant cannot befriend itself"));
     }
-    Ok(json::friendship(&store.befriend(id, to)?))
+    Ok(json::friendship(&store.befriend(id, to)?).into())
 }
 
 fn list(req: &Request, store: &impl Storage) -> Reply {
     let id = participant_id(req, "/friends")?;
-    let friends = store.list_friends(id, limit(req, 100, 1000)?)?;
-    Ok(json::list(&friends, json::friendship))
+    let limit = limit(req, 100, 1000)?;
+    let page = store.list_friends(id, limit, before(req).as_deref())?;
+    Ok(json::page(req, limit, &page.items, page.next, json::friendship))
 }
 
 #[cfg(test)]

@@ -4,8 +4,22 @@
 use crate::{Response, StoreError};
 use serde_json::{json, Value};
 
-/// What a handler returns: the 200 answer's JSON, or what went wrong.
-pub type Reply = Result<Value, ApiError>;
+/// What a handler returns: the 200 answer, or what went wrong.
+pub type Reply = Result<Answer, ApiError>;
+
+/// A 200 answer: its JSON, and for a page of a list that has more, the
+/// `Link` to the next page (RFC 8288, `<...>; rel="next"`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answer {
+    pub body: Value,
+    pub link: Option<String>,
+}
+
+impl From<Value> for Answer {
+    fn from(body: Value) -> Self {
+        Answer { body, link: None }
+    }
+}
 
 /// An error answer.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -60,14 +74,16 @@ impl From<StoreError> for ApiError {
 
 /// Turns a handler's reply into the HTTP answer.
 pub fn respond(reply: Reply) -> Response {
-    let (status, body, allow) = match reply {
-        Ok(value) => (200, value, None),
-        Err(error) => (error.status, json!({ "error": error.message }), error.allow),
+    let (status, body, header) = match reply {
+        Ok(Answer { body, link }) => (200, body, link.map(|link| ("link", link))),
+        Err(error) => {
+            (error.status, json!({ "error": error.message }), error.allow.map(|allow| ("allow", allow.into())))
+        }
     };
     let mut builder = Response::builder();
     builder.status(status).header("content-type", "application/json");
-    if let Some(allow) = allow {
-        builder.header("allow", allow);
+    if let Some((name, value)) = header {
+        builder.header(name, value);
     }
     builder.body(body.to_string()).build()
 }

@@ -1,10 +1,12 @@
 //! An in-memory store behind the same traits as the real one, for the
 //! functions' unit tests. It keeps the contract's rules (not-found, symmetric
-//! and idempotent friendships, fan-out, newest first) but none of the real
-//! store's durability; search matches whole lowercase words only.
+//! and idempotent friendships, fan-out, newest first, pages and their
+//! cursors, made by the real stores' `newsfeed_sql::cursor`) but none of the
+//! real store's durability; search matches whole lowercase words only.
 
 use crate::store::{Friendships, Participants, Publishing, Search, Storage};
-use crate::{FeedItem, Friendship, Id, Participant, Post, StoreError};
+use crate::{FeedItem, FriendsPage, Friendship, Id, InboundPage, OutboundPage, Participant, Post, StoreError};
+use newsfeed_sql::cursor::{List, PageRequest};
 use std::cell::RefCell;
 
 #[derive(Default)]
@@ -40,8 +42,21 @@ impl State {
     }
 }
 
-fn newest<T>(items: impl DoubleEndedIterator<Item = T>, limit: u32) -> Vec<T> {
-    items.rev().take(limit as usize).collect()
+/// The fake's cursor key, as a real store's database holds one.
+const KEY: &[u8] = b"the in-memory store's cursor key";
+
+fn page_request(list: List, id: Id, limit: u32, before: Option<&str>) -> Result<PageRequest, StoreError> {
+    PageRequest::new(list, id, limit, before).map_err(StoreError::Invalid)
+}
+
+/// A page of `items` (each with its id, oldest first) for `request`.
+fn page<T>(
+    request: &PageRequest,
+    items: impl DoubleEndedIterator<Item = (Id, T)>,
+) -> Result<(Vec<T>, Option<String>), StoreError> {
+    let seek = request.seek(KEY).map_err(StoreError::Invalid)?;
+    let rows = items.rev().filter(|(id, _)| *id < seek).take(request.rows() as usize).collect();
+    Ok(request.page(KEY, rows))
 }
 
 impl Storage for MemoryStore {
@@ -51,23 +66,34 @@ impl Storage for MemoryStore {
         Ok(state.participants.iter().find(|p| p.id == id).cloned().expect("known"))
     }
 
-    fn list_friends(&self, id: Id, limit: u32) -> Result<Vec<Friendship>, StoreError> {
+    fn list_friends(&self, id: Id, limit: u32, before: Option<&str>) -> Result<FriendsPage, StoreError> {
+        let request = page_request(List::Friends, id, limit, before)?;
         let state = self.state.borrow();
         state.known(id)?;
-        Ok(newest(state.friends_of(id), limit))
+        let (items, next) = page(&request, state.friends_of(id).map(|f| (f.id, f)))?;
+        Ok(FriendsPage { items, next })
     }
 
-    fn list_outbound(&self, id: Id, limit: u32) -> Result<Vec<Post>, StoreError> {
+    fn list_outbound(&self, id: Id, limit: u32, before: Option<&str>) -> Result<OutboundPage, StoreError> {
+        let request = page_request(List::Outbound, id, limit, before)?;
         let state = self.state.borrow();
         state.known(id)?;
-        Ok(newest(state.posts.iter().filter(|p| p.author == id).cloned(), limit))
+        // A post's id: its place in `posts`, from 1.
+        let posts = state.posts.iter().enumerate().filter(|(_, p)| p.author == id);
+        let (items, next) = page(&request, posts.map(|(i, p)| (i as Id + 1, p.clone())))?;
+        Ok(OutboundPage { items, next })
     }
 
-    fn list_inbound(&self, id: Id, limit: u32) -> Result<Vec<FeedItem>, StoreError> {
+    fn list_inbound(&self, id: Id, limit: u32, before: Option<&str>) -> Result<InboundPage, StoreError> {
+        let request = page_request(List::Inbound, id, limit, before)?;
         let state = self.state.borrow();
         state.known(id)?;
-        let items = state.inbound.iter().filter(|(reader, _)| *reader == id);
-        Ok(newest(items.map(|&(reader, i)| FeedItem { reader, post: state.posts[i].clone() }), limit))
+        // An item's id: its place in `inbound`, from 1.
+        let items = state.inbound.iter().enumerate().filter(|(_, (reader, _))| *reader == id);
+        let items =
+            items.map(|(i, &(reader, post))| (i as Id + 1, FeedItem { reader, post: state.posts[post].clone() }));
+        let (items, next) = page(&request, items)?;
+        Ok(InboundPage { items, next })
     }
 }
 

@@ -1,7 +1,7 @@
 //! The API's JSON shapes. Participants are referred to by link everywhere.
 
-use crate::request::link;
-use crate::{FeedItem, Friendship, Participant, Post};
+use crate::request::{link, next_link};
+use crate::{Answer, FeedItem, Friendship, Participant, Post, Request};
 use serde_json::{json, Value};
 
 pub fn participant(p: &Participant) -> Value {
@@ -32,7 +32,12 @@ pub fn inbound(item: &FeedItem) -> Value {
     })
 }
 
-/// A list answer: each item shaped by `shape`.
-pub fn list<T>(items: &[T], shape: fn(&T) -> Value) -> Value {
-    Value::Array(items.iter().map(shape).collect())
+/// A page of a list, answering `req`: a JSON array of the items, each
+/// shaped by `shape`, and the link to the page after it when there is one
+/// (`next`, the cursor the store gave).
+pub fn page<T>(req: &Request, limit: u32, items: &[T], next: Option<String>, shape: fn(&T) -> Value) -> Answer {
+    Answer {
+        body: Value::Array(items.iter().map(shape).collect()),
+        link: next.map(|next| next_link(req, limit, &next)),
+    }
 }

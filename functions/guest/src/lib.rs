@@ -22,7 +22,7 @@ pub mod occurred;
 pub mod request;
 pub mod store;
 
-pub use error::{respond, ApiError, Reply};
+pub use error::{respond, Answer, ApiError, Reply};
 pub use spin_sdk::http::{Method, Request, Response};
 pub use store::{Friendships, Participants, Publishing, Search, Storage, Wit};
 
@@ -38,4 +38,6 @@ pub mod bindings {
     });
 }
 
-pub use bindings::newsfeed::feed::types::{Error as StoreError, FeedItem, Friendship, Id, Participant, Post};
+pub use bindings::newsfeed::feed::types::{
+    Error as StoreError, FeedItem, FriendsPage, Friendship, Id, InboundPage, OutboundPage, Participant, Post,
+};

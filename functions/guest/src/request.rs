@@ -64,6 +64,19 @@ pub fn limit(req: &Request, default: u32, max: u32) -> Result<u32, ApiError> {
     }
 }
 
+/// The `before` query parameter: the cursor of the page to read, as a
+/// previous page's `next` link gave it. Checked by the store.
+pub fn before(req: &Request) -> Option<String> {
+    query_param(req, "before")
+}
+
+/// The `Link` header value (RFC 8288) of the page after this one: the
+/// request's own path, its `limit`, and the cursor `next`.
+pub fn next_link(req: &Request, limit: u32, next: &str) -> String {
+    let cursor: String = form_urlencoded::byte_serialize(next.as_bytes()).collect();
+    format!("<{}?limit={limit}&before={cursor}>; rel=\"next\"", req.path())
+}
+
 /// A JSON object body, read whatever the Content-Type says.
 pub struct Body(Map<String, Value>);
 

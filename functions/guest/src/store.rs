@@ -6,14 +6,15 @@
 //! `fake::MemoryStore` implements them in memory for unit tests.
 
 use crate::bindings::newsfeed::feed::{friendships, participants, publishing, search, storage};
-use crate::{FeedItem, Friendship, Id, Participant, Post, StoreError};
+use crate::{FriendsPage, Friendship, Id, InboundPage, OutboundPage, Participant, Post, StoreError};
 
 /// `newsfeed:feed/storage`: reads.
 pub trait Storage {
     fn get_participant(&self, id: Id) -> Result<Participant, StoreError>;
-    fn list_friends(&self, id: Id, limit: u32) -> Result<Vec<Friendship>, StoreError>;
-    fn list_outbound(&self, id: Id, limit: u32) -> Result<Vec<Post>, StoreError>;
-    fn list_inbound(&self, id: Id, limit: u32) -> Result<Vec<FeedItem>, StoreError>;
+    /// The lists, a page at a time: `before` is a page's `next` cursor.
+    fn list_friends(&self, id: Id, limit: u32, before: Option<&str>) -> Result<FriendsPage, StoreError>;
+    fn list_outbound(&self, id: Id, limit: u32, before: Option<&str>) -> Result<OutboundPage, StoreError>;
+    fn list_inbound(&self, id: Id, limit: u32, before: Option<&str>) -> Result<InboundPage, StoreError>;
 }
 
 /// `newsfeed:feed/participants`.
@@ -43,14 +44,14 @@ impl Storage for Wit {
     fn get_participant(&self, id: Id) -> Result<Participant, StoreError> {
         storage::get_participant(id)
     }
-    fn list_friends(&self, id: Id, limit: u32) -> Result<Vec<Friendship>, StoreError> {
-        storage::list_friends(id, limit)
+    fn list_friends(&self, id: Id, limit: u32, before: Option<&str>) -> Result<FriendsPage, StoreError> {
+        storage::list_friends(id, limit, before)
     }
-    fn list_outbound(&self, id: Id, limit: u32) -> Result<Vec<Post>, StoreError> {
-        storage::list_outbound(id, limit)
+    fn list_outbound(&self, id: Id, limit: u32, before: Option<&str>) -> Result<OutboundPage, StoreError> {
+        storage::list_outbound(id, limit, before)
     }
-    fn list_inbound(&self, id: Id, limit: u32) -> Result<Vec<FeedItem>, StoreError> {
-        storage::list_inbound(id, limit)
+    fn list_inbound(&self, id: Id, limit: u32, before: Option<&str>) -> Result<InboundPage, StoreError> {
+        storage::list_inbound(id, limit, before)
     }
 }
 

@@ -3,7 +3,7 @@
 //! by the one `publish` call); `GET` lists `{id}`'s posts, newest first.
 //! World: `outbound-function`.
 
-use newsfeed_guest::request::{limit, participant_id, Body};
+use newsfeed_guest::request::{before, limit, participant_id, Body};
 use newsfeed_guest::{json, occurred, respond, ApiError, Method, Post, Publishing, Reply, Request, Response, Storage};
 
 #[cfg(all(target_arch = "wasm32", feature = "component"))]
@@ -30,13 +30,14 @@ fn publish(req: &Request, store: &impl Publishing) -> Reply {
         subject: body.required_str("subject")?.to_string(),
         story: body.required_str("story")?.to_string(),
     };
-    Ok(json::outbound(&store.publish(&post)?))
+    Ok(json::outbound(&store.publish(&post)?).into())
 }
 
 fn list(req: &Request, store: &impl Storage) -> Reply {
     let id = participant_id(req, "/outbound")?;
-    let posts = store.list_outbound(id, limit(req, 100, 1000)?)?;
-    Ok(json::list(&posts, json::outbound))
+    let limit = limit(req, 100, 1000)?;
+    let page = store.list_outbound(id, limit, before(req).as_deref())?;
+    Ok(json::page(req, limit, &page.items, page.next, json::outbound))
 }
 
 #[cfg(test)]
@@ -76,9 +77,9 @@ mod tests {
         let expected = json!({"from": "/participant/1", "occurred": "2026-11-24", "subject": "hi", "story": "a story"});
         assert_eq!(call(&store, Method::Post, "/participant/1/outbound", body), (200, expected.clone()));
         assert_eq!(call(&store, Method::Get, "/participant/1/outbound", "").1, json!([expected]));
-        assert_eq!(store.list_inbound(2, 10).unwrap().len(), 1);
-        assert_eq!(store.list_inbound(3, 10).unwrap().len(), 1);
-        assert_eq!(store.list_inbound(1, 10).unwrap().len(), 0);
+        assert_eq!(store.list_inbound(2, 10, None).unwrap().items.len(), 1);
+        assert_eq!(store.list_inbound(3, 10, None).unwrap().items.len(), 1);
+        assert_eq!(store.list_inbound(1, 10, None).unwrap().items.len(), 0);
     }
 
     #[test]
@@ -104,6 +105,6 @@ mod tests {
             assert_eq!(call(&store, Method::Post, "/participant/1/outbound", bad).0, 400, "{bad}");
         }
         assert_eq!(call(&store, Method::Post, "/participant/2/outbound", r#"{"subject": "s", "story": "t"}"#).0, 404);
-        assert_eq!(store.list_outbound(1, 10).unwrap(), vec![]);
+        assert_eq!(store.list_outbound(1, 10, None).unwrap().items, vec![]);
     }
 }

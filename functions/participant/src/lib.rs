@@ -24,12 +24,12 @@ pub fn handle(req: &Request, store: &(impl Storage + Participants)) -> Response 
 fn create(req: &Request, store: &impl Participants) -> Reply {
     let body = Body::parse(req)?;
     let participant = store.create(body.required_str("name")?)?;
-    Ok(json::participant(&participant))
+    Ok(json::participant(&participant).into())
 }
 
 fn get(req: &Request, store: &impl Storage) -> Reply {
     let id = participant_id(req, "")?;
-    Ok(json::participant(&store.get_participant(id)?))
+    Ok(json::participant(&store.get_participant(id)?).into())
 }
 
 #[cfg(test)]

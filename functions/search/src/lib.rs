@@ -24,7 +24,7 @@ fn search(req: &Request, store: &impl Search) -> Reply {
         return Err(ApiError::bad_request("keywords is required: one or more words separated by spaces"));
     }
     let posters = store.find_posters(&keywords, limit(req, 10, 100)?)?;
-    Ok(json!(posters.into_iter().map(link).collect::<Vec<_>>()))
+    Ok(json!(posters.into_iter().map(link).collect::<Vec<_>>()).into())
 }
 
 #[cfg(test)]

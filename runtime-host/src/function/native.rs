@@ -130,15 +130,41 @@ impl Storage for BlockingStore {
     fn get_participant(&self, id: guest::Id) -> Result<guest::Participant, guest::StoreError> {
         self.call(self.backend.get_participant(id), participant)
     }
-    fn list_friends(&self, id: guest::Id, limit: u32) -> Result<Vec<guest::Friendship>, guest::StoreError> {
-        self.call(self.backend.list_friends(id, limit), |list| list.into_iter().map(friendship).collect())
+    fn list_friends(
+        &self,
+        id: guest::Id,
+        limit: u32,
+        before: Option<&str>,
+    ) -> Result<guest::FriendsPage, guest::StoreError> {
+        self.call(self.backend.list_friends(id, limit, before.map(str::to_string)), |page| guest::FriendsPage {
+            items: page.items.into_iter().map(friendship).collect(),
+            next: page.next,
+        })
     }
-    fn list_outbound(&self, id: guest::Id, limit: u32) -> Result<Vec<guest::Post>, guest::StoreError> {
-        self.call(self.backend.list_outbound(id, limit), |list| list.into_iter().map(post).collect())
+    fn list_outbound(
+        &self,
+        id: guest::Id,
+        limit: u32,
+        before: Option<&str>,
+    ) -> Result<guest::OutboundPage, guest::StoreError> {
+        self.call(self.backend.list_outbound(id, limit, before.map(str::to_string)), |page| guest::OutboundPage {
+            items: page.items.into_iter().map(post).collect(),
+            next: page.next,
+        })
     }
-    fn list_inbound(&self, id: guest::Id, limit: u32) -> Result<Vec<guest::FeedItem>, guest::StoreError> {
-        self.call(self.backend.list_inbound(id, limit), |list| {
-            list.into_iter().map(|item| guest::FeedItem { reader: item.reader, post: post(item.post) }).collect()
+    fn list_inbound(
+        &self,
+        id: guest::Id,
+        limit: u32,
+        before: Option<&str>,
+    ) -> Result<guest::InboundPage, guest::StoreError> {
+        self.call(self.backend.list_inbound(id, limit, before.map(str::to_string)), |page| guest::InboundPage {
+            items: page
+                .items
+                .into_iter()
+                .map(|item| guest::FeedItem { reader: item.reader, post: post(item.post) })
+                .collect(),
+            next: page.next,
         })
     }
 }

@@ -17,7 +17,8 @@ pub mod postgres;
 pub mod sqlite;
 pub mod wit;
 
-use types::{FeedItem, Friendship, Id, Participant, Post};
+use newsfeed_sql::cursor::{List, PageRequest};
+use types::{FriendsPage, Friendship, Id, InboundPage, OutboundPage, Participant, Post};
 pub use wit::types;
 
 /// What a backend call can fail with. Callers branch on the case: the WIT
@@ -47,13 +48,22 @@ pub fn check_post(post: &Post) -> StoreResult<()> {
         .map_err(StoreError::Invalid)
 }
 
+/// The request for a page of `list`, its cursor `before` well formed (its
+/// tag is checked once the backend has read the key).
+pub fn page_request(list: List, id: Id, limit: u32, before: Option<&str>) -> StoreResult<PageRequest> {
+    PageRequest::new(list, id, limit, before).map_err(StoreError::Invalid)
+}
+
 /// The storage and search operations of the `newsfeed:feed` interfaces.
 #[async_trait::async_trait]
 pub trait Backend: Send + Sync + 'static {
     async fn get_participant(&self, id: Id) -> StoreResult<Participant>;
-    async fn list_friends(&self, id: Id, limit: u32) -> StoreResult<Vec<Friendship>>;
-    async fn list_outbound(&self, id: Id, limit: u32) -> StoreResult<Vec<Post>>;
-    async fn list_inbound(&self, id: Id, limit: u32) -> StoreResult<Vec<FeedItem>>;
+    /// The lists, a page at a time, as `storage` in `wit/feed.wit` says:
+    /// `before` is the cursor a previous page gave out, checked with
+    /// `newsfeed_sql::cursor`.
+    async fn list_friends(&self, id: Id, limit: u32, before: Option<String>) -> StoreResult<FriendsPage>;
+    async fn list_outbound(&self, id: Id, limit: u32, before: Option<String>) -> StoreResult<OutboundPage>;
+    async fn list_inbound(&self, id: Id, limit: u32, before: Option<String>) -> StoreResult<InboundPage>;
     async fn create_participant(&self, name: String) -> StoreResult<Participant>;
     async fn befriend(&self, a: Id, b: Id) -> StoreResult<Friendship>;
     /// Stores the post, fans it out to every current friend's feed and

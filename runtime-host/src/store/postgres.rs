@@ -18,9 +18,10 @@
 //! drops closed connections and opens new ones, so the host recovers by
 //! itself when the database comes back.
 
-use super::types::{FeedItem, Friendship, Id, Participant, Post};
-use super::{check_post, Backend, StoreError, StoreResult};
+use super::types::{FeedItem, FriendsPage, Friendship, Id, InboundPage, OutboundPage, Participant, Post};
+use super::{check_post, page_request, Backend, StoreError, StoreResult};
 use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod};
+use newsfeed_sql::cursor::{List, PageRequest};
 use newsfeed_sql::postgres as sql;
 use newsfeed_sql::{check_text, search, SELF_FRIENDSHIP};
 use std::time::Duration;
@@ -128,16 +129,26 @@ impl Postgres {
         Ok(())
     }
 
-    /// Runs one of the list statements (`$1` = id, `$2` = limit; the first
-    /// column the participant's id, NULL when unknown, the second the item's
-    /// id, NULL in the one row of an empty list): the rows of the list.
-    async fn list(&self, statement: &str, id: Id, limit: u32) -> StoreResult<Vec<Row>> {
-        let mut rows = self.query(statement, &[&id, &i64::from(limit)]).await?;
-        if rows.first().is_none_or(|row| row.get::<_, Option<Id>>(0).is_none()) {
+    /// A page of one of the lists: runs its statement (the columns: the
+    /// cursor key, the participant's id, then the item's id, NULL for an
+    /// empty list, and its fields), checks the cursor with the key, and
+    /// reads each item's fields with `item`.
+    async fn page<T>(
+        &self,
+        statement: &str,
+        request: &PageRequest,
+        item: impl Fn(&Row) -> T,
+    ) -> StoreResult<(Vec<T>, Option<String>)> {
+        let id = request.participant();
+        let rows = self.query(statement, &[&id, &request.rows(), &request.seek_unchecked()]).await?;
+        let head = rows.first().ok_or_else(|| no_row(statement))?;
+        let key: Vec<u8> = head.get(0);
+        if head.get::<_, Option<Id>>(1).is_none() {
             return Err(StoreError::unknown_participant(id));
         }
-        rows.retain(|row| row.get::<_, Option<Id>>(1).is_some());
-        Ok(rows)
+        request.seek(&key).map_err(StoreError::Invalid)?;
+        let items = rows.iter().filter_map(|row| Some((row.get::<_, Option<Id>>(2)?, item(row))));
+        Ok(request.page(&key, items.collect()))
     }
 
     /// Runs one cached statement on a pooled connection.
@@ -182,24 +193,28 @@ impl Backend for Postgres {
         name.map(|name| Participant { id, name }).ok_or_else(|| StoreError::unknown_participant(id))
     }
 
-    async fn list_friends(&self, id: Id, limit: u32) -> StoreResult<Vec<Friendship>> {
-        let rows = self.list(sql::LIST_FRIENDS, id, limit).await?;
-        Ok(rows.iter().map(|row| Friendship { id: row.get(1), from: id, to: row.get(2) }).collect())
+    async fn list_friends(&self, id: Id, limit: u32, before: Option<String>) -> StoreResult<FriendsPage> {
+        let request = page_request(List::Friends, id, limit, before.as_deref())?;
+        let friendship = |row: &Row| Friendship { id: row.get(2), from: id, to: row.get(3) };
+        let (items, next) = self.page(sql::LIST_FRIENDS, &request, friendship).await?;
+        Ok(FriendsPage { items, next })
     }
 
-    async fn list_outbound(&self, id: Id, limit: u32) -> StoreResult<Vec<Post>> {
-        let rows = self.list(sql::LIST_OUTBOUND, id, limit).await?;
-        let post = |row: &Row| Post { author: id, occurred: row.get(2), subject: row.get(3), story: row.get(4) };
-        Ok(rows.iter().map(post).collect())
+    async fn list_outbound(&self, id: Id, limit: u32, before: Option<String>) -> StoreResult<OutboundPage> {
+        let request = page_request(List::Outbound, id, limit, before.as_deref())?;
+        let post = |row: &Row| Post { author: id, occurred: row.get(3), subject: row.get(4), story: row.get(5) };
+        let (items, next) = self.page(sql::LIST_OUTBOUND, &request, post).await?;
+        Ok(OutboundPage { items, next })
     }
 
-    async fn list_inbound(&self, id: Id, limit: u32) -> StoreResult<Vec<FeedItem>> {
-        let rows = self.list(sql::LIST_INBOUND, id, limit).await?;
+    async fn list_inbound(&self, id: Id, limit: u32, before: Option<String>) -> StoreResult<InboundPage> {
+        let request = page_request(List::Inbound, id, limit, before.as_deref())?;
         let item = |row: &Row| FeedItem {
             reader: id,
-            post: Post { author: row.get(2), occurred: row.get(3), subject: row.get(4), story: row.get(5) },
+            post: Post { author: row.get(3), occurred: row.get(4), subject: row.get(5), story: row.get(6) },
         };
-        Ok(rows.iter().map(item).collect())
+        let (items, next) = self.page(sql::LIST_INBOUND, &request, item).await?;
+        Ok(InboundPage { items, next })
     }
 
     async fn create_participant(&self, name: String) -> StoreResult<Participant> {

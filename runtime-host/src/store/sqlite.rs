@@ -32,12 +32,13 @@
 //! so every answer acknowledged with 200, survives a crash of the process or
 //! of the machine.
 
-use super::types::{FeedItem, Friendship, Id, Participant, Post};
-use super::{check_post, Backend, StoreError, StoreResult};
+use super::types::{FeedItem, FriendsPage, Friendship, Id, InboundPage, OutboundPage, Participant, Post};
+use super::{check_post, page_request, Backend, StoreError, StoreResult};
 use crate::metrics::Metrics;
+use newsfeed_sql::cursor::{List, PageRequest};
 use newsfeed_sql::sqlite::{self as sql, Step};
 use newsfeed_sql::{check_text, search, SELF_FRIENDSHIP};
-use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Arc, Mutex};
@@ -308,6 +309,27 @@ fn require_participant(tx: &Connection, id: Id) -> StoreResult<()> {
     }
 }
 
+/// A page of one of the lists (`statement`, the first column each item's
+/// id, the rest read by `item`), with the list's head (the cursor key, the
+/// participant's existence) read in the same snapshot.
+fn page<T>(
+    tx: &Connection,
+    statement: &str,
+    request: &PageRequest,
+    item: impl Fn(&Row) -> rusqlite::Result<T>,
+) -> StoreResult<(Vec<T>, Option<String>)> {
+    let id = request.participant();
+    let (key, known): (Vec<u8>, bool) =
+        tx.prepare_cached(sql::LIST_HEAD)?.query_row(params![id], |row| Ok((row.get(0)?, row.get(1)?)))?;
+    if !known {
+        return Err(StoreError::unknown_participant(id));
+    }
+    let seek = request.seek(&key).map_err(StoreError::Invalid)?;
+    let mut stmt = tx.prepare_cached(statement)?;
+    let rows = stmt.query_map(params![id, request.rows(), seek], |row| Ok((row.get(0)?, item(row)?)))?;
+    Ok(request.page(&key, rows.collect::<Result<_, _>>()?))
+}
+
 #[async_trait::async_trait]
 impl Backend for Sqlite {
     async fn get_participant(&self, id: Id) -> StoreResult<Participant> {
@@ -320,38 +342,34 @@ impl Backend for Sqlite {
         })
     }
 
-    async fn list_friends(&self, id: Id, limit: u32) -> StoreResult<Vec<Friendship>> {
-        self.read(move |tx| {
-            require_participant(tx, id)?;
-            let mut stmt = tx.prepare_cached(sql::LIST_FRIENDS)?;
-            let rows = stmt
-                .query_map(params![id, limit], |row| Ok(Friendship { id: row.get(0)?, from: id, to: row.get(1)? }))?;
-            Ok(rows.collect::<Result<_, _>>()?)
-        })
+    async fn list_friends(&self, id: Id, limit: u32, before: Option<String>) -> StoreResult<FriendsPage> {
+        let request = page_request(List::Friends, id, limit, before.as_deref())?;
+        let (items, next) = self.read(move |tx| {
+            page(tx, sql::LIST_FRIENDS, &request, |row| Ok(Friendship { id: row.get(0)?, from: id, to: row.get(1)? }))
+        })?;
+        Ok(FriendsPage { items, next })
     }
 
-    async fn list_outbound(&self, id: Id, limit: u32) -> StoreResult<Vec<Post>> {
-        self.read(move |tx| {
-            require_participant(tx, id)?;
-            let mut stmt = tx.prepare_cached(sql::LIST_OUTBOUND)?;
-            let rows = stmt.query_map(params![id, limit], |row| {
-                Ok(Post { author: id, occurred: row.get(0)?, subject: row.get(1)?, story: row.get(2)? })
-            })?;
-            Ok(rows.collect::<Result<_, _>>()?)
-        })
+    async fn list_outbound(&self, id: Id, limit: u32, before: Option<String>) -> StoreResult<OutboundPage> {
+        let request = page_request(List::Outbound, id, limit, before.as_deref())?;
+        let (items, next) = self.read(move |tx| {
+            page(tx, sql::LIST_OUTBOUND, &request, |row| {
+                Ok(Post { author: id, occurred: row.get(1)?, subject: row.get(2)?, story: row.get(3)? })
+            })
+        })?;
+        Ok(OutboundPage { items, next })
     }
 
-    async fn list_inbound(&self, id: Id, limit: u32) -> StoreResult<Vec<FeedItem>> {
-        self.read(move |tx| {
-            require_participant(tx, id)?;
-            let mut stmt = tx.prepare_cached(sql::LIST_INBOUND)?;
-            let rows = stmt.query_map(params![id, limit], |row| {
+    async fn list_inbound(&self, id: Id, limit: u32, before: Option<String>) -> StoreResult<InboundPage> {
+        let request = page_request(List::Inbound, id, limit, before.as_deref())?;
+        let (items, next) = self.read(move |tx| {
+            page(tx, sql::LIST_INBOUND, &request, |row| {
                 let post =
-                    Post { author: row.get(0)?, occurred: row.get(1)?, subject: row.get(2)?, story: row.get(3)? };
+                    Post { author: row.get(1)?, occurred: row.get(2)?, subject: row.get(3)?, story: row.get(4)? };
                 Ok(FeedItem { reader: id, post })
-            })?;
-            Ok(rows.collect::<Result<_, _>>()?)
-        })
+            })
+        })?;
+        Ok(InboundPage { items, next })
     }
 
     async fn create_participant(&self, name: String) -> StoreResult<Participant> {
@@ -438,10 +456,11 @@ mod tests {
         store.publish(post(1, "s", "early")).await.unwrap();
         store.befriend(3, 1).await.unwrap();
         store.publish(post(1, "s", "late")).await.unwrap();
-        let feed = |id| store.list_inbound(id, 10);
-        assert_eq!(feed(2).await.unwrap().iter().map(|i| i.post.story.as_str()).collect::<Vec<_>>(), ["late", "early"]);
-        assert_eq!(feed(3).await.unwrap().len(), 1);
-        assert_eq!(store.list_outbound(1, 1).await.unwrap()[0].story, "late");
+        let feed = |id| store.list_inbound(id, 10, None);
+        let stories = feed(2).await.unwrap().items.into_iter().map(|i| i.post.story).collect::<Vec<_>>();
+        assert_eq!(stories, ["late", "early"]);
+        assert_eq!(feed(3).await.unwrap().items.len(), 1);
+        assert_eq!(store.list_outbound(1, 1, None).await.unwrap().items[0].story, "late");
     }
 
     #[tokio::test]
@@ -449,10 +468,11 @@ mod tests {
         let (_dir, store) = store_with(&["a", "b"]).await;
         let first = store.befriend(2, 1).await.unwrap();
         assert_eq!(store.befriend(1, 2).await.unwrap(), Friendship { id: first.id, from: 1, to: 2 });
-        assert_eq!(store.list_friends(1, 10).await.unwrap(), vec![Friendship { id: first.id, from: 1, to: 2 }]);
+        let friends = store.list_friends(1, 10, None).await.unwrap();
+        assert_eq!(friends, FriendsPage { items: vec![Friendship { id: first.id, from: 1, to: 2 }], next: None });
         assert!(matches!(store.befriend(1, 1).await, Err(StoreError::Invalid(_))));
         assert!(matches!(store.befriend(1, 9).await, Err(StoreError::NotFound(_))));
-        assert!(matches!(store.list_friends(9, 10).await, Err(StoreError::NotFound(_))));
+        assert!(matches!(store.list_friends(9, 10, None).await, Err(StoreError::NotFound(_))));
     }
 
     #[tokio::test]
@@ -560,7 +580,7 @@ mod tests {
         store.publish(post(1, "s", "kept")).await.unwrap();
         drop(store);
         let reopened = Sqlite::open(&dir.path().join("feed.db"), DEFAULT_MAX_BATCH, Arc::default()).unwrap();
-        assert_eq!(reopened.list_inbound(2, 10).await.unwrap()[0].post.story, "kept");
+        assert_eq!(reopened.list_inbound(2, 10, None).await.unwrap().items[0].post.story, "kept");
         assert_eq!(reopened.find_posters(vec!["kept".into()], 10).await.unwrap(), vec![1]);
     }
 }

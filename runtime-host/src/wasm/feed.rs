@@ -6,7 +6,9 @@
 //! Under `--as-spin` there is no backend, and these imports are not linked:
 //! the Spin adapter composed into each function serves them instead.
 
-use crate::store::types::{self, Error, FeedItem, Friendship, Id, Participant, Post};
+use crate::store::types::{
+    self, Cursor, Error, FriendsPage, Friendship, Id, InboundPage, OutboundPage, Participant, Post,
+};
 use crate::store::wit::{friendships, participants, publishing, search, storage};
 use crate::store::{Backend, StoreError};
 use std::sync::Arc;
@@ -38,14 +40,14 @@ impl storage::Host for FeedCtx {
     async fn get_participant(&mut self, id: Id) -> Result<Participant, Error> {
         Ok(self.backend()?.get_participant(id).await?)
     }
-    async fn list_friends(&mut self, id: Id, limit: u32) -> Result<Vec<Friendship>, Error> {
-        Ok(self.backend()?.list_friends(id, limit).await?)
+    async fn list_friends(&mut self, id: Id, limit: u32, before: Option<Cursor>) -> Result<FriendsPage, Error> {
+        Ok(self.backend()?.list_friends(id, limit, before).await?)
     }
-    async fn list_outbound(&mut self, id: Id, limit: u32) -> Result<Vec<Post>, Error> {
-        Ok(self.backend()?.list_outbound(id, limit).await?)
+    async fn list_outbound(&mut self, id: Id, limit: u32, before: Option<Cursor>) -> Result<OutboundPage, Error> {
+        Ok(self.backend()?.list_outbound(id, limit, before).await?)
     }
-    async fn list_inbound(&mut self, id: Id, limit: u32) -> Result<Vec<FeedItem>, Error> {
-        Ok(self.backend()?.list_inbound(id, limit).await?)
+    async fn list_inbound(&mut self, id: Id, limit: u32, before: Option<Cursor>) -> Result<InboundPage, Error> {
+        Ok(self.backend()?.list_inbound(id, limit, before).await?)
     }
 }
 

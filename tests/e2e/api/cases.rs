@@ -311,6 +311,253 @@ pub fn concurrent_posts_all_fan_out(host: &Host) {
     assert_eq!(host.get("/outbound?keywords=writer").json, json!([format!("/participant/{author}")]));
 }
 
+/// The URL of an answer's `Link: <...>; rel="next"`, if it has one.
+fn next_page(answer: &crate::common::Answer) -> Option<String> {
+    let links: Vec<&str> = answer.headers.get_all("link").iter().map(|v| v.to_str().unwrap()).collect();
+    assert!(links.len() <= 1, "one Link header at most: {links:?}");
+    let link = links.first()?;
+    let url = link.strip_prefix('<').and_then(|rest| rest.strip_suffix(r#">; rel="next""#));
+    Some(url.unwrap_or_else(|| panic!("not an RFC 8288 next link: {link:?}")).to_string())
+}
+
+/// Every page of the list at `path` in pages of `limit`, from the first,
+/// following each page's next link, calling `between(n)` after the nth page
+/// (from 0) when another follows: the pages' URLs and items. Checks each
+/// link: the request's own path, its limit, and a cursor.
+fn walk_with(
+    host: &Host,
+    path: &str,
+    limit: usize,
+    mut between: impl FnMut(usize),
+) -> Vec<(String, Vec<serde_json::Value>)> {
+    let mut pages = Vec::new();
+    let mut url = Some(format!("{path}?limit={limit}"));
+    while let Some(here) = url {
+        let answer = host.get(&here);
+        assert_eq!(answer.status, 200, "{here}: {answer:?}");
+        let items = answer.json.as_array().unwrap().clone();
+        assert!(items.len() <= limit, "{here}: {} items", items.len());
+        url = next_page(&answer);
+        if let Some(next) = &url {
+            assert!(!items.is_empty(), "{here}: an empty page with a next link");
+            let cursor = next.strip_prefix(&format!("{path}?limit={limit}&before=")).unwrap_or_else(|| {
+                panic!("{here}: the next link {next:?} is not this path with its limit and a cursor")
+            });
+            assert!(!cursor.is_empty() && !cursor.contains('&'), "{next}");
+            between(pages.len());
+        }
+        pages.push((here, items));
+        assert!(pages.len() <= 5_000, "{path}: a walk that does not end");
+    }
+    pages
+}
+
+/// The items of every page of a walk, in order, with `between` called
+/// between pages as [`walk_with`] does.
+fn walked(host: &Host, path: &str, limit: usize, between: impl FnMut(usize)) -> Vec<serde_json::Value> {
+    walk_with(host, path, limit, between).into_iter().flat_map(|(_, items)| items).collect()
+}
+
+/// `posts` posts from `author`, by 10 writers at once, each writer's in
+/// order: subject `w{writer}`, story `{n}`, the writer's nth.
+fn publish_many(host: &Host, author: i64, posts: usize) {
+    let writers = 10;
+    std::thread::scope(|scope| {
+        for writer in 0..writers {
+            scope.spawn(move || {
+                for n in (writer..posts).step_by(writers) {
+                    let answer = host.publish(author, &format!("w{writer}"), &n.to_string());
+                    assert_eq!(answer.status, 200, "{answer:?}");
+                }
+            });
+        }
+    });
+}
+
+pub fn a_2500_item_feed_pages_through_every_item_in_pages_of_100_7_and_1000(host: &Host) {
+    let (author, reader) = (host.participant("author"), host.participant("reader"));
+    host.befriend(author, reader);
+    let total = 2_500;
+    publish_many(&host, author, total);
+    let mut late = 0;
+    for path in [format!("/participant/{author}/outbound"), format!("/participant/{reader}/inbound")] {
+        let classic = host.get(&format!("{path}?limit=1000")).json;
+        let mut first_walk: Option<Vec<serde_json::Value>> = None;
+        for limit in [100, 1000, 7] {
+            // A late post after every tenth page: newer than the walk, it
+            // shows up only at the top of the walks after it.
+            let late_before = late;
+            let items = walked(&host, &path, limit, |page| {
+                if page % 10 == 0 {
+                    assert_eq!(host.publish(author, "late", &late.to_string()).status, 200);
+                    late += 1;
+                }
+            });
+            let (newer, walked) = items.split_at(late_before);
+            assert!(newer.iter().all(|item| item["subject"] == "late"), "{path}: pages of {limit}");
+            let walked = walked.to_vec();
+            match &first_walk {
+                Some(first) => assert_eq!(&walked, first, "{path}: pages of {limit} walk the same list"),
+                None => {
+                    check_newest_first(&path, &walked, total);
+                    assert_eq!(items[..1000], classic.as_array().unwrap()[..], "{path}: its first 1000 as one page");
+                    first_walk = Some(walked);
+                }
+            }
+        }
+    }
+}
+
+/// Every one of `total` posts of [`publish_many`] once (no late post among
+/// them), each writer's, which it made one after another, in the reverse
+/// of its order.
+fn check_newest_first(path: &str, items: &[serde_json::Value], total: usize) {
+    assert_eq!(items.len(), total, "{path}: every item, once");
+    let mut seen = std::collections::HashSet::new();
+    let mut last_of_writer = std::collections::HashMap::new();
+    for item in items {
+        assert_ne!(item["subject"], "late", "{path}");
+        let n: usize = item["story"].as_str().unwrap().parse().unwrap();
+        assert!(seen.insert(n), "{path}: post {n} twice");
+        if let Some(newer) = last_of_writer.insert(item["subject"].clone(), n) {
+            assert!(n < newer, "{path}: post {n} after {newer} of the same writer");
+        }
+    }
+    assert_eq!(seen.len(), total, "{path}: no gaps");
+}
+
+pub fn a_friends_list_pages_through_every_friendship_from_either_side(host: &Host) {
+    // Friendships are stored low id first: the hub is the high side of the
+    // first ten and the low side of the next ten.
+    let before: Vec<i64> = (0..10).map(|i| host.participant(&format!("b{i}"))).collect();
+    let hub = host.participant("hub");
+    let after: Vec<i64> = (0..10).map(|i| host.participant(&format!("a{i}"))).collect();
+    let mut order = Vec::new();
+    for (early, late) in before.iter().zip(&after) {
+        for (a, b) in [(hub, *late), (*early, hub)] {
+            assert_eq!(host.befriend(a, b).status, 200);
+            order.push(if a == hub { b } else { a });
+        }
+    }
+    let links = |ids: &[i64]| ids.iter().rev().map(|id| format!("/participant/{id}")).collect::<Vec<_>>();
+    let path = format!("/participant/{hub}/friends");
+    for limit in [1, 7, 100] {
+        // A new friend between every two pages: newer than the walk.
+        let expected = links(&order);
+        let friends = walked(&host, &path, limit, |_| {
+            let new = host.participant("new");
+            assert_eq!(host.befriend(new, hub).status, 200);
+            order.push(new);
+        });
+        let friends: Vec<String> = friends.iter().map(|f| f["to"].as_str().unwrap().to_string()).collect();
+        assert_eq!(friends, expected, "pages of {limit}");
+    }
+}
+
+pub fn pages_hold_still_while_posts_go_on(host: &Host) {
+    let (author, reader) = (host.participant("author"), host.participant("reader"));
+    host.befriend(author, reader);
+    for n in 0..40 {
+        assert_eq!(host.publish(author, "old", &n.to_string()).status, 200);
+    }
+    let mut fresh = 0;
+    for path in [format!("/participant/{reader}/inbound"), format!("/participant/{author}/outbound")] {
+        let before_walk = host.get(&format!("{path}?limit=1000")).json;
+        // A post between every two pages.
+        let (mut pages, mut url) = (Vec::new(), Some(format!("{path}?limit=7")));
+        while let Some(here) = url {
+            let answer = host.get(&here);
+            assert_eq!(answer.status, 200, "{here}");
+            url = next_page(&answer);
+            pages.push((here, answer.json));
+            assert_eq!(host.publish(author, "new", &fresh.to_string()).status, 200);
+            fresh += 1;
+        }
+        let concatenated: Vec<_> = pages.iter().flat_map(|(_, page)| page.as_array().unwrap().clone()).collect();
+        assert_eq!(concatenated, before_walk.as_array().unwrap()[..], "{path}: no item twice, none missing");
+        // Every page reached by a cursor reads the same again.
+        for (url, page) in &pages[1..] {
+            assert_eq!(&host.get(url).json, page, "{url} changed under the posts");
+        }
+        // A fresh read starts with the new posts, newest first.
+        let top = host.get(&format!("{path}?limit=3")).json;
+        let stories: Vec<String> = (1..=3).map(|back| (fresh - back).to_string()).collect();
+        assert_eq!(top.as_array().unwrap().iter().map(|p| p["story"].as_str().unwrap()).collect::<Vec<_>>(), stories);
+    }
+}
+
+pub fn a_cursor_not_given_out_by_the_list_itself_is_a_400(host: &Host) {
+    let (a, b, c) = (host.participant("a"), host.participant("b"), host.participant("c"));
+    host.befriend(a, b);
+    host.befriend(a, c);
+    for n in 0..3 {
+        host.publish(a, "s", &n.to_string());
+    }
+    let cursor = |path: String| {
+        let next = next_page(&host.get(&format!("{path}?limit=1"))).expect("a next page");
+        next.split_once("before=").unwrap().1.to_string()
+    };
+    let b_inbound = format!("/participant/{b}/inbound");
+    let own = cursor(b_inbound.clone());
+    let foreign = [
+        ("c's inbound", cursor(format!("/participant/{c}/inbound"))),
+        ("a's outbound", cursor(format!("/participant/{a}/outbound"))),
+        ("a's friends", cursor(format!("/participant/{a}/friends"))),
+    ];
+    let mut flipped = own.clone().into_bytes();
+    flipped[own.len() / 2] = if flipped[own.len() / 2] == b'A' { b'B' } else { b'A' };
+    let tampered = [
+        ("cut short", own[..own.len() - 1].to_string()),
+        ("lengthened", format!("{own}A")),
+        ("one character changed", String::from_utf8(flipped).unwrap()),
+        ("empty", String::new()),
+        ("an offset", "1".into()),
+        ("a negative", "-1".into()),
+        ("made up", "AQAAAAAAAAABAAAAAAAAAAAAAAAAAAAAAA".into()),
+        ("not base64", "%00%FF%22'".into()),
+        ("long", "A".repeat(4000)),
+    ];
+    assert_eq!(host.get(&format!("{b_inbound}?limit=1&before={own}")).status, 200);
+    for (what, bad) in foreign.iter().chain(&tampered) {
+        let answer = host.get(&format!("{b_inbound}?limit=1&before={bad}"));
+        assert_eq!(answer.status, 400, "{what}: {answer:?}");
+        assert!(answer.json["error"].as_str().is_some_and(|e| !e.is_empty()), "{what}");
+    }
+    // The same refusal on every list.
+    for path in [format!("/participant/{a}/outbound"), format!("/participant/{a}/friends")] {
+        assert_eq!(host.get(&format!("{path}?before={own}")).status, 400, "{path}");
+    }
+}
+
+pub fn the_last_page_and_an_empty_list_have_no_next_link(host: &Host) {
+    let (a, b, loner) = (host.participant("a"), host.participant("b"), host.participant("loner"));
+    host.befriend(a, b);
+    for n in 0..3 {
+        host.publish(a, "s", &n.to_string());
+    }
+    for path in ["outbound", "inbound", "friends"] {
+        let empty = host.get(&format!("/participant/{loner}/{path}"));
+        assert_eq!((empty.status, &empty.json), (200, &json!([])), "{path}");
+        assert_eq!(next_page(&empty), None, "{path}");
+    }
+    let paths = [format!("/participant/{a}/outbound"), format!("/participant/{b}/inbound")];
+    for path in &paths {
+        assert_eq!(next_page(&host.get(&format!("{path}?limit=3"))), None, "{path}: exactly full is the end");
+        assert_eq!(next_page(&host.get(path)), None, "{path}");
+    }
+    for path in &paths {
+        let all = host.get(&format!("{path}?limit=1000")).json.as_array().unwrap().clone();
+        let first = host.get(&format!("{path}?limit={}", all.len() - 1));
+        // A post in between is newer than the walk: the last page is still
+        // the oldest post alone.
+        host.publish(a, "s", "newer");
+        let second = host.get(&next_page(&first).expect("a second page"));
+        assert_eq!(second.json, json!([all.last().unwrap()]), "{path}");
+        assert_eq!(next_page(&second), None, "{path}: the last page");
+    }
+    assert_eq!(next_page(&host.get("/outbound?keywords=s&limit=1")), None, "search does not page");
+}
+
 /// One `#[test]` per case, each on a new host from the enclosing module's
 /// `fn start() -> Host`. A new case is a function above and a name here.
 macro_rules! every_case {
@@ -326,6 +573,11 @@ macro_rules! every_case {
             unknown_participants_routes_and_methods_get_404_and_405,
             a_body_over_the_limit_gets_413_and_a_body_is_json_whatever_its_content_type,
             concurrent_posts_all_fan_out,
+            a_2500_item_feed_pages_through_every_item_in_pages_of_100_7_and_1000,
+            a_friends_list_pages_through_every_friendship_from_either_side,
+            pages_hold_still_while_posts_go_on,
+            a_cursor_not_given_out_by_the_list_itself_is_a_400,
+            the_last_page_and_an_empty_list_have_no_next_link,
         );
     };
     ($($case:ident),+ $(,)?) => {

@@ -1,0 +1,139 @@
+//! Paging a 100,000-item feed on the embedded SQLite store, in process (no
+//! HTTP, no wasm), in one run:
+//! - `inbound_100k/page_1` and `inbound_100k/page_500`: `Backend::list_inbound`
+//!   of 100 items, from the top and from the cursor of page 500 (items
+//!   49,901-50,000). A cursor is a seek: both cost the same.
+//! - `inbound_100k/classic_first_100` and `inbound_100k/paged_first_100`: the
+//!   first page's statements alone, over one rusqlite connection in one read
+//!   transaction, as the store runs them: the unpaged statements of before
+//!   paging (commit 26df8f3, copied below) against the paged ones (their
+//!   cursor key and participant in one statement, then 101 rows, then the
+//!   page and its cursor made). Page 1 must cost no more than before.
+//!
+//! The feed: one reader with one friend who posted 100,000 posts shaped like
+//! the load profile's (a subject of 5 and a story of 150 words), written
+//! straight into the file in one transaction (the search index is left
+//! empty: no list reads it).
+//!
+//! `cargo bench --bench paging`
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use newsfeed::store::sqlite::{Sqlite, DEFAULT_MAX_BATCH};
+use newsfeed::store::types::Post;
+use newsfeed::store::Backend;
+use newsfeed_sql::cursor::{List, PageRequest};
+use newsfeed_sql::sqlite as sql;
+use rusqlite::{params, Connection, Row};
+use std::sync::Arc;
+
+#[path = "load/post.rs"]
+mod post;
+
+const ITEMS: usize = 100_000;
+const PAGE: u32 = 100;
+const AUTHOR: i64 = 1;
+const READER: i64 = 2;
+
+/// The statements of a feed read before paging (26df8f3).
+const CLASSIC_EXISTS: &str = "SELECT 1 FROM participant WHERE id = ?1";
+const CLASSIC_LIST_INBOUND: &str = "SELECT p.author, p.occurred, p.subject, p.story
+     FROM inbound i JOIN post p ON p.id = i.post
+     WHERE i.reader = ?1 ORDER BY i.id DESC LIMIT ?2";
+
+/// A feed of [`ITEMS`] posts for [`READER`], in a new file.
+fn feed(path: &std::path::Path) {
+    // Opened once by the store, so that the file has the current schema.
+    drop(Sqlite::open(path, DEFAULT_MAX_BATCH, Arc::default()).unwrap());
+    let mut conn = Connection::open(path).unwrap();
+    let tx = conn.transaction().unwrap();
+    for name in ["author", "reader"] {
+        tx.execute(sql::INSERT_PARTICIPANT, params![name]).unwrap();
+    }
+    tx.execute(sql::INSERT_FRIENDSHIP, params![AUTHOR, READER]).unwrap();
+    let mut rng = fastrand::Rng::with_seed(24);
+    {
+        let mut insert = tx.prepare(sql::INSERT_POST).unwrap();
+        let mut fan_out = tx.prepare(sql::FAN_OUT).unwrap();
+        for _ in 0..ITEMS {
+            let (subject, story) = post::subject_and_story(&mut rng);
+            let id: i64 = insert.query_row(params![AUTHOR, "2026-12-03", subject, story], |row| row.get(0)).unwrap();
+            fan_out.execute(params![AUTHOR, id]).unwrap();
+        }
+    }
+    tx.commit().unwrap();
+}
+
+fn feed_item(row: &Row, from: usize) -> rusqlite::Result<Post> {
+    Ok(Post {
+        author: row.get(from)?,
+        occurred: row.get(from + 1)?,
+        subject: row.get(from + 2)?,
+        story: row.get(from + 3)?,
+    })
+}
+
+/// The first page as before paging: the participant, then its newest items.
+fn classic_first_page(conn: &mut Connection) -> Vec<Post> {
+    let tx = conn.transaction().unwrap();
+    assert!(tx.prepare_cached(CLASSIC_EXISTS).unwrap().exists(params![READER]).unwrap());
+    let mut list = tx.prepare_cached(CLASSIC_LIST_INBOUND).unwrap();
+    let rows = list.query_map(params![READER, PAGE], |row| feed_item(row, 0)).unwrap();
+    rows.collect::<Result<_, _>>().unwrap()
+}
+
+/// The first page as the paged store reads it.
+fn paged_first_page(conn: &mut Connection) -> (Vec<Post>, Option<String>) {
+    let tx = conn.transaction().unwrap();
+    let request = PageRequest::new(List::Inbound, READER, PAGE, None).unwrap();
+    let (key, known): (Vec<u8>, bool) = tx
+        .prepare_cached(sql::LIST_HEAD)
+        .unwrap()
+        .query_row(params![READER], |row| Ok((row.get(0)?, row.get(1)?)))
+        .unwrap();
+    assert!(known);
+    let seek = request.seek(&key).unwrap();
+    let mut list = tx.prepare_cached(sql::LIST_INBOUND).unwrap();
+    let rows =
+        list.query_map(params![READER, request.rows(), seek], |row| Ok((row.get(0)?, feed_item(row, 1)?))).unwrap();
+    request.page(&key, rows.collect::<Result<_, _>>().unwrap())
+}
+
+fn paging(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("feed.db");
+    feed(&path);
+    let store = Sqlite::open(&path, DEFAULT_MAX_BATCH, Arc::default()).unwrap();
+
+    // The cursor of page 500: the next link of page 499.
+    let mut before = None;
+    for _ in 1..500 {
+        let page = runtime.block_on(store.list_inbound(READER, PAGE, before)).unwrap();
+        assert_eq!(page.items.len(), PAGE as usize);
+        before = page.next;
+    }
+    let page_500 = before.expect("a 500th page");
+
+    let mut conn = Connection::open(&path).unwrap();
+    assert_eq!(classic_first_page(&mut conn), paged_first_page(&mut conn).0, "the same first page");
+
+    let mut group = c.benchmark_group("inbound_100k");
+    group.bench_function("page_1", |b| {
+        b.to_async(&runtime).iter(|| async {
+            let page = store.list_inbound(READER, PAGE, None).await.unwrap();
+            assert_eq!(page.items.len(), PAGE as usize);
+        })
+    });
+    group.bench_function("page_500", |b| {
+        b.to_async(&runtime).iter(|| async {
+            let page = store.list_inbound(READER, PAGE, Some(page_500.clone())).await.unwrap();
+            assert_eq!(page.items.len(), PAGE as usize);
+        })
+    });
+    group.bench_function("classic_first_100", |b| b.iter(|| classic_first_page(&mut conn)));
+    group.bench_function("paged_first_100", |b| b.iter(|| paged_first_page(&mut conn)));
+    group.finish();
+}
+
+criterion_group!(benches, paging);
+criterion_main!(benches);

@@ -23,13 +23,13 @@ async fn participants(store: &dyn Backend, names: &[&str]) -> Vec<Id> {
 }
 
 async fn stories_inbound(store: &dyn Backend, reader: Id, limit: u32) -> Vec<String> {
-    let feed = store.list_inbound(reader, limit).await.unwrap();
+    let feed = store.list_inbound(reader, limit, None).await.unwrap().items;
     assert!(feed.iter().all(|item| item.reader == reader), "{feed:?}");
     feed.into_iter().map(|item| item.post.story).collect()
 }
 
 async fn stories_outbound(store: &dyn Backend, author: Id, limit: u32) -> Vec<String> {
-    store.list_outbound(author, limit).await.unwrap().into_iter().map(|post| post.story).collect()
+    store.list_outbound(author, limit, None).await.unwrap().items.into_iter().map(|post| post.story).collect()
 }
 
 pub async fn participants_get_new_ids_and_read_back_as_created(store: Arc<dyn Backend>) {
@@ -56,12 +56,12 @@ pub async fn friendship_is_symmetric_idempotent_and_never_with_oneself(store: Ar
     let first = store.befriend(b, a).await.unwrap();
     assert_eq!((first.from, first.to), (b, a));
     assert_eq!(store.befriend(a, b).await.unwrap(), Friendship { id: first.id, from: a, to: b }, "the same one");
-    assert_eq!(store.list_friends(a, 10).await.unwrap(), [Friendship { id: first.id, from: a, to: b }]);
-    assert_eq!(store.list_friends(b, 10).await.unwrap(), [Friendship { id: first.id, from: b, to: a }]);
+    assert_eq!(store.list_friends(a, 10, None).await.unwrap().items, [Friendship { id: first.id, from: a, to: b }]);
+    assert_eq!(store.list_friends(b, 10, None).await.unwrap().items, [Friendship { id: first.id, from: b, to: a }]);
     assert!(matches!(store.befriend(a, a).await, Err(StoreError::Invalid(_))));
     assert!(matches!(store.befriend(a, UNKNOWN).await, Err(StoreError::NotFound(_))));
     assert!(matches!(store.befriend(UNKNOWN, a).await, Err(StoreError::NotFound(_))));
-    assert_eq!(store.list_friends(a, 10).await.unwrap().len(), 1, "a refused friendship was stored");
+    assert_eq!(store.list_friends(a, 10, None).await.unwrap().items.len(), 1, "a refused friendship was stored");
 }
 
 pub async fn a_post_reaches_its_authors_current_friends_and_no_one_else(store: Arc<dyn Backend>) {
@@ -80,8 +80,8 @@ pub async fn a_post_reaches_its_authors_current_friends_and_no_one_else(store: A
     assert_eq!(stories_inbound(store, late, 10).await, ["second"], "a friend made later sees only later posts");
     assert_eq!(stories_inbound(store, stranger, 10).await, Vec::<String>::new());
     assert_eq!(stories_inbound(store, author, 10).await, Vec::<String>::new(), "not one's own feed");
-    assert_eq!(store.list_outbound(author, 10).await.unwrap()[1], first);
-    assert_eq!(store.list_inbound(early, 10).await.unwrap()[1].post, first);
+    assert_eq!(store.list_outbound(author, 10, None).await.unwrap().items[1], first);
+    assert_eq!(store.list_inbound(early, 10, None).await.unwrap().items[1].post, first);
 }
 
 pub async fn lists_are_newest_stored_first_and_limited(store: Arc<dyn Backend>) {
@@ -94,7 +94,7 @@ pub async fn lists_are_newest_stored_first_and_limited(store: Arc<dyn Backend>) 
         store.publish(Post { occurred: occurred.into(), ..post(a, "s", story) }).await.unwrap();
     }
     let store = store.as_ref();
-    let friends: Vec<Id> = store.list_friends(a, 2).await.unwrap().iter().map(|f| f.to).collect();
+    let friends: Vec<Id> = store.list_friends(a, 2, None).await.unwrap().items.iter().map(|f| f.to).collect();
     assert_eq!(friends, [f3, f2]);
     assert_eq!(stories_outbound(store, a, 10).await, ["third", "second", "first"]);
     assert_eq!(stories_outbound(store, a, 2).await, ["third", "second"]);
@@ -102,13 +102,13 @@ pub async fn lists_are_newest_stored_first_and_limited(store: Arc<dyn Backend>) 
 }
 
 pub async fn lists_of_an_unknown_participant_are_not_found(store: Arc<dyn Backend>) {
-    assert!(matches!(store.list_friends(UNKNOWN, 10).await, Err(StoreError::NotFound(_))));
-    assert!(matches!(store.list_outbound(UNKNOWN, 10).await, Err(StoreError::NotFound(_))));
-    assert!(matches!(store.list_inbound(UNKNOWN, 10).await, Err(StoreError::NotFound(_))));
+    assert!(matches!(store.list_friends(UNKNOWN, 10, None).await, Err(StoreError::NotFound(_))));
+    assert!(matches!(store.list_outbound(UNKNOWN, 10, None).await, Err(StoreError::NotFound(_))));
+    assert!(matches!(store.list_inbound(UNKNOWN, 10, None).await, Err(StoreError::NotFound(_))));
     let [a] = participants(store.as_ref(), &["a"]).await[..] else { unreachable!() };
-    assert_eq!(store.list_friends(a, 10).await.unwrap(), Vec::<Friendship>::new());
-    assert_eq!(store.list_outbound(a, 10).await.unwrap(), Vec::<Post>::new());
-    assert_eq!(store.list_inbound(a, 10).await.unwrap().len(), 0);
+    assert_eq!(store.list_friends(a, 10, None).await.unwrap().items, Vec::<Friendship>::new());
+    assert_eq!(store.list_outbound(a, 10, None).await.unwrap().items, Vec::<Post>::new());
+    assert_eq!(store.list_inbound(a, 10, None).await.unwrap().items.len(), 0);
 }
 
 pub async fn a_publish_by_an_unknown_author_writes_nothing(store: Arc<dyn Backend>) {

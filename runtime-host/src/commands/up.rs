@@ -3,19 +3,22 @@
 //! until Ctrl-C or SIGTERM, hot-swapping functions as their files change;
 //! then drain (every accepted request answered) and exit.
 
+use super::readiness;
 use super::watch::{watch_sources, watch_wasm_files};
 use crate::cli::{Database, UpArgs};
 use crate::function::native::NativeFunction;
 use crate::function::{FunctionSlot, Version};
 use crate::http::admin::Admin;
 use crate::http::metrics::serve_metrics;
-use crate::http::server::Server;
+use crate::http::server::{Readiness, Server};
 use crate::metrics::Metrics;
 use crate::spin::manifest::App;
+use crate::spin::postgres::AllowedHost;
 use crate::spin::postgres::Pools;
 use crate::spin::routing::Router;
 use crate::spin::sqlite::Databases;
 use crate::spin::variables::Values;
+use crate::spin::Capabilities;
 use crate::store::postgres::Postgres;
 use crate::store::sqlite::Sqlite;
 use crate::store::Backend;
@@ -87,6 +90,10 @@ pub async fn run(args: UpArgs, mode: Mode) -> Result<()> {
         Platform::Spin => Values::resolve(&app.variables, |key| std::env::var(key).ok())?,
         Platform::Newsfeed => Values::default(),
     };
+    let postgres_targets = match platform {
+        Platform::Spin => spin_postgres_targets(&app, &variables)?,
+        Platform::Newsfeed => Vec::new(),
+    };
     let runtime = Arc::new(Runtime {
         engine,
         backend: backend.clone(),
@@ -126,9 +133,14 @@ pub async fn run(args: UpArgs, mode: Mode) -> Result<()> {
         functions.insert(name.clone(), Arc::new(FunctionSlot::new(name, version, routes)));
     }
     let routes = app.routes.iter().map(|(route, name)| (route.clone(), functions[name].clone())).collect();
+    let readiness: Arc<dyn Readiness> = match &backend {
+        Some(backend) => Arc::new(readiness::Store(backend.clone())),
+        None if postgres_targets.is_empty() => Arc::new(readiness::SpinSqlite { path: spin_sqlite.clone() }),
+        None => Arc::new(readiness::SpinPostgres { targets: postgres_targets }),
+    };
     let in_flight = Arc::new(tokio::sync::Semaphore::new(limits.max_in_flight));
     let server =
-        Arc::new(Server { router: Router::new(routes), limits, metrics: metrics.clone(), store: backend, in_flight });
+        Arc::new(Server { router: Router::new(routes), limits, metrics: metrics.clone(), readiness, in_flight });
 
     // Swapping wasm into a host that serves native code would be a lie.
     let hot_swap = match args.native {
@@ -163,9 +175,28 @@ pub async fn run(args: UpArgs, mode: Mode) -> Result<()> {
         tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
     // The tests read this line to find the port.
     println!("Serving http://{}", listener.local_addr()?);
-    server.run(listener, stop_signal()).await;
-    eprintln!("Stopped: every accepted request was answered");
+    match server.run(listener, stop_signal()).await {
+        true => eprintln!("Stopped: every accepted request was answered"),
+        false => eprintln!("Stopped: the drain timed out; the requests still open were cut off"),
+    }
     Ok(())
+}
+
+/// Under `--as-spin`: the PostgreSQL address each component's adapter is
+/// configured with, and what that component may reach; readiness checks
+/// each distinct pair.
+fn spin_postgres_targets(app: &App, variables: &Values) -> Result<Vec<(String, Arc<[AllowedHost]>)>> {
+    let mut targets: Vec<(String, Arc<[AllowedHost]>)> = Vec::new();
+    for spec in app.components.values() {
+        let capabilities = Capabilities::of(spec, variables)?;
+        let Some(address) = capabilities.variables.get(readiness::DB_URL_VARIABLE) else {
+            continue;
+        };
+        if !targets.iter().any(|(known, allowed)| known == address && allowed[..] == capabilities.postgres_hosts[..]) {
+            targets.push((address.clone(), capabilities.postgres_hosts.clone()));
+        }
+    }
+    Ok(targets)
 }
 
 /// Opens the store the flags name.
@@ -176,7 +207,11 @@ async fn open_store(database: &Database, args: &UpArgs, metrics: &Arc<Metrics>) 
                 .with_context(|| format!("opening {}", path.display()))?,
         ),
         Database::Postgres(url) => {
-            let store = Postgres::connect(url, args.database_pool).await.context("connecting to PostgreSQL")?;
+            // Half the request deadline: a function stopped by a hung
+            // database still answers its 503 in time.
+            let call_timeout = args.limits()?.request_timeout / 2;
+            let store =
+                Postgres::connect(url, args.database_pool, call_timeout).await.context("connecting to PostgreSQL")?;
             tracing::info!("storing in PostgreSQL");
             Arc::new(store)
         }

@@ -36,7 +36,7 @@ use super::types::{FeedItem, Friendship, Id, Participant, Post};
 use super::{check_post, Backend, StoreError, StoreResult};
 use crate::metrics::Metrics;
 use newsfeed_sql::sqlite::{self as sql, Step};
-use newsfeed_sql::{check_text, search, SELF_FRIENDSHIP};
+use newsfeed_sql::{check_text, search, ListBudget, SELF_FRIENDSHIP};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
@@ -65,7 +65,33 @@ struct SearchEntry {
 
 pub struct Sqlite {
     writes: mpsc::Sender<Job>,
+    /// The writer thread: once it has ended, no write can succeed.
+    writer: std::thread::JoinHandle<()>,
     readers: Arc<Readers>,
+}
+
+/// Free space below which the disk holding a database counts as full: a
+/// commit needs room for its WAL frames (a batch of posts is megabytes), and
+/// a disk this close to full fails the next writes.
+pub const MIN_FREE_SPACE: u64 = 64 << 20;
+
+/// Whether the file system holding `path` has [`MIN_FREE_SPACE`] free (for
+/// an unprivileged process).
+pub fn check_free_space(path: &Path) -> StoreResult<()> {
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let stats = rustix::fs::statvfs(dir).map_err(|error| {
+        StoreError::Unavailable(format!("cannot read the free space of {}: {error}", dir.display()))
+    })?;
+    let free = stats.f_bavail.saturating_mul(stats.f_frsize);
+    match free >= MIN_FREE_SPACE {
+        true => Ok(()),
+        false => {
+            Err(StoreError::Unavailable(format!("the disk holding {} is full: {free} bytes free", path.display())))
+        }
+    }
 }
 
 /// The reader connections: opened as needed, up to [`IDLE_READERS`] kept.
@@ -129,12 +155,12 @@ impl Sqlite {
         let mut writer = open_connection(path)?;
         migrate(&mut writer)?;
         let (writes, queue) = mpsc::channel();
-        std::thread::Builder::new()
+        let writer = std::thread::Builder::new()
             .name("sqlite-writer".into())
             .spawn(move || write_batches(writer, queue, max_batch, &metrics))
             .map_err(|error| StoreError::Unavailable(format!("starting the writer thread: {error}")))?;
         let readers = Readers { path: path.to_path_buf(), idle: Mutex::new(Vec::new()) };
-        Ok(Sqlite { writes, readers: Arc::new(readers) })
+        Ok(Sqlite { writes, writer, readers: Arc::new(readers) })
     }
 
     /// A bounded read of several statements, in one snapshot, here.
@@ -191,12 +217,27 @@ fn in_savepoint<T>(conn: &Connection, change: impl FnOnce(&Connection) -> StoreR
     conn.execute_batch("SAVEPOINT write")?;
     let result = std::panic::catch_unwind(AssertUnwindSafe(|| change(conn)))
         .unwrap_or_else(|_| Err(StoreError::Unavailable("a write panicked".into())));
-    let end = match result {
-        Ok(_) => "RELEASE write",
-        Err(_) => "ROLLBACK TO write; RELEASE write",
-    };
-    conn.execute_batch(end)?;
-    result
+    let undo = "ROLLBACK TO write; RELEASE write";
+    match result {
+        Ok(value) => match conn.execute_batch("RELEASE write") {
+            Ok(()) => Ok(value),
+            // Its caller hears it failed, so none of it may be committed:
+            // undo it, or, if even that fails, roll back the whole batch
+            // (the writer then fails every write of it).
+            Err(error) => {
+                if conn.execute_batch(undo).is_err() {
+                    let _ = conn.execute_batch("ROLLBACK");
+                }
+                Err(error.into())
+            }
+        },
+        Err(error) => {
+            if conn.execute_batch(undo).is_err() {
+                let _ = conn.execute_batch("ROLLBACK");
+            }
+            Err(error)
+        }
+    }
 }
 
 /// The writer thread: until every [`Sqlite`] handle is gone, takes the
@@ -299,6 +340,26 @@ fn index_every_post(tx: &Connection) -> StoreResult<()> {
     Ok(())
 }
 
+/// The rows of a list of posts, read one at a time until the list's
+/// [`ListBudget`] is spent: the rows past it are never read.
+fn within_budget<T>(
+    rows: impl Iterator<Item = rusqlite::Result<T>>,
+    post: impl Fn(&T) -> &Post,
+) -> StoreResult<Vec<T>> {
+    let mut budget = ListBudget::default();
+    let mut items = Vec::new();
+    for row in rows {
+        let item = row?;
+        let text = post(&item);
+        budget.spend(text.subject.len() + text.story.len());
+        items.push(item);
+        if !budget.has_room() {
+            break;
+        }
+    }
+    Ok(items)
+}
+
 fn require_participant(tx: &Connection, id: Id) -> StoreResult<()> {
     let known = tx.prepare_cached(sql::PARTICIPANT_EXISTS)?.exists(params![id])?;
     if known {
@@ -337,7 +398,7 @@ impl Backend for Sqlite {
             let rows = stmt.query_map(params![id, limit], |row| {
                 Ok(Post { author: id, occurred: row.get(0)?, subject: row.get(1)?, story: row.get(2)? })
             })?;
-            Ok(rows.collect::<Result<_, _>>()?)
+            within_budget(rows, |post| post)
         })
     }
 
@@ -350,7 +411,7 @@ impl Backend for Sqlite {
                     Post { author: row.get(0)?, occurred: row.get(1)?, subject: row.get(2)?, story: row.get(3)? };
                 Ok(FeedItem { reader: id, post })
             })?;
-            Ok(rows.collect::<Result<_, _>>()?)
+            within_budget(rows, |item| &item.post)
         })
     }
 
@@ -409,7 +470,12 @@ impl Backend for Sqlite {
         .await
     }
 
+    /// Ready while the writer runs, the disk has room and a reader answers.
     async fn ping(&self) -> StoreResult<()> {
+        if self.writer.is_finished() {
+            return Err(StoreError::Unavailable("the writer has stopped".into()));
+        }
+        check_free_space(&self.readers.path)?;
         self.readers.with(|conn| Ok(conn.query_row("SELECT 1", [], |_| Ok(()))?))
     }
 }
@@ -506,6 +572,47 @@ mod tests {
         for word in words {
             assert_eq!(store.find_posters(vec![word.into()], 10).await.unwrap(), vec![1], "{word}");
         }
+    }
+
+    #[tokio::test]
+    async fn a_write_whose_savepoint_cannot_be_released_is_not_committed() {
+        let (_dir, store) = store_with(&["a"]).await;
+        // The change ends its own savepoint, so releasing it fails.
+        let failed = store
+            .write(|tx| {
+                tx.execute("INSERT INTO participant (name) VALUES ('ghost')", [])?;
+                tx.execute_batch("RELEASE write")?;
+                Ok(())
+            })
+            .await;
+        assert!(matches!(failed, Err(StoreError::Unavailable(_))), "{failed:?}");
+        assert!(
+            matches!(store.get_participant(2).await, Err(StoreError::NotFound(_))),
+            "the failed write was committed"
+        );
+        assert_eq!(store.create_participant("b".into()).await.unwrap().name, "b", "the writer goes on");
+    }
+
+    #[tokio::test]
+    async fn a_dead_writer_is_not_ready() {
+        let (_dir, store) = store_with(&["a"]).await;
+        assert_eq!(store.ping().await, Ok(()));
+        // A job that panics outside any savepoint ends the writer thread.
+        let (answered, dead) = std::sync::mpsc::channel::<()>();
+        store
+            .writes
+            .send(Box::new(move |_| {
+                let _answered = answered;
+                panic!("the writer dies")
+            }))
+            .unwrap();
+        let _ = dead.recv();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while store.ping().await.is_ok() {
+            assert!(std::time::Instant::now() < deadline, "a dead writer still reads as ready");
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert!(matches!(store.ping().await, Err(StoreError::Unavailable(_))));
     }
 
     #[tokio::test]

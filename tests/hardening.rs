@@ -158,7 +158,7 @@ fn a_feed_of_huge_posts_is_read_in_bounded_memory(flags: &[&str]) {
             scope.spawn(move || {
                 for n in (writer..POSTS).step_by(4) {
                     // About 900 KB of a few distinct words.
-                    let story = format!("post{n} ") + &"heavy words repeated ".repeat(900_000 / 21);
+                    let story = format!("post{n} {}", "heavy words repeated ".repeat(900_000 / 21));
                     let answer = host.publish(author, &format!("huge {n}"), &story);
                     assert_eq!(answer.status, 200, "post {n}: {answer:?}");
                 }
@@ -247,8 +247,12 @@ fn readiness_as_spin_on_sqlite_reads_the_database_file() {
     assert_eq!(host.send("GET", "/readyz", None).status, 200);
     host.participant("spin");
     assert_eq!(host.send("GET", "/readyz", None).status, 200);
-    // Not a database any more: not ready.
-    std::fs::write(host.state.path().join("state/newsfeed.db"), vec![b'x'; 8192]).unwrap();
+    // No database there any more (a directory in its place): not ready.
+    let file = host.state.path().join("state/newsfeed.db");
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
+    }
+    std::fs::create_dir(&file).unwrap();
     let answer = host.send("GET", "/readyz", None);
     assert_eq!(answer.status, 503, "{answer:?}");
 }

@@ -26,7 +26,7 @@ use newsfeed_sql::sqlite as sql;
 use rusqlite::{params, Connection, Row};
 use std::sync::Arc;
 
-#[path = "load/post.rs"]
+#[path = "../tools/load/src/post.rs"]
 mod post;
 
 const ITEMS: usize = 100_000;
@@ -95,7 +95,7 @@ fn paged_first_page(conn: &mut Connection) -> (Vec<Post>, Option<String>) {
     let mut list = tx.prepare_cached(sql::LIST_INBOUND).unwrap();
     let rows =
         list.query_map(params![READER, request.rows(), seek], |row| Ok((row.get(0)?, feed_item(row, 1)?))).unwrap();
-    request.page(&key, rows.collect::<Result<_, _>>().unwrap())
+    request.page(&key, rows.collect::<Result<_, _>>().unwrap(), false)
 }
 
 fn paging(c: &mut Criterion) {

@@ -78,6 +78,10 @@ pub struct UpArgs {
     /// request); past it the connection is closed.
     #[arg(long, default_value_t = 10.0)]
     pub header_timeout: f64,
+    /// Seconds a request's body may take to arrive once its head has; past
+    /// it the answer is 408 and the connection is closed.
+    #[arg(long, default_value_t = 10.0)]
+    pub body_timeout: f64,
     /// Seconds a keep-alive connection may stay idle between an answer and
     /// the next request; past it the connection is closed.
     #[arg(long, default_value_t = 60.0)]
@@ -164,6 +168,7 @@ impl UpArgs {
         }
         let header_timeout = positive_seconds(self.header_timeout, "--header-timeout")?;
         let idle_timeout = positive_seconds(self.idle_timeout, "--idle-timeout")?;
+        let body_timeout = positive_seconds(self.body_timeout, "--body-timeout")?;
         if self.instance_reuse == 0 {
             anyhow::bail!("--instance-reuse must be at least 1");
         }
@@ -175,6 +180,7 @@ impl UpArgs {
             max_instances: self.max_instances,
             max_in_flight: self.max_in_flight,
             header_timeout,
+            body_timeout,
             idle_timeout,
         })
     }

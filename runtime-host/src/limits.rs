@@ -22,6 +22,11 @@ pub struct Limits {
     /// connection is closed: slow or silent clients cannot hold sockets
     /// forever.
     pub header_timeout: Duration,
+    /// How long a request's body may take to arrive, from the end of its
+    /// head. Past it the answer is 408 and the connection is closed: a
+    /// client that stalls mid-body holds a socket for this long at most,
+    /// and never an in-flight slot (taken only once the body is read).
+    pub body_timeout: Duration,
     /// How long a keep-alive connection may sit idle between an answer and
     /// the next request's first byte before it is closed.
     pub idle_timeout: Duration,
@@ -40,6 +45,7 @@ impl Default for Limits {
             instance_reuse: 1,
             max_in_flight: 1000,
             header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60),
         }
     }

@@ -91,9 +91,11 @@ impl PageRequest {
 
     /// The page from the rows read (`(id, item)`, newest first, at most
     /// [`rows`](Self::rows)): the first `limit` items, and the cursor after
-    /// the last of them if more rows follow.
-    pub fn page<T>(&self, key: &[u8], rows: Vec<(i64, T)>) -> (Vec<T>, Option<String>) {
-        let more = rows.len() > self.limit as usize;
+    /// the last of them if more rows follow: if more than `limit` were read,
+    /// or if the reader stopped short of the rows there were (`cut_short`,
+    /// for the byte budget of a list: `crate::ListBudget`).
+    pub fn page<T>(&self, key: &[u8], rows: Vec<(i64, T)>, cut_short: bool) -> (Vec<T>, Option<String>) {
+        let more = cut_short || rows.len() > self.limit as usize;
         let mut items = Vec::with_capacity(rows.len().min(self.limit as usize));
         let mut last = None;
         for (id, item) in rows.into_iter().take(self.limit as usize) {
@@ -147,7 +149,7 @@ mod tests {
     fn next(list: List, participant: i64, ids: &[i64], limit: u32) -> String {
         let request = PageRequest::new(list, participant, limit, None).unwrap();
         let rows = ids.iter().map(|&id| (id, id)).collect();
-        request.page(KEY, rows).1.expect("a next page")
+        request.page(KEY, rows, false).1.expect("a next page")
     }
 
     fn seek(list: List, participant: i64, token: &str) -> Result<i64, String> {
@@ -158,11 +160,14 @@ mod tests {
     fn a_page_has_a_next_cursor_only_when_more_rows_follow() {
         let request = PageRequest::new(List::Inbound, 7, 2, None).unwrap();
         assert_eq!(request.rows(), 3);
-        let (items, next) = request.page(KEY, vec![(9, 'a'), (5, 'b'), (2, 'c')]);
+        let (items, next) = request.page(KEY, vec![(9, 'a'), (5, 'b'), (2, 'c')], false);
         assert_eq!(items, ['a', 'b']);
         assert_eq!(seek(List::Inbound, 7, &next.unwrap()), Ok(5), "the next page starts below the last item");
-        assert_eq!(request.page(KEY, vec![(9, 'a'), (5, 'b')]), (vec!['a', 'b'], None), "exactly full: the end");
-        assert_eq!(request.page::<char>(KEY, vec![]), (vec![], None));
+        assert_eq!(request.page(KEY, vec![(9, 'a'), (5, 'b')], false), (vec!['a', 'b'], None), "exactly full: the end");
+        let (items, next) = request.page(KEY, vec![(9, 'a')], true);
+        assert_eq!(items, ['a'], "cut short by the budget");
+        assert_eq!(seek(List::Inbound, 7, &next.expect("a next page after a cut")), Ok(9));
+        assert_eq!(request.page::<char>(KEY, vec![], false), (vec![], None));
         assert_eq!(PageRequest::new(List::Inbound, 7, 2, None).unwrap().seek(KEY), Ok(i64::MAX));
     }
 

@@ -27,6 +27,31 @@ pub fn unknown_participant(id: i64) -> String {
     format!("participant {id} not found")
 }
 
+/// The most post text one list read gathers: a list of posts stops after
+/// the item whose subject and story bring the list's total (in UTF-8 bytes)
+/// to this, even short of its `limit`. It bounds one request's memory, in
+/// the host and in the function, whatever the posts weigh; a post is at most
+/// 1 MiB, so a list holds at most 5 MiB of text. Every backend applies it.
+pub const LIST_BYTES: usize = 4 << 20;
+
+/// What a list read has gathered so far, against [`LIST_BYTES`].
+#[derive(Debug, Default)]
+pub struct ListBudget {
+    spent: usize,
+}
+
+impl ListBudget {
+    /// Whether the list may take another item.
+    pub fn has_room(&self) -> bool {
+        self.spent < LIST_BYTES
+    }
+
+    /// Counts an item holding `bytes` of text.
+    pub fn spend(&mut self, bytes: usize) {
+        self.spent = self.spent.saturating_add(bytes);
+    }
+}
+
 pub const SELF_FRIENDSHIP: &str = "a participant cannot befriend itself";
 
 /// Text every backend can store: PostgreSQL's `text` cannot hold a NUL

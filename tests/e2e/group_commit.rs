@@ -206,3 +206,75 @@ fn a_failed_commit_answers_503_to_its_writes_and_reads_go_on() {
     assert_eq!(host.get(&format!("/participant/{a}")).status, 200);
     assert_eq!(host.get(&format!("/participant/{b}/friends")).status, 200);
 }
+
+/// A write that fails after it has written part of itself (a post stored,
+/// then its fan-out refused) is rolled back to its own savepoint: nothing of
+/// it is committed, and the good writes that shared its batch are. The
+/// refusal comes from a trigger the test adds to the host's database file:
+/// no rule of the API fails that late.
+#[test]
+fn a_write_failing_after_a_partial_write_is_rolled_back_alone_in_its_batch() {
+    let host = Host::builder().flags(&["--metrics-listen", "127.0.0.1:0"]).start();
+    let ids: Vec<i64> = (0..4).map(|n| host.participant(&format!("r{n}"))).collect();
+    for (n, id) in ids.iter().enumerate() {
+        assert_eq!(host.befriend(*id, ids[(n + 1) % ids.len()]).status, 200);
+    }
+    let database = host.state.path().join("state/newsfeed.db");
+    let conn = rusqlite::Connection::open(&database).unwrap();
+    conn.busy_timeout(Duration::from_secs(10)).unwrap();
+    conn.execute_batch(
+        "CREATE TRIGGER refuse_marked_fan_out BEFORE INSERT ON inbound
+         WHEN (SELECT story FROM post WHERE id = NEW.post) LIKE '%refuseme%'
+         BEGIN SELECT RAISE(ABORT, 'refused by the test''s trigger'); END",
+    )
+    .unwrap();
+    drop(conn);
+    let outcomes = Mutex::new(Outcomes::default());
+    std::thread::scope(|scope| {
+        for writer in 0..32 {
+            let (host, ids, outcomes) = (&host, &ids, &outcomes);
+            scope.spawn(move || {
+                for n in 0..4 {
+                    let author = ids[(writer + n) % ids.len()];
+                    let refused = (writer + n) % 2 == 0;
+                    let marker = format!("pw{writer}n{n}");
+                    let story = match refused {
+                        true => format!("{marker} refuseme"),
+                        false => format!("{marker} kept"),
+                    };
+                    let body = json!({ "subject": "partial", "story": story }).to_string();
+                    let answer = host.post(&format!("/participant/{author}/outbound"), &body);
+                    let mut outcomes = outcomes.lock().unwrap();
+                    match refused {
+                        true => {
+                            assert_eq!(answer.status, 503, "{answer:?}");
+                            outcomes.refused.push(marker);
+                        }
+                        false => {
+                            assert_eq!(answer.status, 200, "{answer:?}");
+                            outcomes.stored.push((author, marker));
+                        }
+                    }
+                }
+            });
+        }
+    });
+    let outcomes = outcomes.into_inner().unwrap();
+    let stories: Vec<String> = ids
+        .iter()
+        .flat_map(|id| host.get(&format!("/participant/{id}/outbound?limit=1000")).json.as_array().unwrap().clone())
+        .map(|post| post["story"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(stories.len(), outcomes.stored.len(), "exactly the good posts are stored");
+    assert!(stories.iter().all(|story| story.ends_with(" kept")), "a refused post was committed: {stories:?}");
+    for marker in &outcomes.refused {
+        assert_eq!(posters(&host, marker), json!([]), "{marker}");
+    }
+    for (author, marker) in &outcomes.stored {
+        assert_eq!(posters(&host, marker), json!([link(*author)]), "{marker}");
+    }
+    let text = host.scrape();
+    let commits = metric(&text, "newsfeed_write_batch_size_count");
+    let writes = metric(&text, "newsfeed_write_batch_size_sum");
+    assert!(commits < writes, "{commits} commits for {writes} writes: no batch held two");
+}

@@ -24,6 +24,7 @@ mod durability;
 mod entry;
 mod faults;
 mod group_commit;
+mod hardening;
 mod hot_swap;
 mod load_smoke;
 mod metrics;

@@ -73,7 +73,9 @@ fn a_storm_far_past_the_bound_gets_200s_and_503s_in_bounded_memory() {
     );
     assert!(statuses.keys().all(|status| [200, 503].contains(status)), "{statuses:?}");
     assert!(statuses.get(&503).is_some_and(|n| *n > 0), "the bound never refused: {statuses:?}");
-    assert!(peak < before + 256 * 1024, "peak memory grew from {before} to {peak} KiB");
+    // Measured: 8.4 MiB of growth (30,220 -> 38,824 KiB, 2 cores shared);
+    // a bound four times that catches a per-connection leak or queue.
+    assert!(peak < before + 32 * 1024, "peak memory grew from {before} to {peak} KiB");
     let answer = host.get(&format!("/participant/{id}"));
     assert_eq!(answer.status, 200, "after the storm: {answer:?}");
 }

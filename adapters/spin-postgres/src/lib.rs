@@ -60,7 +60,7 @@ fn page<T>(
     request.seek(&key).map_err(Error::Invalid)?;
     let items = rows.iter().filter(|row| !matches!(row[2], DbValue::DbNull));
     let items = items.map(|row| Ok((int(&row[2])?, item(row)?)));
-    Ok(request.page(&key, items.collect::<Result<_, Error>>()?))
+    Ok(request.page(&key, items.collect::<Result<_, Error>>()?, false))
 }
 
 impl storage::Guest for Adapter {

@@ -93,7 +93,7 @@ fn page<T>(
             let item_id = row.int()?;
             Ok((item_id, item(item_id, &mut row)?))
         });
-        Ok(request.page(&key, rows.collect::<Result<_, Error>>()?))
+        Ok(request.page(&key, rows.collect::<Result<_, Error>>()?, false))
     })
 }
 

@@ -56,7 +56,7 @@ fn page<T>(
 ) -> Result<(Vec<T>, Option<String>), StoreError> {
     let seek = request.seek(KEY).map_err(StoreError::Invalid)?;
     let rows = items.rev().filter(|(id, _)| *id < seek).take(request.rows() as usize).collect();
-    Ok(request.page(KEY, rows))
+    Ok(request.page(KEY, rows, false))
 }
 
 impl Storage for MemoryStore {

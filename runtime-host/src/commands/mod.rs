@@ -5,5 +5,6 @@
 //! depends on it.
 
 pub mod build;
+pub mod readiness;
 pub mod up;
 pub mod watch;

@@ -3,16 +3,20 @@
 //! until Ctrl-C or SIGTERM, hot-swapping functions as their files change;
 //! then drain (every accepted request answered) and exit.
 
+use super::readiness;
 use super::watch::{watch_sources, watch_wasm_files};
 use crate::assembly::{assemble, Assembly, Options};
 use crate::cli::{Database, UpArgs};
 use crate::http::admin::Admin;
 use crate::http::metrics::serve_metrics;
-use crate::http::server::Server;
+use crate::http::server::{Readiness, Server};
 use crate::metrics::Metrics;
 use crate::spin::manifest::App;
+use crate::spin::postgres::AllowedHost;
+use crate::wasm::Runtime;
 use crate::spin::routing::Router;
 use crate::spin::variables::Values;
+use crate::spin::Capabilities;
 use crate::store::postgres::Postgres;
 use crate::store::sqlite::Sqlite;
 use crate::store::Backend;
@@ -84,10 +88,7 @@ async fn options(args: &UpArgs, app: &App) -> Result<Options> {
     };
     // The file Spin's SQLite interface opens for a component that imports it
     // (under --as-spin); with PostgreSQL no function imports it.
-    let spin_sqlite = match &database {
-        Database::Sqlite(path) => path.clone(),
-        Database::Postgres(_) => args.state_dir.join("newsfeed.db"),
-    };
+    let spin_sqlite = spin_sqlite_file(args);
     // Application variables (SPIN_VARIABLE_*), as Spin resolves them; a
     // required one without a value stops the start here.
     let variables = match platform {
@@ -120,12 +121,13 @@ async fn serve(
     let runtime = loader.runtime().clone();
     let metrics = runtime.metrics.clone();
     let routes = app.routes.iter().map(|(route, name)| (route.clone(), functions[name].clone())).collect();
+    let readiness = readiness_of(&args, app, &runtime)?;
     let in_flight = Arc::new(tokio::sync::Semaphore::new(runtime.limits.max_in_flight));
     let server = Arc::new(Server {
         router: Router::new(routes),
         limits: runtime.limits.clone(),
         metrics: metrics.clone(),
-        store: runtime.backend.clone(),
+        readiness,
         in_flight,
     });
 
@@ -160,8 +162,10 @@ async fn serve(
         tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
     // The tests read this line to find the port.
     println!("Serving http://{}", listener.local_addr()?);
-    server.run(listener, stop_signal()).await;
-    eprintln!("Stopped: every accepted request was answered");
+    match server.run(listener, stop_signal()).await {
+        true => eprintln!("Stopped: every accepted request was answered"),
+        false => eprintln!("Stopped: the drain timed out; the requests still open were cut off"),
+    }
     Ok(())
 }
 
@@ -186,6 +190,45 @@ fn spin_interfaces_used(app: &App, sqlite: &std::path::Path) -> String {
     served.join(", ")
 }
 
+/// The file Spin's SQLite interface opens for a component that imports it
+/// (under --as-spin); with PostgreSQL no function imports it.
+fn spin_sqlite_file(args: &UpArgs) -> std::path::PathBuf {
+    match args.database() {
+        Database::Sqlite(path) => path,
+        Database::Postgres(_) => args.state_dir.join("newsfeed.db"),
+    }
+}
+
+/// How `/readyz` tells the truth in this mode: the host's store answers, or
+/// under `--as-spin` the database the manifest grants does.
+fn readiness_of(args: &UpArgs, app: &App, runtime: &Runtime) -> Result<Arc<dyn Readiness>> {
+    if let Some(backend) = &runtime.backend {
+        return Ok(Arc::new(readiness::Store(backend.clone())));
+    }
+    let targets = spin_postgres_targets(app, &runtime.variables)?;
+    Ok(match targets.is_empty() {
+        true => Arc::new(readiness::SpinSqlite { path: spin_sqlite_file(args) }),
+        false => Arc::new(readiness::SpinPostgres { targets }),
+    })
+}
+
+/// Under `--as-spin`: the PostgreSQL address each component's adapter is
+/// configured with, and what that component may reach; readiness checks
+/// each distinct pair.
+fn spin_postgres_targets(app: &App, variables: &Values) -> Result<Vec<(String, Arc<[AllowedHost]>)>> {
+    let mut targets: Vec<(String, Arc<[AllowedHost]>)> = Vec::new();
+    for spec in app.components.values() {
+        let capabilities = Capabilities::of(spec, variables)?;
+        let Some(address) = capabilities.variables.get(readiness::DB_URL_VARIABLE) else {
+            continue;
+        };
+        if !targets.iter().any(|(known, allowed)| known == address && allowed[..] == capabilities.postgres_hosts[..]) {
+            targets.push((address.clone(), capabilities.postgres_hosts.clone()));
+        }
+    }
+    Ok(targets)
+}
+
 /// Opens the store the flags name.
 async fn open_store(database: &Database, args: &UpArgs, metrics: &Arc<Metrics>) -> Result<Arc<dyn Backend>> {
     Ok(match database {
@@ -194,7 +237,11 @@ async fn open_store(database: &Database, args: &UpArgs, metrics: &Arc<Metrics>) 
                 .with_context(|| format!("opening {}", path.display()))?,
         ),
         Database::Postgres(url) => {
-            let store = Postgres::connect(url, args.database_pool).await.context("connecting to PostgreSQL")?;
+            // Half the request deadline: a function stopped by a hung
+            // database still answers its 503 in time.
+            let call_timeout = args.limits()?.request_timeout / 2;
+            let store =
+                Postgres::connect(url, args.database_pool, call_timeout).await.context("connecting to PostgreSQL")?;
             tracing::info!("storing in PostgreSQL");
             Arc::new(store)
         }

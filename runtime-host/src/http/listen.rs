@@ -27,7 +27,7 @@ where
     H: Fn(http::Request<Incoming>) -> F + Clone + Send + Sync + 'static,
     F: Future<Output = Response> + Send + 'static,
 {
-    serve_until(listener, handle, std::future::pending(), Duration::ZERO, DEFAULT_TIMEOUTS).await
+    serve_until(listener, handle, std::future::pending(), Duration::ZERO, DEFAULT_TIMEOUTS).await;
 }
 
 /// The client timeouts of the admin and metrics endpoints: the defaults of
@@ -35,7 +35,7 @@ where
 const DEFAULT_TIMEOUTS: Timeouts = Timeouts { header: Duration::from_secs(10), idle: Duration::from_secs(60) };
 
 /// As [`serve_http`], until `stop` completes; then drains, for at most
-/// `drain_for`, and returns:
+/// `drain_for`, and returns whether every connection ended in that time:
 ///
 /// - it stops accepting, but first takes the connections already waiting in
 ///   the listen backlog: their clients saw the connection made, so their
@@ -53,7 +53,8 @@ pub async fn serve_until<H, F>(
     stop: impl Future<Output = ()>,
     drain_for: Duration,
     timeouts: Timeouts,
-) where
+) -> bool
+where
     H: Fn(http::Request<Incoming>) -> F + Clone + Send + Sync + 'static,
     F: Future<Output = Response> + Send + 'static,
 {
@@ -87,9 +88,11 @@ pub async fn serve_until<H, F>(
     drop((listener, drain));
     tracing::info!(connections = draining.receiver_count(), "draining");
     let _ = draining.send(true);
-    if tokio::time::timeout(drain_for, draining.closed()).await.is_err() {
+    let drained = tokio::time::timeout(drain_for, draining.closed()).await.is_ok();
+    if !drained {
         tracing::warn!("drain timed out after {drain_for:?}; closing what is left");
     }
+    drained
 }
 
 /// Serves one connection on its own task until it ends, or, once `drain`

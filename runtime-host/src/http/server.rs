@@ -4,8 +4,9 @@
 //! [`Handler`](crate::function::Handler) and never asks how it runs.
 //!
 //! The host's own endpoints sit beside the API: `GET /openapi.yaml`,
-//! `GET /healthz` (the process answers) and `GET /readyz` (the store
-//! answers too: a load balancer sends traffic only while it does).
+//! `GET /healthz` (the process answers) and `GET /readyz` (the functions'
+//! data answers too, as [`Readiness`] judges it: a load balancer sends
+//! traffic only while it does).
 
 use super::answer::{error, json, text};
 use super::listen::serve_until;
@@ -14,7 +15,6 @@ use crate::function::{FunctionError, FunctionSlot, Request, Response};
 use crate::limits::Limits;
 use crate::metrics::Metrics;
 use crate::spin::routing::Router;
-use crate::store::Backend;
 use bytes::BytesMut;
 use http::{header, Method, StatusCode};
 use http_body_util::{BodyExt, Full};
@@ -28,13 +28,21 @@ use tokio::sync::Semaphore;
 /// The OpenAPI document of the API, served at `GET /openapi.yaml`.
 const OPENAPI: &str = include_str!("../../../openapi.yaml");
 
+/// Whether the host can serve now: what `/readyz` asks. One implementation
+/// for each way the functions reach their data, chosen at start; each
+/// answers within a couple of seconds, whatever the database does.
+#[async_trait::async_trait]
+pub trait Readiness: Send + Sync + 'static {
+    /// `Err` says why not, for the log.
+    async fn check(&self) -> Result<(), String>;
+}
+
 pub struct Server {
     pub router: Router<Arc<FunctionSlot>>,
     pub limits: Limits,
     pub metrics: Arc<Metrics>,
-    /// The store `/readyz` asks; `None` when the functions reach their
-    /// storage on their own (as Spin, over the embedded SQLite file).
-    pub store: Option<Arc<dyn Backend>>,
+    /// What `/readyz` asks.
+    pub readiness: Arc<dyn Readiness>,
     /// One permit per API request being answered (`--max-in-flight`).
     pub in_flight: Arc<Semaphore>,
 }
@@ -42,11 +50,12 @@ pub struct Server {
 impl Server {
     /// Serves connections from `listener` until `stop` completes, then
     /// drains: every request already accepted is answered (within the
-    /// request deadline) before this returns.
-    pub async fn run(self: Arc<Self>, listener: TcpListener, stop: impl Future<Output = ()>) {
-        // A second past the deadline: a request at its deadline still gets
-        // its 500 written.
-        let drain_for = self.limits.request_timeout + Duration::from_secs(1);
+    /// request deadline) before this returns. `false` if the drain timed
+    /// out and some were not.
+    pub async fn run(self: Arc<Self>, listener: TcpListener, stop: impl Future<Output = ()>) -> bool {
+        // A request may take its body's time, then its deadline; a second
+        // more, so that a request at its deadline still gets its 500 written.
+        let drain_for = self.limits.body_timeout + self.limits.request_timeout + Duration::from_secs(1);
         let server = self.clone();
         let handle = move |req| {
             let server = server.clone();
@@ -65,17 +74,28 @@ impl Server {
         let Some(slot) = self.router.find(path) else {
             return error(StatusCode::NOT_FOUND, &format!("no route for {path}"));
         };
-        // Held until the answer is ready; none left means overload: say so
+        // The body first, under its own deadline: a client that stalls
+        // mid-body holds its socket until then, never an in-flight slot.
+        let req = match tokio::time::timeout(self.limits.body_timeout, self.read_body(req)).await {
+            Ok(Ok(req)) => req,
+            Ok(Err(answer)) => return answer,
+            Err(_elapsed) => {
+                self.metrics.failed(&slot.name, "body timeout");
+                let mut late = error(
+                    StatusCode::REQUEST_TIMEOUT,
+                    &format!("the request body did not arrive within {:?}", self.limits.body_timeout),
+                );
+                late.headers_mut().insert(header::CONNECTION, header::HeaderValue::from_static("close"));
+                return late;
+            }
+        };
+        // Held while the function runs; none left means overload: say so
         // at once rather than queue without bound.
         let Ok(_permit) = self.in_flight.try_acquire() else {
             self.metrics.failed(&slot.name, "overload");
             let mut busy = error(StatusCode::SERVICE_UNAVAILABLE, "the server is busy, try again shortly");
             busy.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
             return busy;
-        };
-        let req = match self.read_body(req).await {
-            Ok(req) => req,
-            Err(answer) => return answer,
         };
         let started = std::time::Instant::now();
         let version = slot.take_for_request();
@@ -101,15 +121,12 @@ impl Server {
         }
         Some(match path {
             "/openapi.yaml" => text(StatusCode::OK, "application/yaml", OPENAPI),
-            "/readyz" => match &self.store {
-                Some(store) => match store.ping().await {
-                    Ok(()) => json(StatusCode::OK, &serde_json::json!({"status": "ready"})),
-                    Err(failure) => {
-                        tracing::warn!("not ready: {failure}");
-                        error(StatusCode::SERVICE_UNAVAILABLE, "storage is unavailable")
-                    }
-                },
-                None => json(StatusCode::OK, &serde_json::json!({"status": "ready"})),
+            "/readyz" => match self.readiness.check().await {
+                Ok(()) => json(StatusCode::OK, &serde_json::json!({"status": "ready"})),
+                Err(failure) => {
+                    tracing::warn!("not ready: {failure}");
+                    error(StatusCode::SERVICE_UNAVAILABLE, "storage is unavailable")
+                }
             },
             _ => json(StatusCode::OK, &serde_json::json!({"status": "alive"})),
         })

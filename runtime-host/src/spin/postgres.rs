@@ -175,6 +175,15 @@ fn ensure_allowed(allowed: &[AllowedHost], address: &str) -> Result<(), Error> {
     Ok(())
 }
 
+/// Whether a component that may reach `allowed` may connect to `address`:
+/// the same check as its `open`, for readiness to ask without connecting.
+pub fn permits(allowed: &[AllowedHost], address: &str) -> Result<(), String> {
+    ensure_allowed(allowed, address).map_err(|error| match error {
+        Error::ConnectionFailed(reason) => reason,
+        other => format!("{other:?}"),
+    })
+}
+
 /// One open connection: a pooled client, and whether a transaction is open
 /// on it (judged by the statements run).
 pub struct Connection {

@@ -54,6 +54,12 @@ pub fn page_request(list: List, id: Id, limit: u32, before: Option<&str>) -> Sto
     PageRequest::new(list, id, limit, before).map_err(StoreError::Invalid)
 }
 
+/// The bytes of post text a post holds, spent against a list's
+/// [`ListBudget`](newsfeed_sql::ListBudget).
+pub fn post_text(post: &Post) -> usize {
+    post.subject.len() + post.story.len()
+}
+
 /// The storage and search operations of the `newsfeed:feed` interfaces.
 #[async_trait::async_trait]
 pub trait Backend: Send + Sync + 'static {

@@ -33,11 +33,11 @@
 //! of the machine.
 
 use super::types::{FeedItem, FriendsPage, Friendship, Id, InboundPage, OutboundPage, Participant, Post};
-use super::{check_post, page_request, Backend, StoreError, StoreResult};
+use super::{check_post, page_request, post_text, Backend, StoreError, StoreResult};
 use crate::metrics::Metrics;
 use newsfeed_sql::cursor::{List, PageRequest};
 use newsfeed_sql::sqlite::{self as sql, Step};
-use newsfeed_sql::{check_text, search, SELF_FRIENDSHIP};
+use newsfeed_sql::{check_text, search, ListBudget, SELF_FRIENDSHIP};
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
@@ -66,7 +66,33 @@ struct SearchEntry {
 
 pub struct Sqlite {
     writes: mpsc::Sender<Job>,
+    /// The writer thread: once it has ended, no write can succeed.
+    writer: std::thread::JoinHandle<()>,
     readers: Arc<Readers>,
+}
+
+/// Free space below which the disk holding a database counts as full: a
+/// commit needs room for its WAL frames (a batch of posts is megabytes), and
+/// a disk this close to full fails the next writes.
+pub const MIN_FREE_SPACE: u64 = 64 << 20;
+
+/// Whether the file system holding `path` has [`MIN_FREE_SPACE`] free (for
+/// an unprivileged process).
+pub fn check_free_space(path: &Path) -> StoreResult<()> {
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let stats = rustix::fs::statvfs(dir).map_err(|error| {
+        StoreError::Unavailable(format!("cannot read the free space of {}: {error}", dir.display()))
+    })?;
+    let free = stats.f_bavail.saturating_mul(stats.f_frsize);
+    match free >= MIN_FREE_SPACE {
+        true => Ok(()),
+        false => {
+            Err(StoreError::Unavailable(format!("the disk holding {} is full: {free} bytes free", path.display())))
+        }
+    }
 }
 
 /// The reader connections: opened as needed, up to [`IDLE_READERS`] kept.
@@ -130,12 +156,12 @@ impl Sqlite {
         let mut writer = open_connection(path)?;
         migrate(&mut writer)?;
         let (writes, queue) = mpsc::channel();
-        std::thread::Builder::new()
+        let writer = std::thread::Builder::new()
             .name("sqlite-writer".into())
             .spawn(move || write_batches(writer, queue, max_batch, &metrics))
             .map_err(|error| StoreError::Unavailable(format!("starting the writer thread: {error}")))?;
         let readers = Readers { path: path.to_path_buf(), idle: Mutex::new(Vec::new()) };
-        Ok(Sqlite { writes, readers: Arc::new(readers) })
+        Ok(Sqlite { writes, writer, readers: Arc::new(readers) })
     }
 
     /// A bounded read of several statements, in one snapshot, here.
@@ -192,12 +218,27 @@ fn in_savepoint<T>(conn: &Connection, change: impl FnOnce(&Connection) -> StoreR
     conn.execute_batch("SAVEPOINT write")?;
     let result = std::panic::catch_unwind(AssertUnwindSafe(|| change(conn)))
         .unwrap_or_else(|_| Err(StoreError::Unavailable("a write panicked".into())));
-    let end = match result {
-        Ok(_) => "RELEASE write",
-        Err(_) => "ROLLBACK TO write; RELEASE write",
-    };
-    conn.execute_batch(end)?;
-    result
+    let undo = "ROLLBACK TO write; RELEASE write";
+    match result {
+        Ok(value) => match conn.execute_batch("RELEASE write") {
+            Ok(()) => Ok(value),
+            // Its caller hears it failed, so none of it may be committed:
+            // undo it, or, if even that fails, roll back the whole batch
+            // (the writer then fails every write of it).
+            Err(error) => {
+                if conn.execute_batch(undo).is_err() {
+                    let _ = conn.execute_batch("ROLLBACK");
+                }
+                Err(error.into())
+            }
+        },
+        Err(error) => {
+            if conn.execute_batch(undo).is_err() {
+                let _ = conn.execute_batch("ROLLBACK");
+            }
+            Err(error)
+        }
+    }
 }
 
 /// The writer thread: until every [`Sqlite`] handle is gone, takes the
@@ -300,6 +341,28 @@ fn index_every_post(tx: &Connection) -> StoreResult<()> {
     Ok(())
 }
 
+/// The rows of a list of posts, read one at a time until the list's
+/// [`ListBudget`] is spent: the rows past it are never read.
+/// The rows of a list until its [`ListBudget`] is spent (`text`: the bytes
+/// of post text an item holds), and whether a row was left unread for it.
+/// The rows past the budget are never read.
+fn within_budget<T>(
+    rows: impl Iterator<Item = rusqlite::Result<(Id, T)>>,
+    text: fn(&T) -> usize,
+) -> StoreResult<(Vec<(Id, T)>, bool)> {
+    let mut budget = ListBudget::default();
+    let mut items = Vec::new();
+    for row in rows {
+        let (id, item) = row?;
+        if !budget.has_room() {
+            return Ok((items, true));
+        }
+        budget.spend(text(&item));
+        items.push((id, item));
+    }
+    Ok((items, false))
+}
+
 fn require_participant(tx: &Connection, id: Id) -> StoreResult<()> {
     let known = tx.prepare_cached(sql::PARTICIPANT_EXISTS)?.exists(params![id])?;
     if known {
@@ -317,6 +380,7 @@ fn page<T>(
     statement: &str,
     request: &PageRequest,
     item: impl Fn(&Row) -> rusqlite::Result<T>,
+    text: fn(&T) -> usize,
 ) -> StoreResult<(Vec<T>, Option<String>)> {
     let id = request.participant();
     let (key, known): (Vec<u8>, bool) =
@@ -327,7 +391,8 @@ fn page<T>(
     let seek = request.seek(&key).map_err(StoreError::Invalid)?;
     let mut stmt = tx.prepare_cached(statement)?;
     let rows = stmt.query_map(params![id, request.rows(), seek], |row| Ok((row.get(0)?, item(row)?)))?;
-    Ok(request.page(&key, rows.collect::<Result<_, _>>()?))
+    let (items, cut_short) = within_budget(rows, text)?;
+    Ok(request.page(&key, items, cut_short))
 }
 
 #[async_trait::async_trait]
@@ -345,7 +410,8 @@ impl Backend for Sqlite {
     async fn list_friends(&self, id: Id, limit: u32, before: Option<String>) -> StoreResult<FriendsPage> {
         let request = page_request(List::Friends, id, limit, before.as_deref())?;
         let (items, next) = self.read(move |tx| {
-            page(tx, sql::LIST_FRIENDS, &request, |row| Ok(Friendship { id: row.get(0)?, from: id, to: row.get(1)? }))
+            let friendship = |row: &Row| Ok(Friendship { id: row.get(0)?, from: id, to: row.get(1)? });
+            page(tx, sql::LIST_FRIENDS, &request, friendship, |_| 0)
         })?;
         Ok(FriendsPage { items, next })
     }
@@ -355,7 +421,7 @@ impl Backend for Sqlite {
         let (items, next) = self.read(move |tx| {
             page(tx, sql::LIST_OUTBOUND, &request, |row| {
                 Ok(Post { author: id, occurred: row.get(1)?, subject: row.get(2)?, story: row.get(3)? })
-            })
+            }, post_text)
         })?;
         Ok(OutboundPage { items, next })
     }
@@ -367,7 +433,7 @@ impl Backend for Sqlite {
                 let post =
                     Post { author: row.get(1)?, occurred: row.get(2)?, subject: row.get(3)?, story: row.get(4)? };
                 Ok(FeedItem { reader: id, post })
-            })
+            }, |item| post_text(&item.post))
         })?;
         Ok(InboundPage { items, next })
     }
@@ -427,7 +493,12 @@ impl Backend for Sqlite {
         .await
     }
 
+    /// Ready while the writer runs, the disk has room and a reader answers.
     async fn ping(&self) -> StoreResult<()> {
+        if self.writer.is_finished() {
+            return Err(StoreError::Unavailable("the writer has stopped".into()));
+        }
+        check_free_space(&self.readers.path)?;
         self.readers.with(|conn| Ok(conn.query_row("SELECT 1", [], |_| Ok(()))?))
     }
 }
@@ -526,6 +597,47 @@ mod tests {
         for word in words {
             assert_eq!(store.find_posters(vec![word.into()], 10).await.unwrap(), vec![1], "{word}");
         }
+    }
+
+    #[tokio::test]
+    async fn a_write_whose_savepoint_cannot_be_released_is_not_committed() {
+        let (_dir, store) = store_with(&["a"]).await;
+        // The change ends its own savepoint, so releasing it fails.
+        let failed = store
+            .write(|tx| {
+                tx.execute("INSERT INTO participant (name) VALUES ('ghost')", [])?;
+                tx.execute_batch("RELEASE write")?;
+                Ok(())
+            })
+            .await;
+        assert!(matches!(failed, Err(StoreError::Unavailable(_))), "{failed:?}");
+        assert!(
+            matches!(store.get_participant(2).await, Err(StoreError::NotFound(_))),
+            "the failed write was committed"
+        );
+        assert_eq!(store.create_participant("b".into()).await.unwrap().name, "b", "the writer goes on");
+    }
+
+    #[tokio::test]
+    async fn a_dead_writer_is_not_ready() {
+        let (_dir, store) = store_with(&["a"]).await;
+        assert_eq!(store.ping().await, Ok(()));
+        // A job that panics outside any savepoint ends the writer thread.
+        let (answered, dead) = std::sync::mpsc::channel::<()>();
+        store
+            .writes
+            .send(Box::new(move |_| {
+                let _answered = answered;
+                panic!("the writer dies")
+            }))
+            .unwrap();
+        let _ = dead.recv();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while store.ping().await.is_ok() {
+            assert!(std::time::Instant::now() < deadline, "a dead writer still reads as ready");
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert!(matches!(store.ping().await, Err(StoreError::Unavailable(_))));
     }
 
     #[tokio::test]

@@ -85,6 +85,30 @@ impl Postgres {
         self.run("pg_ctl", |c| c.arg("-D").arg(self.data()).args(["-w", "-m", "immediate", "stop"]));
     }
 
+    /// Stops every process of the server (SIGSTOP), as a hung machine or
+    /// a stalled disk would: connections are still accepted by the kernel,
+    /// and nothing answers. [`Postgres::thaw`] resumes them.
+    pub fn freeze(&self) {
+        self.signal_all(libc::SIGSTOP);
+    }
+
+    /// Resumes the processes [`Postgres::freeze`] stopped (SIGCONT).
+    pub fn thaw(&self) {
+        self.signal_all(libc::SIGCONT);
+    }
+
+    /// Sends `signal` to the postmaster and to every process it started.
+    fn signal_all(&self, signal: i32) {
+        let pid_file = std::fs::read_to_string(self.data().join("postmaster.pid")).expect("the server is not running");
+        let postmaster: i32 = pid_file.lines().next().and_then(|line| line.trim().parse().ok()).unwrap();
+        let mut processes = vec![postmaster];
+        processes.extend(children_of(postmaster));
+        for pid in processes {
+            // SAFETY: kill has no memory preconditions; the pids are the server's.
+            unsafe { libc::kill(pid, signal) };
+        }
+    }
+
     fn data(&self) -> PathBuf {
         self.dir.join("data")
     }
@@ -129,6 +153,20 @@ impl Drop for Postgres {
         let _ = Command::new("sh").args(["-c", &self.stop_command()]).status();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// The processes whose parent is `parent`, from `/proc`.
+fn children_of(parent: i32) -> Vec<i32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
+    entries
+        .filter_map(|entry| {
+            let pid: i32 = entry.ok()?.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            // `pid (comm) state ppid ...`: comm may hold spaces, so read after its `)`.
+            let ppid: i32 = stat.rsplit_once(')')?.1.split_whitespace().nth(1)?.parse().ok()?;
+            (ppid == parent).then_some(pid)
+        })
+        .collect()
 }
 
 fn is_root() -> bool {

@@ -13,10 +13,10 @@
 
 // The harness and the API cases of the end-to-end suite, shared rather than
 // copied: this binary is apart only because it needs a Spin CLI.
-#[path = "e2e/common/mod.rs"]
-mod common;
 #[path = "e2e/api/cases.rs"]
 mod cases;
+#[path = "e2e/common/mod.rs"]
+mod common;
 /// Where the cases' macro finds them, as in the e2e binary.
 mod api {
     pub(crate) use super::cases;

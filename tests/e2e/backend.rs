@@ -240,7 +240,7 @@ mod postgres {
     /// A new database on the server every test of this process shares.
     async fn open() -> ((), Arc<dyn Backend>) {
         let url = shared().new_database();
-        ((), Arc::new(Postgres::connect(&url, 4).await.unwrap()))
+        ((), Arc::new(Postgres::connect(&url, 4, std::time::Duration::from_secs(5)).await.unwrap()))
     }
 
     every_case!();

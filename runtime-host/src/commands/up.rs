@@ -13,7 +13,6 @@ use crate::http::server::{Readiness, Server};
 use crate::metrics::Metrics;
 use crate::spin::manifest::App;
 use crate::spin::postgres::AllowedHost;
-use crate::wasm::Runtime;
 use crate::spin::routing::Router;
 use crate::spin::variables::Values;
 use crate::spin::Capabilities;
@@ -22,6 +21,7 @@ use crate::store::sqlite::Sqlite;
 use crate::store::Backend;
 use crate::wasm::hot_swap::HotSwap;
 use crate::wasm::loader::Platform;
+use crate::wasm::Runtime;
 use anyhow::{bail, Context, Result};
 use std::sync::Arc;
 

@@ -309,7 +309,7 @@ async fn migrate(pool: &Pool) -> Result<(), MigrationFailure> {
         for step in sql::migration(done) {
             match step {
                 sql::Step::Sql(statement) => tx.batch_execute(statement).await?,
-                sql::Step::IndexEveryPost => index_every_post(&tx).await?,
+                sql::Step::IndexEveryPost => index_every_post(&tx).await.map_err(MigrationFailure::Refused)?,
             }
         }
         let version = i32::try_from(sql::SCHEMA_VERSION).unwrap_or(i32::MAX);
@@ -418,7 +418,8 @@ impl Backend for Postgres {
             check_post(&post)?;
             let document = search::document(&post.subject, &post.story);
             sql::check_document(&document).map_err(StoreError::Invalid)?;
-            let params: [&(dyn ToSql + Sync); 5] = [&post.author, &post.occurred, &post.subject, &post.story, &document];
+            let params: [&(dyn ToSql + Sync); 5] =
+                [&post.author, &post.occurred, &post.subject, &post.story, &document];
             let stored: i64 = self.query(sql::PUBLISH, &params).await?.first().map_or(0, |row| row.get(0));
             match stored {
                 0 => Err(StoreError::unknown_participant(post.author)),
@@ -456,11 +457,6 @@ impl Backend for Postgres {
             }
         }
     }
-}
-
-/// The bytes of the text in column `column` of `row`.
-fn text_bytes(row: &Row, column: usize) -> usize {
-    row.get::<_, Option<&str>>(column).map_or(0, str::len)
 }
 
 fn no_row(statement: &str) -> StoreError {

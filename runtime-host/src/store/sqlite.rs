@@ -419,9 +419,13 @@ impl Backend for Sqlite {
     async fn list_outbound(&self, id: Id, limit: u32, before: Option<String>) -> StoreResult<OutboundPage> {
         let request = page_request(List::Outbound, id, limit, before.as_deref())?;
         let (items, next) = self.read(move |tx| {
-            page(tx, sql::LIST_OUTBOUND, &request, |row| {
-                Ok(Post { author: id, occurred: row.get(1)?, subject: row.get(2)?, story: row.get(3)? })
-            }, post_text)
+            page(
+                tx,
+                sql::LIST_OUTBOUND,
+                &request,
+                |row| Ok(Post { author: id, occurred: row.get(1)?, subject: row.get(2)?, story: row.get(3)? }),
+                post_text,
+            )
         })?;
         Ok(OutboundPage { items, next })
     }
@@ -429,11 +433,17 @@ impl Backend for Sqlite {
     async fn list_inbound(&self, id: Id, limit: u32, before: Option<String>) -> StoreResult<InboundPage> {
         let request = page_request(List::Inbound, id, limit, before.as_deref())?;
         let (items, next) = self.read(move |tx| {
-            page(tx, sql::LIST_INBOUND, &request, |row| {
-                let post =
-                    Post { author: row.get(1)?, occurred: row.get(2)?, subject: row.get(3)?, story: row.get(4)? };
-                Ok(FeedItem { reader: id, post })
-            }, |item| post_text(&item.post))
+            page(
+                tx,
+                sql::LIST_INBOUND,
+                &request,
+                |row| {
+                    let post =
+                        Post { author: row.get(1)?, occurred: row.get(2)?, subject: row.get(3)?, story: row.get(4)? };
+                    Ok(FeedItem { reader: id, post })
+                },
+                |item| post_text(&item.post),
+            )
         })?;
         Ok(InboundPage { items, next })
     }

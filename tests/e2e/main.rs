@@ -18,6 +18,7 @@
 mod common;
 
 mod api;
+mod browser;
 mod backend;
 mod drain;
 mod durability;

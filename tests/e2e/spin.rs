@@ -49,8 +49,9 @@ fn composed(manifest: &str) -> Vec<(String, Vec<u8>)> {
     let app = App::load(&repo_root().join(manifest)).unwrap();
     app.components
         .iter()
-        // The catch-all 404 needs no storage and has no dependency.
-        .filter(|(name, _)| name.as_str() != "notfound")
+        // The catch-all 404 and the web pages need no storage and have no
+        // dependency.
+        .filter(|(name, _)| !matches!(name.as_str(), "notfound" | "web"))
         .map(|(name, spec)| {
             let function = std::fs::read(&spec.source).unwrap();
             assert!(imports(&function).iter().any(|i| i.starts_with("newsfeed:feed/")), "{name} uses no feed import");

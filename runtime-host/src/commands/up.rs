@@ -151,7 +151,7 @@ async fn serve(
         let listener =
             tokio::net::TcpListener::bind(address).await.with_context(|| format!("admin API on {address}"))?;
         println!("Admin API on http://{}", listener.local_addr()?);
-        tokio::spawn(Arc::new(Admin { functions, hot_swap, token }).run(listener));
+        tokio::spawn(Arc::new(Admin { functions, hot_swap, token, server: server.clone() }).run(listener));
     }
     if let Some(address) = args.metrics_listen {
         let listener = tokio::net::TcpListener::bind(address).await.with_context(|| format!("metrics on {address}"))?;

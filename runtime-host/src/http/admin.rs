@@ -7,9 +7,17 @@
 //!   that function; it is compiled, linked and checked like any other
 //!   version, and swapped in only if all of that succeeds. Under `--native`
 //!   there is nothing to swap: 409.
+//! - `GET /admin/metrics`: the host's Prometheus text (the registry that
+//!   `--metrics-listen` serves), and `GET /admin/readyz`: the public
+//!   `/readyz`, for the dashboard, which cannot read another origin.
+//!
+//! `GET /admin/` is the exception to the token: the dashboard, a static page
+//! that holds no data. It asks for the token and sends it on its calls.
 
-use super::answer::{error, json};
+use super::answer::{error, json, text};
 use super::listen::serve_http;
+use super::metrics::exposition;
+use super::server::Server;
 use crate::function::{FunctionSlot, Response};
 use crate::wasm::hot_swap::{HotSwap, SwapError};
 use bytes::Bytes;
@@ -22,6 +30,9 @@ use std::sync::Arc;
 use subtle::ConstantTimeEq;
 use tokio::net::TcpListener;
 
+/// The dashboard page (`GET /admin/`).
+const DASHBOARD: &str = include_str!("dashboard.html");
+
 /// The largest component the admin API accepts.
 const MAX_COMPONENT_BYTES: usize = 64 << 20;
 
@@ -30,6 +41,8 @@ pub struct Admin {
     /// `None` under `--native`, which serves no wasm to swap.
     pub hot_swap: Option<Arc<HotSwap>>,
     pub token: String,
+    /// The public server: its metrics and its readiness.
+    pub server: Arc<Server>,
 }
 
 impl Admin {
@@ -52,14 +65,25 @@ impl Admin {
     }
 
     pub async fn handle(&self, req: Request<Incoming>) -> Response {
+        if matches!(req.uri().path(), "/admin" | "/admin/") && matches!(*req.method(), Method::GET | Method::HEAD) {
+            let mut page = text(StatusCode::OK, "text/html; charset=utf-8", DASHBOARD);
+            page.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-cache"));
+            return page;
+        }
         if !self.authorized(&req) {
             let mut answer = error(StatusCode::UNAUTHORIZED, "a valid bearer token is required");
             answer.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
             return answer;
         }
         let path = req.uri().path().to_string();
+        let reads = matches!(*req.method(), Method::GET | Method::HEAD);
+        match path.as_str() {
+            "/admin/metrics" if reads => return exposition(&self.server.metrics),
+            "/admin/readyz" if reads => return self.server.readiness().await,
+            _ => {}
+        }
         match (req.method().clone(), path.strip_prefix("/admin/functions")) {
-            (Method::GET, Some("")) => self.list(),
+            (Method::GET | Method::HEAD, Some("")) => self.list(),
             (Method::PUT, Some(rest)) if rest.len() > 1 && rest.starts_with('/') => self.swap(&rest[1..], req).await,
             (_, Some("")) => error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed; use GET"),
             (_, Some(rest)) if rest.starts_with('/') => {

@@ -97,6 +97,12 @@ impl Server {
             busy.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
             return busy;
         };
+        // HEAD is GET without the body: the function answers a GET, and
+        // hyper, which saw the HEAD, sends the head only.
+        let mut req = req;
+        if req.method() == Method::HEAD {
+            *req.method_mut() = Method::GET;
+        }
         let started = std::time::Instant::now();
         let version = slot.take_for_request();
         let response = match version.handler.handle(req).await {
@@ -121,15 +127,21 @@ impl Server {
         }
         Some(match path {
             "/openapi.yaml" => text(StatusCode::OK, "application/yaml", OPENAPI),
-            "/readyz" => match self.readiness.check().await {
-                Ok(()) => json(StatusCode::OK, &serde_json::json!({"status": "ready"})),
-                Err(failure) => {
-                    tracing::warn!("not ready: {failure}");
-                    error(StatusCode::SERVICE_UNAVAILABLE, "storage is unavailable")
-                }
-            },
+            "/readyz" => self.readiness().await,
             _ => json(StatusCode::OK, &serde_json::json!({"status": "alive"})),
         })
+    }
+
+    /// `/readyz`: ready while the store answers (always, when the functions
+    /// reach their storage on their own).
+    pub async fn readiness(&self) -> Response {
+        match self.readiness.check().await {
+            Ok(()) => json(StatusCode::OK, &serde_json::json!({"status": "ready"})),
+            Err(failure) => {
+                tracing::warn!("not ready: {failure}");
+                error(StatusCode::SERVICE_UNAVAILABLE, "storage is unavailable")
+            }
+        }
     }
 
     /// Reads the whole body, up to the limit, so that a function never

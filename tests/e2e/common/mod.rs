@@ -5,6 +5,7 @@
 
 #![allow(dead_code)] // Each test file uses its own part of the harness.
 
+pub mod browser;
 pub mod in_process;
 pub mod openapi;
 pub mod postgres;
@@ -99,7 +100,7 @@ fn test_manifest(dir: &Path, source: &str, edit: impl FnOnce(&mut toml::Table)) 
     let mut manifest: toml::Table = text.parse().unwrap();
     let wasm_dir = dir.join("wasm");
     std::fs::create_dir_all(&wasm_dir).unwrap();
-    for name in ["participant", "friends", "outbound", "inbound", "search", "notfound", "faults"] {
+    for name in ["participant", "friends", "outbound", "inbound", "search", "notfound", "web", "faults"] {
         std::fs::copy(built_wasm(name), wasm_dir.join(format!("{name}.wasm"))).unwrap();
     }
     let components = manifest["component"].as_table_mut().unwrap();

@@ -15,7 +15,8 @@
 //!   and Spin's SQLite interface, for running the app as Spin would.
 //! - [`commands`]: the subcommands, which wire all of it together.
 //!
-//! And three leaves everyone may use: [`cli`], [`limits`], [`metrics`].
+//! And four leaves everyone may use: [`cli`], [`limits`], [`metrics`],
+//! [`telemetry`] (logs, and OpenTelemetry traces and metrics).
 //!
 //! The layers, top to bottom (each uses only those below it):
 //! `commands` → `http` → `wasm` → `function` → `spin`, `store` → leaves.
@@ -28,4 +29,5 @@ pub mod limits;
 pub mod metrics;
 pub mod spin;
 pub mod store;
+pub mod telemetry;
 pub mod wasm;

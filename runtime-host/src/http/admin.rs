@@ -2,7 +2,9 @@
 //! public one. Every request needs `Authorization: Bearer <token>`.
 //!
 //! - `GET /admin/functions`: each function's routes, version, mode, load
-//!   time, request count, and the swaps done and refused.
+//!   time, request count, the swaps done and refused, and what it costs
+//!   now: p50 and p99 latency and mean CPU time over its last requests,
+//!   and its failures by kind.
 //! - `PUT /admin/functions/{name}`: the body is a new wasm component for
 //!   that function; it is compiled, linked and checked like any other
 //!   version, and swapped in only if all of that succeeds. Under `--native`
@@ -11,6 +13,7 @@
 use super::answer::{error, json};
 use super::listen::serve_http;
 use crate::function::{FunctionSlot, Response};
+use crate::metrics::Metrics;
 use crate::wasm::hot_swap::{HotSwap, SwapError};
 use bytes::Bytes;
 use http::{header, Method, Request, StatusCode};
@@ -30,6 +33,8 @@ pub struct Admin {
     /// `None` under `--native`, which serves no wasm to swap.
     pub hot_swap: Option<Arc<HotSwap>>,
     pub token: String,
+    /// Each function's recent latency, CPU per request and failures.
+    pub metrics: Arc<Metrics>,
 }
 
 impl Admin {
@@ -75,6 +80,7 @@ impl Admin {
             .values()
             .map(|slot| {
                 let current = slot.current();
+                let cost = self.metrics.summary(&slot.name);
                 json!({
                     "name": slot.name,
                     "routes": slot.routes,
@@ -84,6 +90,10 @@ impl Admin {
                     "requests": slot.requests(),
                     "swaps": slot.swaps(),
                     "refused": slot.refused(),
+                    "p50_ms": cost.p50_ms,
+                    "p99_ms": cost.p99_ms,
+                    "cpu_us_per_request": cost.cpu_us_per_request,
+                    "failures": cost.failures,
                 })
             })
             .collect();

@@ -73,10 +73,11 @@ async fn serve(listener: tokio::net::TcpListener, counts: Arc<Counts>) {
                 if decoded.is_err() {
                     counts.undecodable.fetch_add(1, Ordering::Relaxed);
                 }
-                hyper::Response::builder()
-                    .status(if decoded.is_ok() { 200 } else { 400 })
-                    .header("content-type", "application/x-protobuf")
-                    .body(Full::new(bytes::Bytes::new()))
+                let mut answer = hyper::Response::new(Full::new(bytes::Bytes::new()));
+                if decoded.is_err() {
+                    *answer.status_mut() = hyper::StatusCode::BAD_REQUEST;
+                }
+                Ok::<_, hyper::Error>(answer)
             }
         });
         tokio::spawn(

@@ -52,7 +52,7 @@ impl Server {
         let server = self.clone();
         let handle = move |req: http::Request<Incoming>| {
             let server = server.clone();
-            let span = telemetry::server::span(&req);
+            let span = telemetry::server::span(&req, |path| server.router.find_route(path).map(|(route, _)| route));
             async move {
                 let mut response = server.handle(req).instrument(span.clone()).await;
                 telemetry::server::answered(&span, &mut response);
@@ -69,10 +69,9 @@ impl Server {
         if let Some(answer) = self.host_endpoint(path, req.method()).await {
             return answer;
         }
-        let Some((route, slot)) = self.router.find_route(path) else {
+        let Some(slot) = self.router.find(path) else {
             return error(StatusCode::NOT_FOUND, &format!("no route for {path}"));
         };
-        telemetry::server::routed(req.method(), route);
         // Held until the answer is ready; none left means overload: say so
         // at once rather than queue without bound.
         let Ok(_permit) = self.in_flight.try_acquire() else {

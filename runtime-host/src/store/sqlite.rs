@@ -215,7 +215,7 @@ fn write_batches(conn: Connection, queue: mpsc::Receiver<Job>, max_batch: usize,
             otel.name = "sqlite.group_commit",
             db.system = "sqlite",
             db.operation.name = "COMMIT",
-            db.operation.batch.size = size as u64,
+            db.operation.batch.size = size as i64,
             error.type = tracing::field::Empty,
         );
         let _entered = span.enter();

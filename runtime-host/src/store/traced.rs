@@ -42,7 +42,7 @@ impl Traced {
         );
         let result = call.instrument(span.clone()).await;
         match &result {
-            Ok(value) => span.record("db.response.returned_rows", rows(value) as u64),
+            Ok(value) => span.record("db.response.returned_rows", rows(value) as i64),
             // A missing or invalid row is an answer; only an unavailable
             // store is the call's failure.
             Err(error @ StoreError::Unavailable(_)) => {

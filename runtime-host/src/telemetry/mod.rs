@@ -266,7 +266,7 @@ pub fn statement_span(name: &'static str, system: &'static str, statement: &str)
 /// Records on the current span how many rows a host call returned.
 pub fn returned_rows(rows: usize) {
     if traces_on() {
-        Span::current().record("db.response.returned_rows", rows as u64);
+        Span::current().record("db.response.returned_rows", rows as i64);
     }
 }
 

@@ -1,4 +1,4 @@
-//! Every operation, rule and error status of `../shared/API.md`, over real
+//! Every operation, rule and error status of `docs/api.md`, over real
 //! HTTP against `newsfeed up` running the wasm functions.
 
 mod common;

@@ -1,5 +1,5 @@
-//! `newsfeed-load`: the classic news feed load test (`../shared/API.md`,
-//! "Load profile") against any base URL: our host, Spin, or any other
+//! `newsfeed-load`: the classic news feed load test (`docs/api.md`,
+//! "The load profile") against any base URL: our host, Spin, or any other
 //! implementation of the API.
 //!
 //! ```sh

@@ -1,4 +1,4 @@
-//! The load profile of `../shared/API.md`: social-broadcast users, search
+//! The load profile of `docs/api.md`: social-broadcast users, search
 //! users and (optionally) readers, each in a loop until the run ends.
 
 use crate::client::Client;

@@ -2,6 +2,7 @@
 //! (`newsfeed build`, `newsfeed up [--build]`).
 
 use crate::limits::Limits;
+use crate::telemetry::LogFormat;
 use clap::{Args, Parser, Subcommand};
 use newsfeed_guest::request::MAX_BODY_BYTES;
 use std::net::SocketAddr;
@@ -13,6 +14,10 @@ use std::time::Duration;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// How log lines are written: `text`, or `json` (one object per line,
+    /// with the trace and span ids when traces are exported).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
 }
 
 #[derive(Subcommand)]

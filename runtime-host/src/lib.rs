@@ -18,7 +18,8 @@
 //!   first version); the commands, the tests and the benches all call it.
 //! - [`commands`]: the subcommands: flags, then the assembly, then serving.
 //!
-//! And three leaves everyone may use: [`cli`], [`limits`], [`metrics`].
+//! And four leaves everyone may use: [`cli`], [`limits`], [`metrics`],
+//! [`telemetry`] (logs, and OpenTelemetry traces and metrics).
 //!
 //! The layers, top to bottom (each uses only those below it):
 //! `commands` → `http`, `assembly` → `wasm` → `function` → `spin`, `store` →
@@ -33,4 +34,5 @@ pub mod limits;
 pub mod metrics;
 pub mod spin;
 pub mod store;
+pub mod telemetry;
 pub mod wasm;

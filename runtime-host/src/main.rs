@@ -1,22 +1,24 @@
-//! The `newsfeed` binary: parses the command line and runs the subcommand.
+//! The `newsfeed` binary: parses the command line, sets up logging and
+//! OpenTelemetry export, and runs the subcommand.
 
 use clap::Parser;
 use newsfeed::cli::{Cli, Command};
-use newsfeed::commands;
-use std::io::IsTerminal;
+use newsfeed::{commands, telemetry};
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
-        .with_writer(std::io::stderr)
-        // Colour codes only for a person at a terminal: a log file or a
-        // collector gets plain lines.
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
-    match Cli::parse().command {
-        Command::Build(args) => commands::build::run(&args.manifest),
-        Command::Up(args) => commands::up::run(args, commands::up::Watching::WasmFiles).await,
-        Command::Watch(args) => commands::up::run(args, commands::up::Watching::WasmFilesAndSources).await,
-    }
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    // Before the runtime: the OTLP exporters' blocking HTTP client must not
+    // be built inside one.
+    let telemetry = telemetry::init(cli.log_format)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Build(args) => commands::build::run(&args.manifest),
+            Command::Up(args) => commands::up::run(args, commands::up::Watching::WasmFiles).await,
+            Command::Watch(args) => commands::up::run(args, commands::up::Watching::WasmFilesAndSources).await,
+        }
+    });
+    drop(runtime);
+    telemetry.shutdown();
+    result
 }

@@ -1,15 +1,21 @@
 //! Prometheus metrics, per function: requests by status class, latency,
-//! instantiation time, traps and deadline kills, and the version loaded.
-//! `http::metrics` serves them; everything that serves a request counts here.
+//! instantiation time, traps and deadline kills, the version loaded, and what
+//! each request cost: CPU time and peak linear memory. `http::metrics` serves
+//! them; everything that serves a request counts here. When OTLP metrics are
+//! exported ([`telemetry`](crate::telemetry)), the per-function histograms go
+//! there too. A short window of recent requests per function ([`Summary`])
+//! answers the admin API's "what does each function cost now".
 //!
-//! Depends on nothing else in the host.
+//! Depends on nothing else in the host but `telemetry` (a leaf).
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
-use prometheus_client::registry::Registry;
+use prometheus_client::registry::{Registry, Unit};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::Mutex;
 use std::time::Duration;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -54,11 +60,90 @@ pub struct Metrics {
     instantiation: Family<FunctionLabel, Histogram>,
     failures: Family<FailureLabels, Counter>,
     versions: Family<VersionLabels, Gauge>,
+    cpu: Family<FunctionLabel, Histogram>,
+    memory: Family<FunctionLabel, Histogram>,
+    /// The same histograms over OTLP, when exported.
+    otel: Option<OtelInstruments>,
+    recent: Mutex<HashMap<String, Recent>>,
+}
+
+/// The per-function histograms, as OpenTelemetry instruments, named and
+/// united by the semantic conventions' rules (`faas.name` the attribute).
+struct OtelInstruments {
+    duration: opentelemetry::metrics::Histogram<f64>,
+    cpu: opentelemetry::metrics::Histogram<f64>,
+    memory: opentelemetry::metrics::Histogram<u64>,
+    instantiation: opentelemetry::metrics::Histogram<f64>,
+}
+
+impl OtelInstruments {
+    fn new() -> Self {
+        let meter = opentelemetry::global::meter("newsfeed");
+        OtelInstruments {
+            duration: meter
+                .f64_histogram("http.server.request.duration")
+                .with_unit("s")
+                .with_description("Time to the answer's headers")
+                .build(),
+            cpu: meter
+                .f64_histogram("newsfeed.function.cpu_time")
+                .with_unit("s")
+                .with_description("CPU time per request: the guest's and its host calls', on the threads that ran them")
+                .build(),
+            memory: meter
+                .u64_histogram("newsfeed.function.memory_used")
+                .with_unit("By")
+                .with_description("Peak linear memory of the instance that served the request")
+                .build(),
+            instantiation: meter
+                .f64_histogram("newsfeed.function.instantiation.duration")
+                .with_unit("s")
+                .with_description("Time to instantiate a fresh instance")
+                .build(),
+        }
+    }
+}
+
+/// How many recent requests per function [`Metrics::summary`] looks at.
+const RECENT: usize = 1000;
+
+/// A function's recent requests: their latencies and CPU times, in µs, and
+/// its failures by kind since start.
+#[derive(Default)]
+struct Recent {
+    latency_us: VecDeque<u64>,
+    cpu_us: VecDeque<u64>,
+    failures: BTreeMap<String, u64>,
+}
+
+fn push_recent(window: &mut VecDeque<u64>, value: Duration) {
+    if window.len() == RECENT {
+        window.pop_front();
+    }
+    window.push_back(value.as_micros() as u64);
+}
+
+/// What a function costs now, over its last [`RECENT`] requests, for the
+/// admin API.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct Summary {
+    /// The median time to the answer's headers, in ms.
+    pub p50_ms: Option<f64>,
+    pub p99_ms: Option<f64>,
+    /// The mean CPU time of a request, in µs.
+    pub cpu_us_per_request: Option<f64>,
+    /// Failures since start, by kind (trap, deadline, capacity, overload, ...).
+    pub failures: BTreeMap<String, u64>,
 }
 
 /// Buckets from 10 µs to about 10 s, in seconds.
 fn seconds_histogram() -> Histogram {
     Histogram::new(exponential_buckets(1e-5, 4.0, 11))
+}
+
+/// Buckets from 64 KiB to 4 GiB, in bytes.
+fn bytes_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(65536.0, 2.0, 17))
 }
 
 impl Default for Metrics {
@@ -71,6 +156,21 @@ impl Default for Metrics {
         let versions = Family::default();
         let batch_sizes = Histogram::new(exponential_buckets(1.0, 2.0, 8));
         let commits = Family::default();
+        let cpu = Family::new_with_constructor(seconds_histogram as fn() -> Histogram);
+        let memory = Family::new_with_constructor(bytes_histogram as fn() -> Histogram);
+        registry.register_with_unit(
+            "function_cpu_time",
+            "CPU time per request, the guest's and its host calls', on the threads that ran them, by function",
+            Unit::Seconds,
+            cpu.clone(),
+        );
+        registry.register_with_unit(
+            "function_memory_used",
+            "Peak linear memory of the instance that served a request, by function",
+            Unit::Bytes,
+            memory.clone(),
+        );
+        let otel = crate::telemetry::metrics_on().then(OtelInstruments::new);
         registry.register("requests", "Requests answered, by function and status class", requests.clone());
         registry.register("request_duration_seconds", "Time to the answer's headers, by function", latency.clone());
         registry.register(
@@ -90,7 +190,20 @@ impl Default for Metrics {
             batch_sizes.clone(),
         );
         registry.register("commits", "Commits of the embedded store, by outcome (ok or failed)", commits.clone());
-        Metrics { registry, batch_sizes, commits, requests, latency, instantiation, failures, versions }
+        Metrics {
+            registry,
+            batch_sizes,
+            commits,
+            requests,
+            latency,
+            instantiation,
+            failures,
+            versions,
+            cpu,
+            memory,
+            otel,
+            recent: Mutex::default(),
+        }
     }
 }
 
@@ -98,19 +211,80 @@ fn label(function: &str) -> FunctionLabel {
     FunctionLabel { function: function.to_string() }
 }
 
+fn otel_label(function: &str) -> [opentelemetry::KeyValue; 1] {
+    [opentelemetry::KeyValue::new("faas.name", function.to_string())]
+}
+
 impl Metrics {
     pub fn answered(&self, function: &str, status: u16, elapsed: Duration) {
         let class = format!("{}xx", status / 100);
         self.requests.get_or_create(&StatusLabels { function: function.to_string(), class }).inc();
         self.latency.get_or_create(&label(function)).observe(elapsed.as_secs_f64());
+        if let Some(otel) = &self.otel {
+            otel.duration.record(elapsed.as_secs_f64(), &otel_label(function));
+        }
+        self.with_recent(function, |recent| push_recent(&mut recent.latency_us, elapsed));
     }
 
     pub fn instantiated(&self, function: &str, elapsed: Duration) {
         self.instantiation.get_or_create(&label(function)).observe(elapsed.as_secs_f64());
+        if let Some(otel) = &self.otel {
+            otel.instantiation.record(elapsed.as_secs_f64(), &otel_label(function));
+        }
     }
 
     pub fn failed(&self, function: &str, kind: &str) {
         self.failures.get_or_create(&FailureLabels { function: function.to_string(), kind: kind.to_string() }).inc();
+        self.with_recent(function, |recent| match recent.failures.get_mut(kind) {
+            Some(count) => *count += 1,
+            None => {
+                recent.failures.insert(kind.to_string(), 1);
+            }
+        });
+    }
+
+    /// What one request of `function` cost: CPU time, and the peak linear
+    /// memory of its instance (none for the native baseline).
+    pub fn cost(&self, function: &str, cpu: Duration, memory: Option<usize>) {
+        self.cpu.get_or_create(&label(function)).observe(cpu.as_secs_f64());
+        if let Some(memory) = memory {
+            self.memory.get_or_create(&label(function)).observe(memory as f64);
+        }
+        if let Some(otel) = &self.otel {
+            let label = otel_label(function);
+            otel.cpu.record(cpu.as_secs_f64(), &label);
+            if let Some(memory) = memory {
+                otel.memory.record(memory as u64, &label);
+            }
+        }
+        self.with_recent(function, |recent| push_recent(&mut recent.cpu_us, cpu));
+    }
+
+    /// `function`'s recent latency percentiles, CPU per request and failures.
+    pub fn summary(&self, function: &str) -> Summary {
+        let Ok(recent) = self.recent.lock() else { return Summary::default() };
+        let Some(recent) = recent.get(function) else { return Summary::default() };
+        let mut latency: Vec<u64> = recent.latency_us.iter().copied().collect();
+        latency.sort_unstable();
+        let percentile = |p: f64| {
+            let last = latency.len().checked_sub(1)?;
+            Some(latency[(last as f64 * p).round() as usize] as f64 / 1000.0)
+        };
+        let cpu = &recent.cpu_us;
+        Summary {
+            p50_ms: percentile(0.5),
+            p99_ms: percentile(0.99),
+            cpu_us_per_request: (!cpu.is_empty()).then(|| cpu.iter().sum::<u64>() as f64 / cpu.len() as f64),
+            failures: recent.failures.clone(),
+        }
+    }
+
+    fn with_recent(&self, function: &str, change: impl FnOnce(&mut Recent)) {
+        let Ok(mut recent) = self.recent.lock() else { return };
+        match recent.get_mut(function) {
+            Some(window) => change(window),
+            None => change(recent.entry(function.to_string()).or_default()),
+        }
     }
 
     /// Records that `function` now serves `version`, run as `mode` (`wasm`
@@ -162,5 +336,25 @@ mod tests {
         assert!(text.contains(r#"newsfeed_request_duration_seconds_count{function="search"} 3"#), "{text}");
         assert!(text.contains(r#"newsfeed_function_version{function="search",version="bbb",mode="wasm"} 1"#), "{text}");
         assert!(!text.contains(r#"version="aaa""#), "{text}");
+    }
+
+    #[test]
+    fn a_functions_cost_shows_in_the_histograms_and_its_summary() {
+        let metrics = Metrics::default();
+        for ms in 1..=100 {
+            metrics.answered("search", 200, Duration::from_millis(ms));
+        }
+        metrics.cost("search", Duration::from_micros(300), Some(2 << 20));
+        metrics.cost("search", Duration::from_micros(100), None);
+        metrics.failed("search", "deadline");
+        let text = metrics.render();
+        assert!(text.contains(r#"newsfeed_function_cpu_time_seconds_count{function="search"} 2"#), "{text}");
+        assert!(text.contains(r#"newsfeed_function_memory_used_bytes_count{function="search"} 1"#), "{text}");
+        let summary = metrics.summary("search");
+        assert_eq!(summary.p50_ms, Some(51.0));
+        assert_eq!(summary.p99_ms, Some(99.0));
+        assert_eq!(summary.cpu_us_per_request, Some(200.0));
+        assert_eq!(summary.failures.get("deadline"), Some(&1));
+        assert_eq!(metrics.summary("friends").p50_ms, None);
     }
 }

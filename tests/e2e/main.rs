@@ -18,8 +18,8 @@
 mod common;
 
 mod api;
-mod browser;
 mod backend;
+mod browser;
 mod drain;
 mod durability;
 mod entry;
@@ -35,3 +35,4 @@ mod postgres_migration;
 mod schemathesis;
 mod spin;
 mod spin_postgres_host;
+mod telemetry;

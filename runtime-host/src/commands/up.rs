@@ -71,7 +71,7 @@ async fn options(args: &UpArgs, app: &App) -> Result<Options> {
     // Under Spin the adapter creates and migrates the schema itself; opening
     // the backend here would do it first and hide a broken adapter.
     let backend: Option<Arc<dyn Backend>> = match (platform, &database) {
-        (Platform::Newsfeed, database) => Some(open_store(database, args, &metrics).await?),
+        (Platform::Newsfeed, database) => Some(traced(open_store(database, args, &metrics).await?, database)),
         (Platform::Spin, Database::Sqlite(path)) => {
             tracing::info!(
                 "running as Spin would: functions composed with their dependencies, serving {}",
@@ -151,7 +151,10 @@ async fn serve(
         let listener =
             tokio::net::TcpListener::bind(address).await.with_context(|| format!("admin API on {address}"))?;
         println!("Admin API on http://{}", listener.local_addr()?);
-        tokio::spawn(Arc::new(Admin { functions, hot_swap, token, server: server.clone() }).run(listener));
+        tokio::spawn(
+            Arc::new(Admin { functions, hot_swap, token, server: server.clone(), metrics: metrics.clone() })
+                .run(listener),
+        );
     }
     if let Some(address) = args.metrics_listen {
         let listener = tokio::net::TcpListener::bind(address).await.with_context(|| format!("metrics on {address}"))?;
@@ -246,6 +249,18 @@ async fn open_store(database: &Database, args: &UpArgs, metrics: &Arc<Metrics>) 
             Arc::new(store)
         }
     })
+}
+
+/// `store`, with a span for every call when spans are exported.
+fn traced(store: Arc<dyn Backend>, database: &Database) -> Arc<dyn Backend> {
+    let system = match database {
+        Database::Sqlite(_) => "sqlite",
+        Database::Postgres(_) => "postgresql",
+    };
+    match crate::telemetry::traces_on() {
+        true => Arc::new(crate::store::traced::Traced::new(store, system)),
+        false => store,
+    }
 }
 
 /// Completes on Ctrl-C or SIGTERM (what a rolling restart sends).

@@ -64,7 +64,10 @@ impl Handler for NativeFunction {
         let logic = self.logic;
         let (parts, body) = request.into_parts();
         let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+        // The store's spans, on the blocking thread, are the execution's children.
+        let span = tracing::Span::current();
         let work = tokio::task::spawn_blocking(move || {
+            let _entered = span.enter();
             let uri = parts.uri.path_and_query().map(|pq| pq.as_str()).unwrap_or("/");
             let request = guest::Request::builder().method(method(&parts.method)).uri(uri).body(body.to_vec()).build();
             logic(&request, &store)

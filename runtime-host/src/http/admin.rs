@@ -2,7 +2,9 @@
 //! public one. Every request needs `Authorization: Bearer <token>`.
 //!
 //! - `GET /admin/functions`: each function's routes, version, mode, load
-//!   time, request count, and the swaps done and refused.
+//!   time, request count, the swaps done and refused, and what it costs
+//!   now: p50 and p99 latency and mean CPU time over its last requests,
+//!   and its failures by kind.
 //! - `PUT /admin/functions/{name}`: the body is a new wasm component for
 //!   that function; it is compiled, linked and checked like any other
 //!   version, and swapped in only if all of that succeeds. Under `--native`
@@ -19,6 +21,7 @@ use super::listen::serve_http;
 use super::metrics::exposition;
 use super::server::Server;
 use crate::function::{FunctionSlot, Response};
+use crate::metrics::Metrics;
 use crate::wasm::hot_swap::{HotSwap, SwapError};
 use bytes::Bytes;
 use http::{header, Method, Request, StatusCode};
@@ -43,6 +46,8 @@ pub struct Admin {
     pub token: String,
     /// The public server: its metrics and its readiness.
     pub server: Arc<Server>,
+    /// Each function's recent latency, CPU per request and failures.
+    pub metrics: Arc<Metrics>,
 }
 
 impl Admin {
@@ -99,6 +104,7 @@ impl Admin {
             .values()
             .map(|slot| {
                 let current = slot.current();
+                let cost = self.metrics.summary(&slot.name);
                 json!({
                     "name": slot.name,
                     "routes": slot.routes,
@@ -108,6 +114,10 @@ impl Admin {
                     "requests": slot.requests(),
                     "swaps": slot.swaps(),
                     "refused": slot.refused(),
+                    "p50_ms": cost.p50_ms,
+                    "p99_ms": cost.p99_ms,
+                    "cpu_us_per_request": cost.cpu_us_per_request,
+                    "failures": cost.failures,
                 })
             })
             .collect();

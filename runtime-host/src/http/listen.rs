@@ -4,6 +4,7 @@
 
 use super::timeouts::{Clock, Timeouts, Watched};
 use crate::function::Response;
+use crate::telemetry;
 use http::{header, HeaderValue};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
@@ -108,9 +109,15 @@ where
     // already on its way from the backlog.
     let started = Arc::new(AtomicBool::new(false));
     let clock = Clock::start(timeouts);
+    // The client address, for the server span (when spans are exported).
+    let client =
+        telemetry::traces_on().then(|| stream.peer_addr().ok()).flatten().map(telemetry::server::ClientAddress);
     let service = {
         let (started, drain, clock) = (started.clone(), drain.clone(), clock.clone());
-        hyper::service::service_fn(move |req| {
+        hyper::service::service_fn(move |mut req: http::Request<Incoming>| {
+            if let Some(client) = client {
+                req.extensions_mut().insert(client);
+            }
             started.store(true, Ordering::Relaxed);
             clock.request_started();
             let closing = *drain.borrow();

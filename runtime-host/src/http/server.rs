@@ -15,6 +15,7 @@ use crate::function::{FunctionError, FunctionSlot, Request, Response};
 use crate::limits::Limits;
 use crate::metrics::Metrics;
 use crate::spin::routing::Router;
+use crate::telemetry;
 use bytes::BytesMut;
 use http::{header, Method, StatusCode};
 use http_body_util::{BodyExt, Full};
@@ -24,6 +25,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
+use tracing::Instrument;
 
 /// The OpenAPI document of the API, served at `GET /openapi.yaml`.
 const OPENAPI: &str = include_str!("../../../openapi.yaml");
@@ -57,9 +59,14 @@ impl Server {
         // more, so that a request at its deadline still gets its 500 written.
         let drain_for = self.limits.body_timeout + self.limits.request_timeout + Duration::from_secs(1);
         let server = self.clone();
-        let handle = move |req| {
+        let handle = move |req: http::Request<Incoming>| {
             let server = server.clone();
-            async move { server.handle(req).await }
+            let span = telemetry::server::span(&req, |path| server.router.find_route(path).map(|(route, _)| route));
+            async move {
+                let mut response = server.handle(req).instrument(span.clone()).await;
+                telemetry::server::answered(&span, &mut response);
+                response
+            }
         };
         let timeouts = Timeouts { header: self.limits.header_timeout, idle: self.limits.idle_timeout };
         serve_until(listener, handle, stop, drain_for, timeouts).await
@@ -93,6 +100,7 @@ impl Server {
         // at once rather than queue without bound.
         let Ok(_permit) = self.in_flight.try_acquire() else {
             self.metrics.failed(&slot.name, "overload");
+            telemetry::fail(&tracing::Span::current(), "overload", "no request permit left");
             let mut busy = error(StatusCode::SERVICE_UNAVAILABLE, "the server is busy, try again shortly");
             busy.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
             return busy;
@@ -105,11 +113,15 @@ impl Server {
         }
         let started = std::time::Instant::now();
         let version = slot.take_for_request();
-        let response = match version.handler.handle(req).await {
+        let execution = telemetry::execution_span(&slot.name, &version.sha256, version.mode);
+        let response = match version.handler.handle(req).instrument(execution.clone()).await {
             Ok(response) => response,
             Err(failure) => {
                 tracing::warn!(function = %slot.name, "{failure}");
                 self.metrics.failed(&slot.name, failure.kind());
+                let description = failure.to_string();
+                telemetry::fail(&execution, failure.kind(), &description);
+                telemetry::fail(&tracing::Span::current(), failure.kind(), &description);
                 failure_answer(&failure)
             }
         };

@@ -38,6 +38,7 @@ use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
 use std::sync::{Arc, Mutex};
 use tokio_postgres::types::{to_sql_checked, IsNull, ToSql, Type};
 use tokio_postgres::{NoTls, Row, Statement};
+use tracing::Instrument;
 use wasmtime::component::{HasData, Linker, Resource, ResourceTable};
 
 wasmtime::component::bindgen!({
@@ -255,9 +256,11 @@ impl pg::HostConnection for SpinPostgresView<'_> {
         Ok(run(connection, &statement, params, |client, prepared, params| {
             Box::pin(async move {
                 let rows = client.query(&prepared, &params).await?;
+                crate::telemetry::returned_rows(rows.len());
                 Ok(row_set(&prepared, &rows))
             })
         })
+        .instrument(crate::telemetry::statement_span("spin_outbound_pg.query", "postgresql", &statement))
         .await
         .and_then(|rows| rows))
     }
@@ -272,6 +275,7 @@ impl pg::HostConnection for SpinPostgresView<'_> {
         Ok(run(connection, &statement, params, |client, prepared, params| {
             Box::pin(async move { Ok(Ok(client.execute(&prepared, &params).await?)) })
         })
+        .instrument(crate::telemetry::statement_span("spin_outbound_pg.execute", "postgresql", &statement))
         .await
         .and_then(|count| count))
     }

@@ -82,11 +82,16 @@ impl<T> Router<T> {
 
     /// The most specific route matching `path`.
     pub fn find(&self, path: &str) -> Option<&T> {
+        self.find_route(path).map(|(_, target)| target)
+    }
+
+    /// [`find`](Self::find), with the route that matched.
+    pub fn find_route(&self, path: &str) -> Option<(&Route, &T)> {
         self.routes
             .iter()
-            .filter_map(|(route, target)| route.score(path).map(|score| (score, target)))
+            .filter_map(|(route, target)| route.score(path).map(|score| (score, (route, target))))
             .max_by_key(|(score, _)| *score)
-            .map(|(_, target)| target)
+            .map(|(_, found)| found)
     }
 }
 

@@ -17,10 +17,12 @@
 //! back in autocommit: writers queue in order, and nobody polls. SQLite's own
 //! locking still guards correctness; the turn only orders the waiting.
 
+use crate::telemetry;
 use rusqlite::types::Value as SqlValue;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tracing::Instrument;
 use wasmtime::component::{HasData, Linker, Resource, ResourceTable};
 
 wasmtime::component::bindgen!({
@@ -171,28 +173,39 @@ impl sqlite::HostConnection for SpinSqliteView<'_> {
         statement: String,
         parameters: Vec<Value>,
     ) -> wasmtime::Result<Result<QueryResult, Error>> {
-        let entry = self.table.get_mut(&connection)?;
-        if entry.write_turn.is_none() && starts_write(&statement) {
-            let writer = entry.databases.writer.clone();
-            match tokio::time::timeout(WRITE_WAIT, writer.lock_owned()).await {
-                Ok(turn) => self.table.get_mut(&connection)?.write_turn = Some(turn),
-                Err(_) => return Ok(Err(Error::Io("database is locked".into()))),
+        let span = telemetry::statement_span("spin_sqlite.execute", "sqlite", &statement);
+        let executed = async {
+            let entry = self.table.get_mut(&connection)?;
+            if entry.write_turn.is_none() && starts_write(&statement) {
+                let writer = entry.databases.writer.clone();
+                match tokio::time::timeout(WRITE_WAIT, writer.lock_owned()).await {
+                    Ok(turn) => self.table.get_mut(&connection)?.write_turn = Some(turn),
+                    Err(_) => return Ok(Err(Error::Io("database is locked".into()))),
+                }
             }
+            let Some(conn) = self.table.get_mut(&connection)?.conn.take() else {
+                return Ok(Err(Error::InvalidConnection));
+            };
+            let (conn, result) = blocking(move || {
+                let result = run(&conn, &statement, parameters);
+                (conn, result)
+            })
+            .await?;
+            let entry = self.table.get_mut(&connection)?;
+            if conn.is_autocommit() {
+                entry.write_turn = None;
+            }
+            entry.conn = Some(conn);
+            Ok::<_, wasmtime::Error>(result)
         }
-        let Some(conn) = self.table.get_mut(&connection)?.conn.take() else {
-            return Ok(Err(Error::InvalidConnection));
-        };
-        let (conn, result) = blocking(move || {
-            let result = run(&conn, &statement, parameters);
-            (conn, result)
-        })
-        .await?;
-        let entry = self.table.get_mut(&connection)?;
-        if conn.is_autocommit() {
-            entry.write_turn = None;
+        .instrument(span.clone())
+        .await;
+        match &executed {
+            Ok(Ok(result)) => span.in_scope(|| telemetry::returned_rows(result.rows.len())),
+            Ok(Err(error)) => telemetry::fail(&span, "sqlite", &format!("{error:?}")),
+            Err(trap) => telemetry::fail(&span, "trap", &trap.to_string()),
         }
-        entry.conn = Some(conn);
-        Ok(result)
+        executed
     }
 
     async fn drop(&mut self, connection: Resource<Connection>) -> wasmtime::Result<()> {

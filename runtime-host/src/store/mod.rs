@@ -7,7 +7,8 @@
 //! (`function::native`). The trait speaks the WIT's own types ([`wit`]).
 //!
 //! Depends on nothing else in the host but `metrics` (the group commit's
-//! batches are counted).
+//! batches are counted) and `telemetry` (the group commit's span links the
+//! requests it carries; [`traced`] spans every call).
 //!
 //! Every method keeps the guarantees written in `wit/feed.wit`: a write is
 //! durable and visible to every later call when it returns, and a failed call
@@ -15,6 +16,7 @@
 
 pub mod postgres;
 pub mod sqlite;
+pub mod traced;
 pub mod wit;
 
 use newsfeed_sql::cursor::{List, PageRequest};
@@ -34,6 +36,15 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// The error's kind, as a span's `error.type`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            StoreError::NotFound(_) => "not_found",
+            StoreError::Invalid(_) => "invalid",
+            StoreError::Unavailable(_) => "unavailable",
+        }
+    }
+
     pub fn unknown_participant(id: Id) -> Self {
         StoreError::NotFound(newsfeed_sql::unknown_participant(id))
     }

@@ -197,7 +197,9 @@ impl Sqlite {
         F: FnOnce(&Connection) -> StoreResult<(T, Option<SearchEntry>)> + Send + 'static,
     {
         let (answer, answered) = tokio::sync::oneshot::channel();
+        let requester = crate::telemetry::current_span_context();
         let job: Job = Box::new(move |conn| {
+            crate::telemetry::link_current_to(requester);
             let (result, entry) = match in_savepoint(conn, change) {
                 Ok((value, entry)) => (Ok(value), entry),
                 Err(error) => (Err(error), None),
@@ -248,6 +250,17 @@ fn write_batches(conn: Connection, queue: mpsc::Receiver<Job>, max_batch: usize,
         let mut batch = vec![first];
         batch.extend(queue.try_iter().take(max_batch - 1));
         let size = batch.len();
+        // The group commit's own span, linked by each write to its request.
+        let span = tracing::info_span!(
+            target: crate::telemetry::TARGET,
+            "group commit",
+            otel.name = "sqlite.group_commit",
+            db.system = "sqlite",
+            db.operation.name = "COMMIT",
+            db.operation.batch.size = size as i64,
+            error.type = tracing::field::Empty,
+        );
+        let _entered = span.enter();
         let begun = conn.execute_batch("BEGIN IMMEDIATE").map_err(StoreError::from);
         // Jobs not run are dropped: their waiters hear the write was lost.
         let mut answers: Vec<Answer> = Vec::with_capacity(size);
@@ -279,6 +292,7 @@ fn write_batches(conn: Connection, queue: mpsc::Receiver<Job>, max_batch: usize,
         };
         metrics.batch(size, committed.is_ok());
         if let Err(error) = &committed {
+            crate::telemetry::fail(&span, error.kind(), &error.to_string());
             tracing::error!("a batch of {size} writes failed to commit: {error}");
         }
         for answer in answers {

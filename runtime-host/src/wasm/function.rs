@@ -17,8 +17,11 @@ use crate::spin::postgres::SpinPostgresCtx;
 use crate::spin::sqlite::SpinSqliteCtx;
 use crate::spin::variables::SpinVariablesCtx;
 use crate::spin::Capabilities;
+use crate::telemetry;
+use crate::telemetry::cpu::CpuMeter;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
+use tracing::Instrument;
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Store, Trap};
 use wasmtime_wasi_http::p2::bindings::http::types::{ErrorCode, Scheme};
@@ -79,13 +82,16 @@ impl Function {
         store.set_epoch_deadline(deadline_ticks(limits.request_timeout));
         store.epoch_deadline_trap();
         let started = Instant::now();
-        let proxy =
-            self.pre.instantiate_async(&mut store).await.map_err(|error| match error
-                .downcast_ref::<wasmtime::PoolConcurrencyLimitError>()
-            {
+        let span = telemetry::instantiation_span(&self.name);
+        let instantiated = self.pre.instantiate_async(&mut store).instrument(span.clone()).await;
+        let proxy = instantiated.map_err(|error| {
+            let failure = match error.downcast_ref::<wasmtime::PoolConcurrencyLimitError>() {
                 Some(full) => FunctionError::AtCapacity(full.to_string()),
                 None => FunctionError::Instantiation(format!("{error:#}")),
-            })?;
+            };
+            telemetry::fail(&span, failure.kind(), &failure.to_string());
+            failure
+        })?;
         runtime.metrics.instantiated(&self.name, started.elapsed());
         Ok((store, proxy))
     }
@@ -109,7 +115,9 @@ impl Handler for Function {
     /// one that may serve again).
     async fn handle(&self, request: Request) -> Result<Response, FunctionError> {
         let limits = &self.runtime.limits;
-        let mut instance = self.instance().await?;
+        // CPU time on whichever threads poll the instantiation and the call.
+        let cpu = CpuMeter::default();
+        let mut instance = cpu.measure(self.instance()).await?;
         instance.store.set_epoch_deadline(deadline_ticks(limits.request_timeout));
 
         let (sender, receiver) = tokio::sync::oneshot::channel();
@@ -126,9 +134,11 @@ impl Handler for Function {
         // Where the instance goes back to, if it may serve again.
         let idle = (limits.instance_reuse > 1).then(|| self.idle.clone());
         let reuse = limits.instance_reuse;
-        let call = tokio::spawn(async move {
+        let (metrics, name) = (self.runtime.metrics.clone(), self.name.clone());
+        let call = async move {
             let Instance { store, proxy, served } = &mut instance;
             let called = proxy.wasi_http_incoming_handler().call_handle(&mut *store, request, out).await;
+            let peak = store.data().limits.peak();
             *served += 1;
             // Only a clean return puts an instance back; one that trapped
             // (deadline and memory cap included) is dropped here.
@@ -137,8 +147,14 @@ impl Handler for Function {
                     idle.push(instance);
                 }
             }
+            (called, peak)
+        };
+        let measured = async move {
+            let (called, peak) = cpu.measure(call).await;
+            metrics.cost(&name, cpu.total(), Some(peak));
             called
-        });
+        };
+        let call = tokio::spawn(measured.instrument(tracing::Span::current()));
         let abort = call.abort_handle();
 
         let answer = async {

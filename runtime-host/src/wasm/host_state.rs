@@ -3,12 +3,13 @@
 //! `*View` traits that the generated bindings use to reach them.
 
 use super::feed::FeedCtx;
+use super::memory::MeteredLimits;
 use crate::spin::postgres::{SpinPostgresCtx, SpinPostgresView};
 use crate::spin::sqlite::{SpinSqliteCtx, SpinSqliteView};
 use crate::spin::variables::SpinVariablesCtx;
 use std::future::Future;
 use wasmtime::component::ResourceTable;
-use wasmtime::{StoreLimits, StoreLimitsBuilder};
+use wasmtime::StoreLimitsBuilder;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{RequestOptions, WasiBody, WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
 
@@ -20,7 +21,7 @@ pub struct HostState {
     pub sqlite: SpinSqliteCtx,
     pub postgres: SpinPostgresCtx,
     pub variables: SpinVariablesCtx,
-    pub limits: StoreLimits,
+    pub limits: MeteredLimits,
     pub outbound: NoOutboundHttp,
 }
 
@@ -57,7 +58,9 @@ impl HostState {
             postgres: spin.postgres,
             variables: spin.variables,
             outbound: NoOutboundHttp,
-            limits: StoreLimitsBuilder::new().memory_size(memory_limit).trap_on_grow_failure(false).build(),
+            limits: MeteredLimits::new(
+                StoreLimitsBuilder::new().memory_size(memory_limit).trap_on_grow_failure(false).build(),
+            ),
         }
     }
 }

@@ -6,11 +6,12 @@
 //!   the [`compile_cache`] and the WIT [`worlds`] a component may import;
 //! - [`function`]: serving one request in a fresh instance, whose store holds
 //!   the [`host_state`], with the `newsfeed:feed` imports of [`feed`];
+//! - [`memory`]: the store's memory limiter, which keeps each instance's peak;
 //! - [`hot_swap`]: loading a new version of one function while the rest serve.
 //!
 //! Depends on `function` (it implements its `Handler`), `store`, `spin` (the
 //! manifest, composition, and the Spin interfaces a composed app imports),
-//! `limits` and `metrics`. Nothing here knows about HTTP serving.
+//! `limits`, `metrics` and `telemetry`. Nothing here knows about HTTP serving.
 
 pub mod compile_cache;
 pub mod engine;
@@ -19,6 +20,7 @@ pub mod function;
 pub mod host_state;
 pub mod hot_swap;
 pub mod loader;
+pub mod memory;
 pub mod worlds;
 
 use crate::limits::Limits;

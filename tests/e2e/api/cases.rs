@@ -247,7 +247,8 @@ pub fn unknown_participants_routes_and_methods_get_404_and_405(host: &Host) {
     assert_eq!(host.befriend(a, 424242).status, 404, "unknown `to`");
     assert_eq!(host.befriend(424242, a).status, 404);
     assert_eq!(host.publish(424242, "s", "t").status, 404);
-    for path in ["/docs/x", "/nothing", "/participant/1/unknown", "/participants", "/participant/1/friends/2", "/outbound/1"]
+    for path in
+        ["/docs/x", "/nothing", "/participant/1/unknown", "/participants", "/participant/1/friends/2", "/outbound/1"]
     {
         let answer = host.get(path);
         assert_eq!(answer.status, 404, "{path}");

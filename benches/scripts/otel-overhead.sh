@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# What OpenTelemetry export costs in throughput (issue 27), in one sitting:
+# req/s on `GET /participant/1` (wrk) and on the classic mix (newsfeed-load,
+# default users) for
+#   baseline  BASELINE_BINARY (the code before telemetry), no OTEL_* set
+#   off       NEWSFEED_BINARY, no OTEL_* set
+#   on-100    NEWSFEED_BINARY exporting to a real OTLP/HTTP receiver
+#             (the otlp-sink example, decoding every export), always_on
+#   on-1      the same, sampler traceidratio 0.01
+# ROUNDS rounds (default 2), the modes interleaved within each round, so that
+# a drift of the machine touches every mode alike.
+#
+#   cargo build --release --bin newsfeed --bin newsfeed-load --example otlp-sink
+#   benches/scripts/otel-overhead.sh BASELINE_BINARY target/release/newsfeed
+set -euo pipefail
+baseline=$1 newsfeed=$2
+port=${PORT:-3950} sink_port=$((${PORT:-3950} + 1))
+duration=${DURATION:-10} rounds=${ROUNDS:-2}
+load=${LOAD:-target/release/newsfeed-load}
+sink=${SINK:-target/release/examples/otlp-sink}
+"$sink" "127.0.0.1:$sink_port" > /tmp/otlp-sink.out &
+sink_pid=$!
+trap 'kill $sink_pid 2>/dev/null' EXIT
+endpoint="http://127.0.0.1:$sink_port"
+
+# One mode: its binary, then env assignments; prints "mode read_rps mix_rps".
+measure() {
+    local mode=$1 binary=$2
+    shift 2
+    (
+        for assignment in "$@"; do export "${assignment?}"; done
+        binary=$binary
+        source "$(dirname "$0")/start-host.sh"
+        url="http://127.0.0.1:$port/participant/1"
+        wrk -t2 -c64 -d2s "$url" > /dev/null # warm-up
+        read_rps=$(wrk -t2 -c64 -d"${duration}s" "$url" | awk '/Requests\/sec/ {print $2}')
+        "$load" run --base-url "http://127.0.0.1:$port" --duration "$duration" --warmup 2 --quiet \
+            --label "$mode" --out "/tmp/otel-$mode.json" > /dev/null
+        mix_rps=$(python3 -c "import json,sys; r=json.load(open('/tmp/otel-$mode.json')); print(round(sum(o['per_second'] for o in r['operations'].values())))")
+        echo "$mode $read_rps $mix_rps"
+    )
+}
+
+for round in $(seq "$rounds"); do
+    measure baseline "$baseline"
+    measure off "$newsfeed"
+    measure on-100 "$newsfeed" OTEL_EXPORTER_OTLP_ENDPOINT="$endpoint" OTEL_TRACES_SAMPLER=always_on
+    measure on-1 "$newsfeed" OTEL_EXPORTER_OTLP_ENDPOINT="$endpoint" OTEL_TRACES_SAMPLER=traceidratio OTEL_TRACES_SAMPLER_ARG=0.01
+done | tee /tmp/otel-overhead.txt
+kill $sink_pid
+wait $sink_pid 2>/dev/null || true
+cat /tmp/otel-sink.out 2>/dev/null || cat /tmp/otlp-sink.out
+# Each mode's best round, and the ratios the goals name.
+awk '{ if ($2 > r[$1]) r[$1] = $2; if ($3 > m[$1]) m[$1] = $3 } END {
+    printf "GET /participant/1: baseline %.0f, off %.0f (%.3fx baseline), on-100 %.0f (%.3fx off), on-1 %.0f (%.3fx off)\n",
+        r["baseline"], r["off"], r["off"] / r["baseline"], r["on-100"], r["on-100"] / r["off"], r["on-1"], r["on-1"] / r["off"]
+    printf "classic mix:        baseline %.0f, off %.0f (%.3fx baseline), on-100 %.0f (%.3fx off), on-1 %.0f (%.3fx off)\n",
+        m["baseline"], m["off"], m["off"] / m["baseline"], m["on-100"], m["on-100"] / m["off"], m["on-1"], m["on-1"] / m["off"]
+}' /tmp/otel-overhead.txt

@@ -77,12 +77,19 @@ pub enum Mode {
     Native,
 }
 
-impl std::fmt::Display for Mode {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
+impl Mode {
+    /// The name metrics, the admin API and spans show.
+    pub fn as_str(&self) -> &'static str {
+        match self {
             Mode::Wasm => "wasm",
             Mode::Native => "native",
-        })
+        }
+    }
+}
+
+impl std::fmt::Display for Mode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

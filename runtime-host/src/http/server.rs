@@ -113,7 +113,7 @@ impl Server {
         }
         let started = std::time::Instant::now();
         let version = slot.take_for_request();
-        let execution = telemetry::execution_span(&slot.name, &version.sha256, version.mode);
+        let execution = telemetry::execution_span(&slot.name, &version.sha256, version.mode.as_str());
         let response = match version.handler.handle(req).instrument(execution.clone()).await {
             Ok(response) => response,
             Err(failure) => {

@@ -4,7 +4,7 @@
 //! front of the store at start when spans are exported, so that without
 //! export a call costs nothing more.
 
-use super::types::{FeedItem, Friendship, Id, Participant, Post};
+use super::types::{FriendsPage, Friendship, Id, InboundPage, OutboundPage, Participant, Post};
 use super::{Backend, StoreError, StoreResult};
 use std::future::Future;
 use std::sync::Arc;
@@ -70,14 +70,14 @@ impl Backend for Traced {
     async fn get_participant(&self, id: Id) -> StoreResult<Participant> {
         self.traced("get_participant", one, self.inner.get_participant(id)).await
     }
-    async fn list_friends(&self, id: Id, limit: u32) -> StoreResult<Vec<Friendship>> {
-        self.traced("list_friends", many, self.inner.list_friends(id, limit)).await
+    async fn list_friends(&self, id: Id, limit: u32, before: Option<String>) -> StoreResult<FriendsPage> {
+        self.traced("list_friends", |page| page.items.len(), self.inner.list_friends(id, limit, before)).await
     }
-    async fn list_outbound(&self, id: Id, limit: u32) -> StoreResult<Vec<Post>> {
-        self.traced("list_outbound", many, self.inner.list_outbound(id, limit)).await
+    async fn list_outbound(&self, id: Id, limit: u32, before: Option<String>) -> StoreResult<OutboundPage> {
+        self.traced("list_outbound", |page| page.items.len(), self.inner.list_outbound(id, limit, before)).await
     }
-    async fn list_inbound(&self, id: Id, limit: u32) -> StoreResult<Vec<FeedItem>> {
-        self.traced("list_inbound", many, self.inner.list_inbound(id, limit)).await
+    async fn list_inbound(&self, id: Id, limit: u32, before: Option<String>) -> StoreResult<InboundPage> {
+        self.traced("list_inbound", |page| page.items.len(), self.inner.list_inbound(id, limit, before)).await
     }
     async fn create_participant(&self, name: String) -> StoreResult<Participant> {
         self.traced("create_participant", one, self.inner.create_participant(name)).await

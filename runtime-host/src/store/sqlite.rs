@@ -605,8 +605,10 @@ mod tests {
         let (_dir, store) = store_with(&["a"]).await;
         // Hold the writer, so that the three posts queue up behind it and
         // commit together (three segments would still be too few to merge).
+        // A whole second: with the other unit tests on the two cores, 300 ms
+        // was once too short for the three to queue.
         let hold = store.write(|_| {
-            std::thread::sleep(std::time::Duration::from_millis(300));
+            std::thread::sleep(std::time::Duration::from_secs(1));
             Ok(())
         });
         let words = ["first", "second", "third"];

@@ -1,6 +1,6 @@
 //! The web pages in a real browser (headless Chromium over WebDriver): a
 //! person's whole story in the feed app, an operation tried from `/docs`,
-//! and a function swapped and rolled back from the admin dashboard. Each
+//! and a function swapped from the admin dashboard. Each
 //! test saves a screenshot into docs/img/.
 //!
 //! Beside them, the pages' HTTP as a browser sees it: HEAD, content types,

@@ -10,7 +10,8 @@
 //! - [`answer`]: the JSON and text answers all of them give.
 //!
 //! Depends on `function` (what it calls), `wasm::hot_swap` (what the admin
-//! API drives), `spin::routing`, `limits` and `metrics`.
+//! API drives), `spin::routing`, `limits`, `metrics` and `telemetry` (the
+//! server span of each request).
 
 pub mod admin;
 pub mod answer;

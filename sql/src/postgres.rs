@@ -252,7 +252,9 @@ mod tests {
     fn a_migration_runs_only_what_is_pending() {
         assert_eq!(migration(0).len(), MIGRATIONS.iter().map(|m| m.len()).sum::<usize>(), "nothing to index");
         assert_eq!(migration(SCHEMA_VERSION), []);
-        assert_eq!(migration(1).last(), Some(&Step::IndexEveryPost));
+        let from_1 = migration(1);
+        assert_eq!(from_1[MIGRATIONS[1].len()], Step::IndexEveryPost, "indexed right after version 2");
+        assert_eq!(from_1.len(), MIGRATIONS[1].len() + 1 + MIGRATIONS[2].len());
     }
 
     #[test]

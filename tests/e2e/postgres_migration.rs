@@ -41,6 +41,7 @@ fn posts_stored_under_version_1_are_indexed_anew_with_the_rust_words() {
         let host = start();
         let found = host.get("/outbound?keywords=mc%C2%B2");
         assert_eq!(found.json, json!([format!("/participant/{einstein}")]), "adapter: {through_the_adapter}");
-        assert_eq!(server.psql(&database, "SELECT max(version) FROM newsfeed_schema").trim(), "2");
+        let version = newsfeed_sql::postgres::SCHEMA_VERSION.to_string();
+        assert_eq!(server.psql(&database, "SELECT max(version) FROM newsfeed_schema").trim(), version);
     }
 }

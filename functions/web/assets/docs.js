@@ -73,6 +73,13 @@
       el("tbody", {}, ...rows)));
   }
 
+  // The schema of an answer's body: its JSON one, else its only media type's
+  // (`/openapi.yaml` answers YAML).
+  function mediaSchema(answer) {
+    const media = answer.content && (answer.content["application/json"] || Object.values(answer.content)[0]);
+    return media && media.schema;
+  }
+
   function operation(path, method, op, shared) {
     const id = op.operationId;
     const params = [...shared, ...(op.parameters || [])].map(resolve);
@@ -89,14 +96,16 @@
     section.append(el("h3", { textContent: "Answers" }));
     const answers = Object.entries(op.responses).map(([status, answer]) => {
       answer = resolve(answer);
-      const schema = answer.content && answer.content["application/json"].schema;
+      const schema = mediaSchema(answer);
       return el("tr", {}, el("td", { textContent: status }), el("td", { textContent: answer.description }),
         el("td", { textContent: schema ? describe(schema) : "" }));
     });
     section.append(el("div", { className: "table-wrap" }, el("table", {}, el("tbody", {}, ...answers))));
     const ok = resolve(op.responses["200"]);
     section.append(el("h3", { textContent: "Example answer (200)" }),
-      el("pre", { textContent: JSON.stringify(example(ok.content["application/json"].schema), null, 2) }));
+      el("pre", { textContent: ok.content && ok.content["application/json"]
+        ? JSON.stringify(example(ok.content["application/json"].schema), null, 2)
+        : Object.keys(ok.content || {}).join(", ") || "no body" }));
 
     // Try it: fill in the parameters (and body) and send the real request.
     const form = el("form", { id: `try-${id}` });

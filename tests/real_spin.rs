@@ -7,7 +7,7 @@
 //! test here fails, saying so. Not run by `cargo test --workspace` (the
 //! target is `test = false`): run it with
 //! `SPIN_BIN=/path/to/spin cargo test --test real_spin`; `.ci/run` does,
-//! with `../shared/bin/spin` (Spin 4.1.0-pre0, which has issue 3671: a
+//! with the Spin CLI kept beside the clone (Spin 4.1.0-pre0, which has issue 3671: a
 //! `query` that yields no row never returns). Every request has a client
 //! timeout, so a hang fails a test instead of stalling the run.
 

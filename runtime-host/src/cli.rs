@@ -124,9 +124,15 @@ pub struct UpArgs {
     /// Serve Prometheus metrics at `/metrics` on this address (off by default).
     #[arg(long)]
     pub metrics_listen: Option<SocketAddr>,
-    /// Serve the admin API on this address (off by default).
+    /// Serve the admin API on this address (off by default). A loopback
+    /// address only, unless --admin-allow-remote.
     #[arg(long)]
     pub admin_listen: Option<SocketAddr>,
+    /// Let --admin-listen take a non-loopback address. The admin API speaks
+    /// plain HTTP, so its token then crosses the network in clear text: put
+    /// a TLS proxy or a private network in front of it.
+    #[arg(long, requires = "admin_listen")]
+    pub admin_allow_remote: bool,
     /// The admin API's bearer token; required with --admin-listen.
     #[arg(long, env = "NEWSFEED_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,

@@ -49,6 +49,32 @@ fn stalled_bodies_are_answered_408_and_closed_while_others_are_served() {
     assert!(since.elapsed() < Duration::from_secs(3), "closed late: {:?}", since.elapsed());
 }
 
+/// An answer sent before its request's body is read (a host endpoint that
+/// takes no body, no token, an admin route that takes none) says `Connection: close`: a client
+/// that reuses connections would otherwise send its next request into one
+/// that the host is about to reset.
+#[test]
+fn answers_sent_before_the_body_is_read_close_the_connection() {
+    const TOKEN: &str = "unread-body-admin-token-0123456789";
+    let host = Host::builder().flags(&["--admin-listen", "127.0.0.1:0", "--admin-token", TOKEN]).start();
+    let admin: SocketAddr = host.admin.as_deref().unwrap().trim_start_matches("http://").parse().unwrap();
+    let authorized = format!("POST /admin/elsewhere HTTP/1.1\r\nAuthorization: Bearer {TOKEN}");
+    for (to, head) in [
+        (address(&host), "POST /healthz HTTP/1.1"),
+        (address(&host), "POST /readyz HTTP/1.1"),
+        (admin, "PUT /admin/functions/participant HTTP/1.1"),
+        (admin, authorized.as_str()),
+    ] {
+        let mut stream = TcpStream::connect(to).unwrap();
+        stream.write_all(format!("{head}\r\nHost: x\r\nContent-Length: 100000\r\n\r\n{{").as_bytes()).unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap_or_else(|e| panic!("{head}: the connection stayed open: {e}"));
+        assert!(answer.to_ascii_lowercase().contains("\r\nconnection: close\r\n"), "{head}: {answer}");
+        assert!(answer.contains(r#"{"error":"#), "{head}: {answer}");
+    }
+}
+
 /// GET `path` with a client that gives up after `patience`: the status, or
 /// `None` when no answer came in time.
 fn status_within(host: &Host, path: &str, patience: Duration) -> Option<u16> {

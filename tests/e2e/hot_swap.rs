@@ -157,6 +157,9 @@ fn the_admin_api_swaps_good_versions_refuses_bad_ones_and_needs_the_token() {
         // The outbound function imports `publishing`: the participant
         // function's world does not allow posting.
         (outbound, "publishing"),
+        // Another function's component fits the participant's world, but
+        // says which function it is.
+        (std::fs::read(built_wasm("inbound")).unwrap(), r#"is the "inbound" function"#),
     ] {
         let (status, answer) = admin(&host, "PUT", "/admin/functions/participant", Some(TOKEN), bad);
         assert_eq!(status, 400, "{answer}");
@@ -169,6 +172,9 @@ fn the_admin_api_swaps_good_versions_refuses_bad_ones_and_needs_the_token() {
     let (status, report) = admin(&host, "PUT", "/admin/functions/participant", Some(TOKEN), tagged.clone());
     assert_eq!(status, 200, "{report}");
     assert_eq!(report["old_version"], old_version.as_str());
+    // The same bytes again: nothing to do, and the answer says so.
+    let (status, again) = admin(&host, "PUT", "/admin/functions/participant", Some(TOKEN), tagged.clone());
+    assert_eq!((status, again), (200, serde_json::json!({"function": "participant", "unchanged": true})));
     assert_eq!(variant(&host.get(&format!("/participant/{a}"))), Some("tagged"));
     let (_, list) = admin(&host, "GET", "/admin/functions", Some(TOKEN), vec![]);
     let participant = list.as_array().unwrap().iter().find(|f| f["name"] == "participant").unwrap().clone();
@@ -230,6 +236,22 @@ fn the_admin_api_is_refused_without_a_token() {
         .unwrap();
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("token"));
+}
+
+/// The admin API is plain HTTP: on a non-loopback address its token would
+/// cross the network in clear text, so the host refuses to start there
+/// unless the operator opts in, and then warns.
+#[test]
+fn the_admin_api_listens_off_loopback_only_when_the_operator_opts_in() {
+    let remote = ["--admin-listen", "0.0.0.0:0", "--admin-token", TOKEN];
+    let refused = Host::builder().flags(&remote).output();
+    assert!(!refused.status.success());
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(said.contains("clear text") && said.contains("--admin-allow-remote"), "{said}");
+
+    let host = Host::builder().flags(&remote).flags(&["--admin-allow-remote"]).start();
+    let (status, list) = admin(&host, "GET", "/admin/functions", Some(TOKEN), vec![]);
+    assert_eq!(status, 200, "{list}");
 }
 
 #[test]

@@ -26,6 +26,8 @@ pub use wasi;
 #[macro_export]
 macro_rules! http_entry {
     ($handler:expr) => {
+        $crate::implements!(env!("CARGO_PKG_NAME"));
+
         struct HttpEntry;
 
         impl $crate::entry::wasi::exports::http::incoming_handler::Guest for HttpEntry {

@@ -17,6 +17,8 @@ pub mod entry;
 pub mod error;
 #[cfg(any(test, feature = "fake"))]
 pub mod fake;
+#[doc(hidden)]
+pub mod identity;
 pub mod json;
 pub mod occurred;
 pub mod request;

@@ -20,6 +20,8 @@ pub struct Asset {
 
 include!(concat!(env!("OUT_DIR"), "/assets.rs"));
 
+newsfeed_guest::implements!("web");
+
 #[cfg(target_arch = "wasm32")]
 #[spin_sdk::http_component]
 fn entry(req: Request) -> Response {

@@ -48,8 +48,20 @@ pub async fn run(args: UpArgs, watching: Watching) -> Result<()> {
     serve(args, &app, assembly, admin_token, watching).await
 }
 
-/// The admin API's token: required, and not blank, when the API listens.
+/// The admin API's token: required, and not blank, when the API listens;
+/// and its address: loopback, unless the operator opts in to sending the
+/// token over the network in clear text.
 fn admin_token(args: &UpArgs) -> Result<Option<String>> {
+    if let Some(address) = args.admin_listen.filter(|address| !address.ip().is_loopback()) {
+        if !args.admin_allow_remote {
+            bail!(
+                "--admin-listen {address} is not a loopback address: the admin API is plain HTTP, and its token \
+                 would cross the network in clear text; add --admin-allow-remote if a TLS proxy or a private \
+                 network protects it"
+            )
+        }
+        tracing::warn!("the admin API listens on {address}: its bearer token crosses the network in clear text");
+    }
     match (&args.admin_listen, &args.admin_token) {
         (Some(_), None) => {
             bail!("--admin-listen needs a token: --admin-token or NEWSFEED_ADMIN_TOKEN")

@@ -16,7 +16,7 @@
 //! `GET /admin/` is the exception to the token: the dashboard, a static page
 //! that holds no data. It asks for the token and sends it on its calls.
 
-use super::answer::{error, json, text};
+use super::answer::{closing, error, has_body, json, text};
 use super::listen::serve_http;
 use super::metrics::exposition;
 use super::server::Server;
@@ -76,7 +76,8 @@ impl Admin {
             return page;
         }
         if !self.authorized(&req) {
-            let mut answer = error(StatusCode::UNAUTHORIZED, "a valid bearer token is required");
+            // The body of a request without the token is never read.
+            let mut answer = closing(error(StatusCode::UNAUTHORIZED, "a valid bearer token is required"));
             answer.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
             return answer;
         }
@@ -87,14 +88,16 @@ impl Admin {
             "/admin/readyz" if reads => return self.server.readiness().await,
             _ => {}
         }
+        let body_unread = has_body(&req);
+        let unread = |answer| if body_unread { closing(answer) } else { answer };
         match (req.method().clone(), path.strip_prefix("/admin/functions")) {
-            (Method::GET | Method::HEAD, Some("")) => self.list(),
+            (Method::GET | Method::HEAD, Some("")) => unread(self.list()),
             (Method::PUT, Some(rest)) if rest.len() > 1 && rest.starts_with('/') => self.swap(&rest[1..], req).await,
-            (_, Some("")) => error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed; use GET"),
+            (_, Some("")) => unread(error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed; use GET")),
             (_, Some(rest)) if rest.starts_with('/') => {
-                error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed; use PUT")
+                unread(error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed; use PUT"))
             }
-            _ => error(StatusCode::NOT_FOUND, &format!("no route for {path}")),
+            _ => unread(error(StatusCode::NOT_FOUND, &format!("no route for {path}"))),
         }
     }
 
@@ -125,14 +128,19 @@ impl Admin {
     }
 
     async fn swap(&self, name: &str, req: Request<Incoming>) -> Response {
-        let Some(hot_swap) = &self.hot_swap else {
-            return error(StatusCode::CONFLICT, "hot swap is off: this host serves the native baseline (--native)");
-        };
+        // The upload is read whatever the answer, so that the connection
+        // stays usable for the client's next request.
         let wasm: Bytes = match Limited::new(req.into_body(), MAX_COMPONENT_BYTES).collect().await {
             Ok(body) => body.to_bytes(),
             Err(_) => {
-                return error(StatusCode::PAYLOAD_TOO_LARGE, "the component is over 64 MiB, or its upload failed")
+                return closing(error(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "the component is over 64 MiB, or its upload failed",
+                ))
             }
+        };
+        let Some(hot_swap) = &self.hot_swap else {
+            return error(StatusCode::CONFLICT, "hot swap is off: this host serves the native baseline (--native)");
         };
         match hot_swap.swap(name, wasm.to_vec()).await {
             Ok(Some(report)) => json(StatusCode::OK, &json!(report)),

@@ -8,7 +8,7 @@
 //! data answers too, as [`Readiness`] judges it: a load balancer sends
 //! traffic only while it does).
 
-use super::answer::{error, json, text};
+use super::answer::{closing, error, has_body, json, text};
 use super::listen::serve_until;
 use super::timeouts::Timeouts;
 use crate::function::{FunctionError, FunctionSlot, Request, Response};
@@ -75,11 +75,13 @@ impl Server {
     /// Answers one request.
     pub async fn handle(&self, req: http::Request<Incoming>) -> Response {
         let path = req.uri().path();
+        let body_unread = has_body(&req);
+        let unread = |answer| if body_unread { closing(answer) } else { answer };
         if let Some(answer) = self.host_endpoint(path, req.method()).await {
-            return answer;
+            return unread(answer);
         }
         let Some(slot) = self.router.find(path) else {
-            return error(StatusCode::NOT_FOUND, &format!("no route for {path}"));
+            return unread(error(StatusCode::NOT_FOUND, &format!("no route for {path}")));
         };
         // The body first, under its own deadline: a client that stalls
         // mid-body holds its socket until then, never an in-flight slot.
@@ -88,12 +90,10 @@ impl Server {
             Ok(Err(answer)) => return answer,
             Err(_elapsed) => {
                 self.metrics.failed(&slot.name, "body timeout");
-                let mut late = error(
+                return closing(error(
                     StatusCode::REQUEST_TIMEOUT,
                     &format!("the request body did not arrive within {:?}", self.limits.body_timeout),
-                );
-                late.headers_mut().insert(header::CONNECTION, header::HeaderValue::from_static("close"));
-                return late;
+                ));
             }
         };
         // Held while the function runs; none left means overload: say so
@@ -160,12 +160,8 @@ impl Server {
     /// waits on a slow client and an oversized body never reaches it.
     async fn read_body(&self, req: http::Request<Incoming>) -> Result<Request, Response> {
         let max = self.limits.max_body;
-        let too_large = || {
-            let mut answer =
-                error(StatusCode::PAYLOAD_TOO_LARGE, &format!("request body is over the {max}-byte limit"));
-            answer.headers_mut().insert(header::CONNECTION, header::HeaderValue::from_static("close"));
-            answer
-        };
+        let too_large =
+            || closing(error(StatusCode::PAYLOAD_TOO_LARGE, &format!("request body is over the {max}-byte limit")));
         let declared = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
         let (mut parts, mut body) = req.into_parts();
         if declared.is_some_and(|length| length > max as u64) {

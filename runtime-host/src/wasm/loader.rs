@@ -20,6 +20,10 @@ use std::time::{Duration, Instant, SystemTime};
 /// The first four bytes of every WebAssembly module and component.
 const WASM_MAGIC: &[u8] = b"\0asm";
 
+/// The custom section in which a component names the function it
+/// implements (`newsfeed_guest::implements!`).
+const IDENTITY_SECTION: &str = "newsfeed:function";
+
 /// Which imports the host serves, and so how a component is assembled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Platform {
@@ -113,17 +117,27 @@ impl Loader {
             Platform::Spin => (Capabilities::of(spec, &self.runtime.variables)?, true),
         };
         let linker = self.worlds.linker(engine, world, spin_sqlite, spin_outbound)?;
-        Function::new(name, self.runtime.clone(), &component, &linker, capabilities).with_context(|| {
-            match (world, spin_sqlite) {
-                (Some(world), _) => format!(
-                    "it does not fit world {world:?} (imports beyond it, or no wasi:http/incoming-handler export)"
-                ),
-                (None, true) => "it imports more than WASI and Spin's SQLite, PostgreSQL and variables, or \
+        let function =
+            Function::new(name, self.runtime.clone(), &component, &linker, capabilities).with_context(|| {
+                match (world, spin_sqlite) {
+                    (Some(world), _) => format!(
+                        "it does not fit world {world:?} (imports beyond it, or no wasi:http/incoming-handler export)"
+                    ),
+                    (None, true) => "it imports more than WASI and Spin's SQLite, PostgreSQL and variables, or \
                                  exports no wasi:http/incoming-handler"
-                    .to_string(),
-                (None, false) => "it imports more than WASI, or exports no wasi:http/incoming-handler".to_string(),
-            }
-        })
+                        .to_string(),
+                    (None, false) => "it imports more than WASI, or exports no wasi:http/incoming-handler".to_string(),
+                }
+            })?;
+        // After the world's check, which words a component that reaches
+        // beyond its world more precisely; a component that fits the world
+        // may still be another function's.
+        if let Some(implements) = implements(wasm).filter(|implements| implements != name) {
+            bail!(
+                "this component is the {implements:?} function (its {IDENTITY_SECTION} section says so), not {name:?}"
+            );
+        }
+        Ok(function)
     }
 
     /// `wasm` composed with the dependencies the platform does not serve
@@ -150,5 +164,31 @@ impl Loader {
             });
         }
         compose(wasm, dependencies)
+    }
+}
+
+/// The function `wasm` says it implements, if it says. A component without
+/// the section is taken as it is: what it implements is then the operator's
+/// responsibility. One that cannot be parsed says nothing here; compiling
+/// it says what is wrong.
+fn implements(wasm: &[u8]) -> Option<String> {
+    wasmparser::Parser::new(0).parse_all(wasm).map_while(Result::ok).find_map(|payload| match payload {
+        wasmparser::Payload::CustomSection(section) if section.name() == IDENTITY_SECTION => {
+            Some(String::from_utf8_lossy(section.data()).into_owned())
+        }
+        _ => None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_component_names_its_function_from_its_core_module() {
+        let marked = wat::parse_str(r#"(component (core module (@custom "newsfeed:function" "inbound")))"#).unwrap();
+        assert_eq!(implements(&marked).as_deref(), Some("inbound"));
+        assert_eq!(implements(&wat::parse_str("(component)").unwrap()), None);
+        assert_eq!(implements(b"\0asm garbage"), None);
     }
 }

@@ -11,6 +11,9 @@ mod participant;
 
 use newsfeed_guest::{Request, Response};
 
+// A version of the participant function, and so marked as one.
+newsfeed_guest::implements!("participant");
+
 #[spin_sdk::http_component]
 fn entry(req: Request) -> Response {
     let mut response = participant::handle(&req, &newsfeed_guest::Wit);

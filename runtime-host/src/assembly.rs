@@ -76,7 +76,7 @@ pub fn assemble(app: &App, options: Options) -> Result<Assembly> {
     let mut functions = BTreeMap::new();
     for name in app.components.keys() {
         let native = match (&options.backend, options.native) {
-            (Some(backend), true) => NativeFunction::new(name, backend.clone(), deadline),
+            (Some(backend), true) => NativeFunction::new(name, backend.clone(), options.metrics.clone(), deadline),
             _ => None,
         };
         let version = match native {

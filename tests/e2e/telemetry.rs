@@ -9,7 +9,7 @@
 
 use crate::common;
 
-use common::Host;
+use common::{Host, HostBuilder};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
@@ -92,6 +92,17 @@ impl Receiver {
     /// The data points of the histogram `name` for function `faas_name`,
     /// with its unit, once some have come (or after 20 s).
     fn histogram(&self, name: &str, faas_name: &str) -> (String, Vec<HistogramDataPoint>) {
+        self.histogram_until(name, faas_name, |points| !points.is_empty())
+    }
+
+    /// The histogram's points once `done` holds of them (or after 20 s):
+    /// exports keep coming, each with the counts so far.
+    fn histogram_until(
+        &self,
+        name: &str,
+        faas_name: &str,
+        done: impl Fn(&[HistogramDataPoint]) -> bool,
+    ) -> (String, Vec<HistogramDataPoint>) {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             let mut unit = String::new();
@@ -111,7 +122,7 @@ impl Receiver {
                 })
                 .filter(|point| string(&point.attributes, "faas.name").as_deref() == Some(faas_name))
                 .collect();
-            if !points.is_empty() || Instant::now() > deadline {
+            if done(&points) || Instant::now() > deadline {
                 return (unit, points);
             }
             std::thread::sleep(Duration::from_millis(100));
@@ -195,22 +206,25 @@ fn status(span: &Span) -> StatusCode {
 /// `newsfeed up` with `flags`, exporting to `receiver` by the standard
 /// variables only; its stderr goes to `log`, when given.
 fn host(receiver: &Receiver, flags: &[&str], log: Option<&std::path::Path>) -> Host {
+    exporting(receiver, Host::builder().flags(flags), log).start()
+}
+
+/// `builder`, exporting to `receiver` by the standard variables only; its
+/// stderr goes to `log`, when given.
+fn exporting(receiver: &Receiver, builder: HostBuilder, log: Option<&std::path::Path>) -> HostBuilder {
     let endpoint = receiver.endpoint.clone();
     let log = log.map(|path| std::fs::File::create(path).unwrap());
-    Host::builder()
-        .flags(flags)
-        .adjust(move |command| {
-            command
-                .env("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint)
-                .env("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
-                .env("OTEL_SERVICE_NAME", "newsfeed-under-test")
-                .env("OTEL_BSP_SCHEDULE_DELAY", "100")
-                .env("OTEL_METRIC_EXPORT_INTERVAL", "300");
-            if let Some(log) = log {
-                command.stderr(Stdio::from(log));
-            }
-        })
-        .start()
+    builder.adjust(move |command| {
+        command
+            .env("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint)
+            .env("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
+            .env("OTEL_SERVICE_NAME", "newsfeed-under-test")
+            .env("OTEL_BSP_SCHEDULE_DELAY", "100")
+            .env("OTEL_METRIC_EXPORT_INTERVAL", "300");
+        if let Some(log) = log {
+            command.stderr(Stdio::from(log));
+        }
+    })
 }
 
 /// The trace id of an answer's `traceparent` header.
@@ -349,6 +363,57 @@ fn under_as_spin_each_spin_sqlite_statement_is_a_span() {
         assert_eq!(string(&statement.attributes, "db.system").as_deref(), Some("sqlite"));
         assert!(string(&statement.attributes, "db.operation.name").is_some_and(|op| !op.is_empty()));
     }
+}
+
+#[test]
+fn on_postgresql_the_host_calls_are_spans_of_db_system_postgresql() {
+    let receiver = Receiver::start();
+    let url = common::postgres::shared().new_database();
+    let host = exporting(&receiver, Host::builder().flags(&["--database", &url]), None).start();
+    let id = host.participant("grace");
+    let answer = host.get(&format!("/participant/{id}"));
+    assert_eq!(answer.status, 200);
+    let spans = receiver.spans_of(&trace_of(&answer), has("feed.get_participant"));
+    let execute = named(&spans, "execute_wasm_component participant");
+    let call = named(&spans, "feed.get_participant");
+    assert_eq!(call.parent_span_id, execute.span_id, "a host call is the execution's child");
+    assert_eq!(string(&call.attributes, "db.system").as_deref(), Some("postgresql"));
+    assert_eq!(int(&call.attributes, "db.response.returned_rows"), Some(1));
+}
+
+#[test]
+fn under_as_spin_on_postgresql_each_statement_is_a_span() {
+    let receiver = Receiver::start();
+    let server = common::postgres::shared();
+    let builder = common::postgres::spin_host_builder(&server.new_database(), &format!("127.0.0.1:{}", server.port));
+    let host = exporting(&receiver, builder, None).start();
+    let id = host.participant("frances");
+    let answer = host.get(&format!("/participant/{id}"));
+    assert_eq!(answer.status, 200);
+    let spans = receiver.spans_of(&trace_of(&answer), has("spin_outbound_pg.query"));
+    let execute = named(&spans, "execute_wasm_component participant");
+    let statements: Vec<&Span> = spans.iter().filter(|span| span.name.starts_with("spin_outbound_pg.")).collect();
+    assert!(!statements.is_empty(), "{:?}", names(&spans));
+    for statement in &statements {
+        assert_eq!(statement.parent_span_id, execute.span_id, "{:?}", names(&spans));
+        assert_eq!(string(&statement.attributes, "db.system").as_deref(), Some("postgresql"));
+        assert!(string(&statement.attributes, "db.operation.name").is_some_and(|op| !op.is_empty()));
+    }
+}
+
+#[test]
+fn under_native_each_functions_cpu_time_is_measured() {
+    let receiver = Receiver::start();
+    let host = host(&receiver, &["--native", "--metrics-listen", "127.0.0.1:0"], None);
+    let id = host.participant("kathleen");
+    for _ in 0..3 {
+        assert_eq!(host.get(&format!("/participant/{id}")).status, 200);
+    }
+    let measured = |points: &[HistogramDataPoint]| points.iter().any(|point| point.count >= 4 && point.sum > Some(0.0));
+    let (_, cpu) = receiver.histogram_until("newsfeed.function.cpu_time", "participant", measured);
+    assert!(measured(&cpu), "{cpu:?}");
+    let scraped = host.scrape();
+    assert!(common::metric(&scraped, r#"newsfeed_function_cpu_time_seconds_count{function="participant"}"#) >= 4.0);
 }
 
 #[test]

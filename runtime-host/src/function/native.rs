@@ -7,8 +7,10 @@
 //! over [`Backend`], as the WIT imports are in a component.
 
 use super::{FunctionError, Handler, Mode, Request, Response, Version};
+use crate::metrics::Metrics;
 use crate::store::types as host;
 use crate::store::{Backend, StoreError};
+use crate::telemetry::cpu::thread_cpu_time;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use newsfeed_guest::{self as guest, Friendships, Participants, Publishing, Search, Storage};
@@ -21,8 +23,10 @@ type Logic = fn(&guest::Request, &BlockingStore) -> guest::Response;
 
 /// One function served natively.
 pub struct NativeFunction {
+    name: String,
     logic: Logic,
     backend: Arc<dyn Backend>,
+    metrics: Arc<Metrics>,
     /// The same deadline a wasm function has. A native function cannot be
     /// interrupted: past it the request is answered and the work left to end.
     deadline: Duration,
@@ -38,7 +42,12 @@ pub struct BlockingStore {
 impl NativeFunction {
     /// The native build of a component's logic, if it has one; components
     /// without one (the test-only ones) keep running in wasm.
-    pub fn new(function: &str, backend: Arc<dyn Backend>, deadline: Duration) -> Option<NativeFunction> {
+    pub fn new(
+        function: &str,
+        backend: Arc<dyn Backend>,
+        metrics: Arc<Metrics>,
+        deadline: Duration,
+    ) -> Option<NativeFunction> {
         let logic: Logic = match function {
             "participant" => |r, s| participant::handle(r, s),
             "friends" => |r, s| friends::handle(r, s),
@@ -47,7 +56,7 @@ impl NativeFunction {
             "search" => |r, s| search::handle(r, s),
             _ => return None,
         };
-        Some(NativeFunction { logic, backend, deadline })
+        Some(NativeFunction { name: function.to_string(), logic, backend, metrics, deadline })
     }
 
     /// This function as the version a slot serves. A native build has no
@@ -66,11 +75,18 @@ impl Handler for NativeFunction {
         let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
         // The store's spans, on the blocking thread, are the execution's children.
         let span = tracing::Span::current();
+        let (metrics, name) = (self.metrics.clone(), self.name.clone());
         let work = tokio::task::spawn_blocking(move || {
             let _entered = span.enter();
+            // The CPU time of the thread that runs the logic and waits on
+            // the store, as a wasm function's is of the threads that poll it;
+            // a native function has no linear memory to report.
+            let before = thread_cpu_time();
             let uri = parts.uri.path_and_query().map(|pq| pq.as_str()).unwrap_or("/");
             let request = guest::Request::builder().method(method(&parts.method)).uri(uri).body(body.to_vec()).build();
-            logic(&request, &store)
+            let answer = logic(&request, &store);
+            metrics.cost(&name, thread_cpu_time().saturating_sub(before), None);
+            answer
         });
         let answer = match tokio::time::timeout(self.deadline, work).await {
             Ok(Ok(answer)) => answer,

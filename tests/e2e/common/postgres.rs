@@ -233,10 +233,14 @@ fn installed() -> Option<PathBuf> {
 /// would run it: the variables from `SPIN_VARIABLE_*`, `db_host` being
 /// `db_host` (the server's own address unless a test says otherwise).
 pub fn spin_host(url: &str, db_host: &str) -> super::Host {
+    spin_host_builder(url, db_host).start()
+}
+
+/// [`spin_host`], not yet started.
+pub fn spin_host_builder(url: &str, db_host: &str) -> super::HostBuilder {
     super::Host::builder()
         .manifest("spin-postgres.toml")
         .flags(&["--as-spin"])
         .env("SPIN_VARIABLE_DB_URL", url)
         .env("SPIN_VARIABLE_DB_HOST", db_host)
-        .start()
 }

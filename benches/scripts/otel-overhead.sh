@@ -10,7 +10,7 @@
 # ROUNDS rounds (default 2), the modes interleaved within each round, so that
 # a drift of the machine touches every mode alike.
 #
-#   cargo build --release --bin newsfeed --bin newsfeed-load --example otlp-sink
+#   cargo build --release -p newsfeed -p newsfeed-load --bins --example otlp-sink
 #   benches/scripts/otel-overhead.sh BASELINE_BINARY target/release/newsfeed
 set -euo pipefail
 baseline=$1 newsfeed=$2

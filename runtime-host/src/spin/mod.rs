@@ -13,7 +13,8 @@
 //! - [`variables`]: application and component variables, and Spin's
 //!   variables interface, `fermyon:spin/variables@2.0.0`.
 //!
-//! Depends on nothing else in the host.
+//! Depends on nothing else in the host but `store::sqlite::open_connection`,
+//! the one way the host opens the SQLite file.
 
 pub mod compose;
 pub mod manifest;

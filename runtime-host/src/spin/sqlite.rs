@@ -37,11 +37,6 @@ use fermyon::spin::sqlite::{self, Error, QueryResult, RowResult, Value};
 /// Connections kept open between requests.
 const IDLE_CONNECTIONS: usize = 16;
 
-/// How often, and how many times, a statement retries a database locked by
-/// another connection's write.
-const BUSY_RETRY: Duration = Duration::from_micros(500);
-const BUSY_RETRIES: i32 = 10_000;
-
 /// How long a write waits for its turn, like the busy handler's limit.
 const WRITE_WAIT: Duration = Duration::from_secs(5);
 
@@ -70,18 +65,7 @@ impl Databases {
     }
 
     fn connect(&self) -> rusqlite::Result<rusqlite::Connection> {
-        let conn = rusqlite::Connection::open(&self.path)?;
-        // Every instance writes through its own connection, so writers meet
-        // on SQLite's lock. SQLite's own busy timeout sleeps up to 100 ms
-        // between tries, far longer than a commit takes; retry every 0.5 ms
-        // instead, for as long (5 s) before giving up.
-        conn.busy_handler(Some(|attempt| {
-            std::thread::sleep(BUSY_RETRY);
-            attempt < BUSY_RETRIES
-        }))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "FULL")?;
-        Ok(conn)
+        crate::store::sqlite::open_connection(&self.path)
     }
 
     fn give_back(&self, conn: rusqlite::Connection) {

@@ -137,9 +137,22 @@ impl From<rusqlite::Error> for StoreError {
     }
 }
 
-fn open_connection(path: &Path) -> StoreResult<Connection> {
+/// How often, and how many times, a statement retries a database locked by
+/// another connection's write: SQLite's own busy timeout sleeps up to 100 ms
+/// between tries, far longer than a commit takes.
+const BUSY_RETRY: std::time::Duration = std::time::Duration::from_micros(500);
+const BUSY_RETRIES: i32 = 10_000;
+
+/// The one way the host opens the SQLite file, for its own store and for
+/// the Spin SQLite interface (`--as-spin`) alike, so that both see the same
+/// database: WAL, every commit synced, foreign keys enforced, and a locked
+/// database retried every 0.5 ms for up to 5 s.
+pub fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
     let conn = Connection::open(path)?;
-    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    conn.busy_handler(Some(|attempt| {
+        std::thread::sleep(BUSY_RETRY);
+        attempt < BUSY_RETRIES
+    }))?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;

@@ -1,8 +1,9 @@
 //! An in-memory store behind the same traits as the real one, for the
 //! functions' unit tests. It keeps the contract's rules (not-found, symmetric
 //! and idempotent friendships, fan-out, newest first, pages and their
-//! cursors, made by the real stores' `newsfeed_sql::cursor`) but none of the
-//! real store's durability; search matches whole lowercase words only.
+//! cursors, made by the real stores' `newsfeed_sql::cursor`), with the real
+//! stores' rules and messages from `newsfeed_sql` (the words search matches,
+//! the keyword limit, the text rule), but none of their durability.
 
 use crate::store::{Friendships, Participants, Publishing, Search, Storage};
 use crate::{FeedItem, FriendsPage, Friendship, Id, InboundPage, OutboundPage, Participant, Post, StoreError};
@@ -29,7 +30,7 @@ impl State {
     fn known(&self, id: Id) -> Result<(), StoreError> {
         match self.participants.iter().any(|p| p.id == id) {
             true => Ok(()),
-            false => Err(StoreError::NotFound(format!("participant {id} not found"))),
+            false => Err(StoreError::NotFound(newsfeed_sql::unknown_participant(id))),
         }
     }
 
@@ -99,6 +100,7 @@ impl Storage for MemoryStore {
 
 impl Participants for MemoryStore {
     fn create(&self, name: &str) -> Result<Participant, StoreError> {
+        newsfeed_sql::check_text("name", name).map_err(StoreError::Invalid)?;
         let mut state = self.state.borrow_mut();
         let participant = Participant { id: state.participants.len() as Id + 1, name: name.to_string() };
         state.participants.push(participant.clone());
@@ -112,7 +114,7 @@ impl Friendships for MemoryStore {
         state.known(a)?;
         state.known(b)?;
         if a == b {
-            return Err(StoreError::Invalid("a participant cannot befriend itself".into()));
+            return Err(StoreError::Invalid(newsfeed_sql::SELF_FRIENDSHIP.into()));
         }
         if let Some(existing) = state.friends_of(a).find(|f| f.to == b) {
             return Ok(existing);
@@ -125,6 +127,9 @@ impl Friendships for MemoryStore {
 
 impl Publishing for MemoryStore {
     fn publish(&self, post: &Post) -> Result<Post, StoreError> {
+        for (field, text) in [("subject", &post.subject), ("story", &post.story)] {
+            newsfeed_sql::check_text(field, text).map_err(StoreError::Invalid)?;
+        }
         let mut state = self.state.borrow_mut();
         state.known(post.author)?;
         let index = state.posts.len();
@@ -138,16 +143,15 @@ impl Publishing for MemoryStore {
 impl Search for MemoryStore {
     fn find_posters(&self, keywords: &[String], limit: u32) -> Result<Vec<Id>, StoreError> {
         let state = self.state.borrow();
-        let wanted: Vec<String> = keywords.iter().map(|k| k.to_lowercase()).collect();
+        let wanted = newsfeed_sql::search::keywords(keywords).map_err(StoreError::Invalid)?;
         // (hits, post index, author), best first.
         let mut scored: Vec<(usize, usize, Id)> = state
             .posts
             .iter()
             .enumerate()
             .filter_map(|(i, post)| {
-                let text = format!("{} {}", post.subject, post.story).to_lowercase();
-                let words: Vec<&str> = text.split(|c: char| !c.is_alphanumeric()).collect();
-                let hits = wanted.iter().filter(|k| words.contains(&k.as_str())).count();
+                let words = newsfeed_sql::search::words(&format!("{} {}", post.subject, post.story));
+                let hits = wanted.iter().filter(|k| words.contains(k)).count();
                 (hits > 0).then_some((hits, i, post.author))
             })
             .collect();

@@ -47,7 +47,7 @@ fn feed(path: &std::path::Path) {
     let mut conn = Connection::open(path).unwrap();
     let tx = conn.transaction().unwrap();
     for name in ["author", "reader"] {
-        tx.execute(sql::INSERT_PARTICIPANT, params![name]).unwrap();
+        tx.query_row(sql::INSERT_PARTICIPANT, params![name], |row| row.get::<_, i64>(0)).unwrap();
     }
     tx.execute(sql::INSERT_FRIENDSHIP, params![AUTHOR, READER]).unwrap();
     let mut rng = fastrand::Rng::with_seed(24);
@@ -133,6 +133,39 @@ fn paging(c: &mut Criterion) {
     group.bench_function("classic_first_100", |b| b.iter(|| classic_first_page(&mut conn)));
     group.bench_function("paged_first_100", |b| b.iter(|| paged_first_page(&mut conn)));
     group.finish();
+
+    // The two first pages again, alternated call by call, so that a drift
+    // of a shared machine touches both alike: criterion runs one after the
+    // other, seconds apart.
+    let (classic, paged) =
+        alternated(&mut conn, |conn| drop(classic_first_page(conn)), |conn| drop(paged_first_page(conn)));
+    println!(
+        "inbound_100k first 100, alternated {ALTERNATIONS} times: classic median {classic:?}, paged median {paged:?}: \
+         paged/classic {:.3}",
+        paged.as_secs_f64() / classic.as_secs_f64()
+    );
+}
+
+const ALTERNATIONS: usize = 20_000;
+
+/// The median time of `a` and of `b`, run in turn [`ALTERNATIONS`] times.
+fn alternated(
+    conn: &mut Connection,
+    a: impl Fn(&mut Connection),
+    b: impl Fn(&mut Connection),
+) -> (std::time::Duration, std::time::Duration) {
+    let (mut times_a, mut times_b) = (Vec::with_capacity(ALTERNATIONS), Vec::with_capacity(ALTERNATIONS));
+    for _ in 0..ALTERNATIONS {
+        let started = std::time::Instant::now();
+        a(conn);
+        times_a.push(started.elapsed());
+        let started = std::time::Instant::now();
+        b(conn);
+        times_b.push(started.elapsed());
+    }
+    times_a.sort_unstable();
+    times_b.sort_unstable();
+    (times_a[ALTERNATIONS / 2], times_b[ALTERNATIONS / 2])
 }
 
 criterion_group!(benches, paging);

@@ -1,6 +1,11 @@
-//! Compiled components on disk, keyed by the sha256 of the wasm and the
-//! engine's settings, so that a restart skips Cranelift entirely.
+//! Compiled components on disk, keyed by the sha256 of the wasm, the tier
+//! (compiler) and the engine's settings, so that a restart skips compiling
+//! entirely. Both tiers of one wasm are kept side by side: the engine
+//! settings' hash does differ between Winch and Cranelift (wasmtime hashes
+//! its tunables, `winch_callable` among them), but the tier is also in the
+//! name so the files say what they are.
 
+use crate::function::Tier;
 use anyhow::{Context, Result};
 use sha2::{Digest, Sha256};
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -23,12 +28,22 @@ impl CompileCache {
         Ok(CompileCache { dir })
     }
 
-    /// The compiled component for `wasm`: from the cache when it holds one,
-    /// else compiled now and stored for next time.
-    pub fn load(&self, engine: &Engine, wasm: &[u8]) -> Result<Component> {
+    /// Where the code `engine` (of `tier`) compiles from `wasm` is kept.
+    fn path(&self, engine: &Engine, tier: Tier, wasm: &[u8]) -> PathBuf {
         let mut engine_hash = DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut engine_hash);
-        let path = self.dir.join(format!("{}-{:016x}.cwasm", sha256_hex(wasm), engine_hash.finish()));
+        self.dir.join(format!("{}-{tier}-{:016x}.cwasm", sha256_hex(wasm), engine_hash.finish()))
+    }
+
+    /// Whether the cache holds `tier`'s code for `wasm`.
+    pub fn holds(&self, engine: &Engine, tier: Tier, wasm: &[u8]) -> bool {
+        self.path(engine, tier, wasm).exists()
+    }
+
+    /// The compiled component for `wasm`: from the cache when it holds one,
+    /// else compiled now by `engine` (of `tier`) and stored for next time.
+    pub fn load(&self, engine: &Engine, tier: Tier, wasm: &[u8]) -> Result<Component> {
+        let path = self.path(engine, tier, wasm);
         if path.exists() {
             // SAFETY: the file was written by `precompile_component` of an
             // engine with the same settings (the hash in its name), into our

@@ -381,7 +381,7 @@ mod tests {
     }
 
     fn origins(slot: &FunctionSlot) -> Vec<(String, Origin, u64)> {
-        slot.history().into_iter().map(|event| (event.sha256, event.origin, event.served())).collect()
+        slot.history().into_iter().map(|event| (event.sha256.clone(), event.origin, event.served())).collect()
     }
 
     #[test]

@@ -249,7 +249,7 @@ impl HotSwap {
                 let current = slot.current();
                 current.sha256 == sha256 && current.tier == from
             };
-            if !still_serving(&*slot) {
+            if !still_serving(&slot) {
                 return;
             }
             let name = slot.name.clone();

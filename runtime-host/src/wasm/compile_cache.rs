@@ -66,3 +66,32 @@ impl CompileCache {
         Ok(unsafe { Component::deserialize(engine, &compiled)? })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::limits::Limits;
+    use crate::wasm::engine::new_engine;
+
+    fn engine_hash(engine: &Engine) -> u64 {
+        let mut hash = DefaultHasher::new();
+        engine.precompile_compatibility_hash().hash(&mut hash);
+        hash.finish()
+    }
+
+    #[test]
+    fn the_two_tiers_are_kept_side_by_side() {
+        let limits = Limits::default();
+        let (winch, cranelift) =
+            (new_engine(&limits, Tier::Winch).unwrap(), new_engine(&limits, Tier::Cranelift).unwrap());
+        // wasmtime's own hash tells the strategies apart ...
+        assert_ne!(engine_hash(&winch), engine_hash(&cranelift));
+        // ... and the file names say the tier besides.
+        let dir = tempfile::tempdir().unwrap();
+        let cache = CompileCache::new(dir.path().to_path_buf()).unwrap();
+        let (by_winch, by_cranelift) =
+            (cache.path(&winch, Tier::Winch, b"x"), cache.path(&cranelift, Tier::Cranelift, b"x"));
+        assert!(by_winch.to_string_lossy().contains("-winch-"), "{}", by_winch.display());
+        assert!(by_cranelift.to_string_lossy().contains("-cranelift-"), "{}", by_cranelift.display());
+    }
+}

@@ -11,7 +11,7 @@
 //! Winch cannot compile a component, Cranelift does, and the log says why.
 
 use super::compile_cache::{sha256_hex, CompileCache};
-use super::engine::Compiler;
+use super::engine::{Compiler, Engines};
 use super::function::Function;
 use super::worlds::Worlds;
 use super::Runtime;
@@ -162,31 +162,7 @@ impl Loader {
     /// first tier the compiler choice gives it; Cranelift where Winch
     /// cannot compile it.
     fn compile(&self, name: &str, composed: &[u8], tier: Option<Tier>) -> Result<(Component, Tier)> {
-        let engines = &self.runtime.engines;
-        let tier = tier.unwrap_or(match self.compiler {
-            Compiler::Cranelift => Tier::Cranelift,
-            Compiler::Winch => Tier::Winch,
-            // The optimised code, when a start or a swap back finds it cached.
-            Compiler::Tiered if self.cache.holds(&engines.cranelift, Tier::Cranelift, composed) => Tier::Cranelift,
-            Compiler::Tiered => Tier::Winch,
-        });
-        let Some(winch) = engines.get(Tier::Winch).filter(|_| tier == Tier::Winch) else {
-            return Ok((self.cache.load(&engines.cranelift, Tier::Cranelift, composed)?, Tier::Cranelift));
-        };
-        match self.cache.load(winch, Tier::Winch, composed) {
-            Ok(component) => Ok((component, Tier::Winch)),
-            Err(winch_error) => {
-                // Bytes that are no component fail both ways: say
-                // Cranelift's error only, and nothing of Winch.
-                let component = self.cache.load(&engines.cranelift, Tier::Cranelift, composed)?;
-                tracing::warn!(
-                    function = name,
-                    "Winch cannot compile this component, so Cranelift did (this version will not tier up): \
-                     {winch_error:#}"
-                );
-                Ok((component, Tier::Cranelift))
-            }
-        }
+        compile(&self.runtime.engines, &self.cache, self.compiler, name, composed, tier)
     }
 
     /// `wasm` composed with the dependencies the platform does not serve
@@ -213,5 +189,80 @@ impl Loader {
             });
         }
         compose(wasm, dependencies)
+    }
+}
+
+/// `composed` compiled (or read from `cache`) by `tier`, or by the first
+/// tier `compiler` gives it; Cranelift where Winch cannot compile it.
+fn compile(
+    engines: &Engines,
+    cache: &CompileCache,
+    compiler: Compiler,
+    name: &str,
+    composed: &[u8],
+    tier: Option<Tier>,
+) -> Result<(Component, Tier)> {
+    let tier = tier.unwrap_or(match compiler {
+        Compiler::Cranelift => Tier::Cranelift,
+        Compiler::Winch => Tier::Winch,
+        // The optimised code, when a start or a swap back finds it cached.
+        Compiler::Tiered if cache.holds(&engines.cranelift, Tier::Cranelift, composed) => Tier::Cranelift,
+        Compiler::Tiered => Tier::Winch,
+    });
+    let Some(winch) = engines.get(Tier::Winch).filter(|_| tier == Tier::Winch) else {
+        return Ok((cache.load(&engines.cranelift, Tier::Cranelift, composed)?, Tier::Cranelift));
+    };
+    match cache.load(winch, Tier::Winch, composed) {
+        Ok(component) => Ok((component, Tier::Winch)),
+        Err(winch_error) => {
+            // Bytes that are no component fail both ways: say Cranelift's
+            // error only, and nothing of Winch.
+            let component = cache.load(&engines.cranelift, Tier::Cranelift, composed)?;
+            tracing::warn!(
+                function = name,
+                "Winch cannot compile this component, so Cranelift did (this version will not tier up): \
+                 {winch_error:#}"
+            );
+            Ok((component, Tier::Cranelift))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::limits::Limits;
+
+    fn setup() -> (Engines, CompileCache, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = CompileCache::new(dir.path().to_path_buf()).unwrap();
+        (Engines::new(&Limits::default(), Compiler::Tiered).unwrap(), cache, dir)
+    }
+
+    #[test]
+    fn tiered_compiles_with_winch_first_and_starts_on_cached_cranelift_code() {
+        let (engines, cache, _dir) = setup();
+        let plain = wat::parse_str("(component (core module (func (export \"f\") (result i32) i32.const 1)))").unwrap();
+        assert_eq!(compile(&engines, &cache, Compiler::Tiered, "f", &plain, None).unwrap().1, Tier::Winch);
+        assert_eq!(
+            compile(&engines, &cache, Compiler::Tiered, "f", &plain, Some(Tier::Cranelift)).unwrap().1,
+            Tier::Cranelift
+        );
+        // Cranelift's code is cached now: the next load starts on it.
+        assert_eq!(compile(&engines, &cache, Compiler::Tiered, "f", &plain, None).unwrap().1, Tier::Cranelift);
+    }
+
+    #[test]
+    fn what_winch_cannot_compile_cranelift_does() {
+        let (engines, cache, _dir) = setup();
+        // A tail call: a proposal wasmtime 48's Winch does not support.
+        let tail_call = wat::parse_str(
+            "(component (core module (func $f (export \"f\") (result i32) (return_call $g)) (func $g (result i32) i32.const 1)))",
+        )
+        .unwrap();
+        assert!(engines.winch.as_ref().unwrap().precompile_component(&tail_call).is_err(), "Winch compiled it");
+        assert_eq!(compile(&engines, &cache, Compiler::Tiered, "f", &tail_call, None).unwrap().1, Tier::Cranelift);
+        // Bytes that are no component fail either way.
+        assert!(compile(&engines, &cache, Compiler::Tiered, "f", b"\0asm junk", None).is_err());
     }
 }

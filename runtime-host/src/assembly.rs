@@ -1,5 +1,5 @@
 //! The one place the runtime is put together from its [`Options`]: the
-//! engine and its epoch clock, the compile cache, the loader, and each
+//! engines (one per compiler tier) and their epoch clocks, the compile cache, the loader, and each
 //! function's first version (wasm, or the native build where asked for).
 //! `newsfeed up`, the tests and the benches all call [`assemble`], so they
 //! run what the product runs.
@@ -17,7 +17,7 @@ use crate::spin::sqlite::Databases;
 use crate::spin::variables::Values;
 use crate::store::Backend;
 use crate::wasm::compile_cache::CompileCache;
-use crate::wasm::engine::{new_engine, start_epoch_clock};
+use crate::wasm::engine::{start_epoch_clock, Compiler, Engines};
 use crate::wasm::loader::{Loader, Platform};
 use crate::wasm::Runtime;
 use anyhow::{Context, Result};
@@ -42,6 +42,8 @@ pub struct Options {
     pub variables: Values,
     /// Where compiled components are kept between runs.
     pub compile_cache: PathBuf,
+    /// Which compilers make the functions' code.
+    pub compiler: Compiler,
     /// Serve natively every function that has a native build (the
     /// baseline); the others, and every function without a backend, run in
     /// wasm.
@@ -59,11 +61,11 @@ pub struct Assembly {
 
 /// Builds the runtime of `app` and loads every one of its components.
 pub fn assemble(app: &App, options: Options) -> Result<Assembly> {
-    let engine = new_engine(&options.limits)?;
-    start_epoch_clock(&engine);
+    let engines = Engines::new(&options.limits, options.compiler)?;
+    engines.all().for_each(start_epoch_clock);
     let deadline = options.limits.request_timeout;
     let runtime = Arc::new(Runtime {
-        engine,
+        engines,
         backend: options.backend.clone(),
         databases: Databases::new(&options.spin_sqlite),
         pg_pools: Pools::new(options.postgres_pool),
@@ -72,7 +74,7 @@ pub fn assemble(app: &App, options: Options) -> Result<Assembly> {
         metrics: options.metrics.clone(),
     });
     let cache = CompileCache::new(options.compile_cache)?;
-    let loader = Arc::new(Loader::new(runtime, cache, app.components.clone(), options.platform)?);
+    let loader = Arc::new(Loader::new(runtime, cache, app.components.clone(), options.platform, options.compiler)?);
     let mut functions = BTreeMap::new();
     for name in app.components.keys() {
         let native = match (&options.backend, options.native) {
@@ -83,11 +85,18 @@ pub fn assemble(app: &App, options: Options) -> Result<Assembly> {
             Some(native) => native.into_version(),
             None => {
                 let loaded = loader.load_file(name).with_context(|| format!("loading component {name}"))?;
-                tracing::info!(function = %name, version = &loaded.version.sha256[..12], compile = ?loaded.compile_time, "loaded");
+                tracing::info!(
+                    function = %name,
+                    version = &loaded.version.sha256[..12],
+                    tier = ?loaded.version.tier,
+                    compile = ?loaded.compile_time,
+                    "loaded"
+                );
                 loaded.version
             }
         };
         options.metrics.loaded(name, version.mode, None, &version.sha256);
+        options.metrics.tier(name, version.tier.map(|tier| tier.as_str()));
         let routes =
             app.routes.iter().filter(|(_, target)| target == name).map(|(route, _)| route.to_string()).collect();
         functions.insert(name.clone(), Arc::new(FunctionSlot::new(name, version, routes)));

@@ -3,6 +3,7 @@
 
 use crate::limits::Limits;
 use crate::telemetry::LogFormat;
+use crate::wasm::engine::Compiler;
 use clap::{Args, Parser, Subcommand};
 use newsfeed_guest::request::MAX_BODY_BYTES;
 use std::net::SocketAddr;
@@ -63,6 +64,12 @@ pub struct UpArgs {
     /// Build the components first.
     #[arg(long)]
     pub build: bool,
+    /// Which compilers make the functions' code: `tiered` (Winch first, so a
+    /// new version serves at once, then Cranelift's faster code swapped in
+    /// from the background), `cranelift` (wait for the optimised code), or
+    /// `winch` (the baseline compiler only).
+    #[arg(long, default_value = "tiered", value_parser = clap::value_parser!(Compiler))]
+    pub compiler: Compiler,
     /// Seconds a request may run before it is answered with a 500.
     #[arg(long, default_value_t = 10.0)]
     pub request_timeout: f64,

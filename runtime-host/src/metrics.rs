@@ -1,5 +1,6 @@
 //! Prometheus metrics, per function: requests by status class, latency,
-//! instantiation time, traps and deadline kills, the version loaded, and what
+//! instantiation time, traps and deadline kills, the version loaded (and
+//! the compiler tier whose code serves it, and the switches), and what
 //! each request cost: CPU time and peak linear memory. `http::metrics` serves
 //! them; everything that serves a request counts here. When OTLP metrics are
 //! exported ([`telemetry`](crate::telemetry)), the per-function histograms go
@@ -38,6 +39,20 @@ struct FailureLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TierLabels {
+    function: String,
+    /// `winch` or `cranelift`.
+    tier: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SwitchLabels {
+    function: String,
+    /// `file`, `admin`, `rollback` or `tier-up`.
+    origin: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct VersionLabels {
     function: String,
     version: String,
@@ -60,6 +75,8 @@ pub struct Metrics {
     instantiation: Family<FunctionLabel, Histogram>,
     failures: Family<FailureLabels, Counter>,
     versions: Family<VersionLabels, Gauge>,
+    tiers: Family<TierLabels, Gauge>,
+    switches: Family<SwitchLabels, Counter>,
     cpu: Family<FunctionLabel, Histogram>,
     memory: Family<FunctionLabel, Histogram>,
     /// The same histograms over OTLP, when exported.
@@ -154,6 +171,8 @@ impl Default for Metrics {
         let instantiation = Family::new_with_constructor(seconds_histogram as fn() -> Histogram);
         let failures = Family::default();
         let versions = Family::default();
+        let tiers = Family::default();
+        let switches = Family::default();
         let batch_sizes = Histogram::new(exponential_buckets(1.0, 2.0, 8));
         let commits = Family::default();
         let cpu = Family::new_with_constructor(seconds_histogram as fn() -> Histogram);
@@ -184,6 +203,18 @@ impl Default for Metrics {
             failures.clone(),
         );
         registry.register("function_version", "1 for the version (sha256) each function serves", versions.clone());
+        // A series of its own, not a label of function_version: a tier-up
+        // changes the code, not the version.
+        registry.register(
+            "function_tier",
+            "1 for the compiler (winch or cranelift) whose code serves each wasm function",
+            tiers.clone(),
+        );
+        registry.register(
+            "function_switches",
+            "Versions switched in since start, by function and origin (file, admin, rollback, tier-up)",
+            switches.clone(),
+        );
         registry.register(
             "write_batch_size",
             "Writes per commit of the embedded store's group commit",
@@ -199,6 +230,8 @@ impl Default for Metrics {
             instantiation,
             failures,
             versions,
+            tiers,
+            switches,
             cpu,
             memory,
             otel,
@@ -301,6 +334,24 @@ impl Metrics {
         self.versions.get_or_create(&labels(version)).set(1);
     }
 
+    /// Records which compiler's code serves `function` now (`None`: native
+    /// code, no tier).
+    pub fn tier(&self, function: &str, tier: Option<&str>) {
+        for other in ["winch", "cranelift"] {
+            if Some(other) != tier {
+                self.tiers.remove(&TierLabels { function: function.to_string(), tier: other.to_string() });
+            }
+        }
+        if let Some(tier) = tier {
+            self.tiers.get_or_create(&TierLabels { function: function.to_string(), tier: tier.to_string() }).set(1);
+        }
+    }
+
+    /// Counts a version switched in for `function`, and how it came.
+    pub fn switched(&self, function: &str, origin: &str) {
+        self.switches.get_or_create(&SwitchLabels { function: function.to_string(), origin: origin.to_string() }).inc();
+    }
+
     /// Counts one commit of the embedded store holding `writes` writes.
     pub fn batch(&self, writes: usize, ok: bool) {
         self.batch_sizes.observe(writes as f64);
@@ -329,7 +380,13 @@ mod tests {
         metrics.failed("search", "trap");
         metrics.loaded("search", "wasm", None, "aaa");
         metrics.loaded("search", "wasm", Some("aaa"), "bbb");
+        metrics.tier("search", Some("winch"));
+        metrics.tier("search", Some("cranelift"));
+        metrics.switched("search", "tier-up");
         let text = metrics.render();
+        assert!(text.contains(r#"newsfeed_function_tier{function="search",tier="cranelift"} 1"#), "{text}");
+        assert!(!text.contains(r#"tier="winch""#), "{text}");
+        assert!(text.contains(r#"newsfeed_function_switches_total{function="search",origin="tier-up"} 1"#), "{text}");
         assert!(text.contains(r#"newsfeed_requests_total{function="search",class="2xx"} 2"#), "{text}");
         assert!(text.contains(r#"newsfeed_requests_total{function="search",class="4xx"} 1"#), "{text}");
         assert!(text.contains(r#"newsfeed_failures_total{function="search",kind="trap"} 1"#), "{text}");

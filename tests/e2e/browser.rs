@@ -1,6 +1,6 @@
 //! The web pages in a real browser (headless Chromium over WebDriver): a
 //! person's whole story in the feed app, an operation tried from `/docs`,
-//! and a function swapped from the admin dashboard. Each
+//! and a function swapped and rolled back from the admin dashboard. Each
 //! test saves a screenshot into docs/img/.
 //!
 //! Beside them, the pages' HTTP as a browser sees it: HEAD, content types,
@@ -191,7 +191,7 @@ async fn swap(browser: &Browser) {
 }
 
 #[test]
-fn the_dashboard_shows_the_functions_and_swaps_one() {
+fn the_dashboard_shows_the_functions_swaps_one_and_rolls_it_back() {
     let host = Host::builder().flags(&["--admin-listen", "127.0.0.1:0", "--admin-token", TOKEN]).start();
     runtime().block_on(async {
         let browser = dashboard(&host).await;
@@ -199,10 +199,25 @@ fn the_dashboard_shows_the_functions_and_swaps_one() {
         browser.wait_text(VERSION, &old[..12], |shown| shown == &old[..12]).await;
         browser.wait_for("tr[data-function=web]", "wasm").await;
         browser.wait_text("#db-ready", "ready", |shown| shown == "ready").await;
+        let tier = "tr[data-function=participant] td.tier";
+        browser.wait_text(tier, "a tier", |shown| shown == "winch" || shown == "cranelift").await;
+        browser.wait_for("tr[data-function=participant] td.rollback", "nothing to roll back to").await;
         swap(&browser).await;
-        browser.wait_for("tr[data-function=participant]", "1 done, 0 refused").await;
+        browser.wait_for("tr[data-function=participant]", "1 done, 0 refused, 0 rolled back").await;
         browser.screenshot("dashboard").await;
+        // The control names the version it puts back; the page shows the
+        // answer, then that version serving, and the newer one to go back to.
+        browser.wait_for("#rollback-participant", &format!("Roll back to {}", &old[..12])).await;
+        browser.find("#rollback-participant").await.click().await.unwrap();
+        browser.wait_for("#result", "Roll back participant: 200").await;
+        browser.wait_text(VERSION, &old[..12], |shown| shown == &old[..12]).await;
+        browser.wait_for("tr[data-function=participant]", "1 done, 0 refused, 1 rolled back").await;
+        let new = sha256_of(&built_wasm("tagged-participant"));
+        browser.wait_for("#rollback-participant", &format!("Roll back to {}", &new[..12])).await;
     });
+    // Outside the browser's runtime: the harness's client blocks.
+    let answer = host.get(&format!("/participant/{}", host.participant("after the rollback")));
+    assert!(answer.headers.get("x-newsfeed-variant").is_none(), "the old version serves again");
 }
 
 #[test]

@@ -304,3 +304,355 @@ fn newsfeed_watch_rebuilds_and_swaps_only_the_changed_function() {
     }
     assert!(!inbound_built.exists(), "the inbound function was rebuilt");
 }
+
+/// `wasm` with a custom section appended: the same code, a distinct
+/// version (sha256), so that no compile cache holds it and each swap
+/// compiles for real. `marker` should be unique to the run.
+fn distinct(wasm: &[u8], marker: &str) -> Vec<u8> {
+    fn leb(mut n: usize, out: &mut Vec<u8>) {
+        loop {
+            let byte = (n & 0x7f) as u8;
+            n >>= 7;
+            out.push(if n == 0 { byte } else { byte | 0x80 });
+            if n == 0 {
+                break;
+            }
+        }
+    }
+    let name = b"newsfeed-test";
+    let mut payload = Vec::new();
+    leb(name.len(), &mut payload);
+    payload.extend_from_slice(name);
+    payload.extend_from_slice(marker.as_bytes());
+    let mut out = wasm.to_vec();
+    out.push(0); // a custom section
+    leb(payload.len(), &mut out);
+    out.extend_from_slice(&payload);
+    out
+}
+
+/// A marker no earlier run used: the shared compile cache outlives runs.
+fn unique(what: &str) -> String {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    format!("{what} {now} {}", std::process::id())
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    newsfeed::wasm::compile_cache::sha256_hex(bytes)
+}
+
+/// `name`'s entry in the admin API's list.
+fn listed(host: &Host, name: &str) -> serde_json::Value {
+    let (status, list) = admin(host, "GET", "/admin/functions", Some(TOKEN), vec![]);
+    assert_eq!(status, 200, "{list}");
+    list.as_array().unwrap().iter().find(|f| f["name"] == name).unwrap().clone()
+}
+
+/// `name`'s history, newest first.
+fn history(host: &Host, name: &str) -> Vec<serde_json::Value> {
+    let (status, history) = admin(host, "GET", &format!("/admin/functions/{name}/history"), Some(TOKEN), vec![]);
+    assert_eq!(status, 200, "{history}");
+    history.as_array().unwrap().clone()
+}
+
+/// Waits until `name` serves `version` on Cranelift's code.
+fn wait_for_cranelift(host: &Host, name: &str, version: &str) {
+    let started = Instant::now();
+    loop {
+        let listed = listed(host, name);
+        assert_eq!(listed["version"], version, "another version serves: {listed}");
+        if listed["tier"] == "cranelift" {
+            return;
+        }
+        assert!(started.elapsed() < Duration::from_secs(120), "Cranelift's code never followed: {listed}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A new version (never compiled before) is switched in on Winch's code,
+/// serves at once, and Cranelift's code for the same bytes follows.
+fn first_winch_then_cranelift(flags: &[&str]) {
+    let flags = [&["--admin-listen", "127.0.0.1:0", "--admin-token", TOKEN][..], flags].concat();
+    let host = Host::builder().flags(&flags).start();
+    let a = host.participant("a");
+    let new = distinct(&std::fs::read(built_wasm("tagged-participant")).unwrap(), &unique("tiers"));
+    let (status, report) = admin(&host, "PUT", "/admin/functions/participant", Some(TOKEN), new.clone());
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["new_version"], sha256(&new).as_str());
+    assert_eq!(report["tier"], "winch", "the first switch is to Winch's code: {report}");
+    assert_eq!(report["origin"], "admin");
+    // It serves at once, before the optimised code exists.
+    let answer = host.get(&format!("/participant/{a}"));
+    assert_eq!((answer.status, variant(&answer)), (200, Some("tagged")));
+    wait_for_cranelift(&host, "participant", &sha256(&new));
+    let answer = host.get(&format!("/participant/{a}"));
+    assert_eq!((answer.status, variant(&answer), answer.json["name"].as_str()), (200, Some("tagged"), Some("a")));
+    // The history says the same: Winch's code came by the admin API, then
+    // Cranelift's for the same version.
+    let events = history(&host, "participant");
+    let events: Vec<_> =
+        events.iter().take(2).map(|e| (e["origin"].clone(), e["tier"].clone(), e["version"].clone())).collect();
+    let version = serde_json::json!(sha256(&new));
+    assert_eq!(
+        events,
+        [
+            (serde_json::json!("tier-up"), serde_json::json!("cranelift"), version.clone()),
+            (serde_json::json!("admin"), serde_json::json!("winch"), version),
+        ]
+    );
+}
+
+#[test]
+fn the_first_switch_serves_winch_code_and_cranelift_code_follows() {
+    first_winch_then_cranelift(&[]);
+}
+
+#[test]
+fn under_as_spin_the_first_switch_serves_winch_code_and_cranelift_code_follows() {
+    // Both tiers compile the component composed with the Spin adapter.
+    first_winch_then_cranelift(&["--as-spin"]);
+}
+
+#[test]
+fn with_the_cranelift_compiler_a_swap_waits_for_cranelift_code() {
+    let host = Host::builder()
+        .flags(&["--admin-listen", "127.0.0.1:0", "--admin-token", TOKEN, "--compiler", "cranelift"])
+        .start();
+    let new = distinct(&std::fs::read(built_wasm("tagged-participant")).unwrap(), &unique("cranelift only"));
+    let (status, report) = admin(&host, "PUT", "/admin/functions/participant", Some(TOKEN), new);
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["tier"], "cranelift");
+    assert!(listed(&host, "search")["tier"] == "cranelift");
+}
+
+#[test]
+fn a_rollback_under_load_fails_no_request_and_a_second_one_undoes_it() {
+    let host = Host::builder().flags(&["--admin-listen", "127.0.0.1:0", "--admin-token", TOKEN]).start();
+    let a = host.participant("a");
+    let old_version = listed(&host, "participant")["version"].as_str().unwrap().to_string();
+    let tagged = std::fs::read(built_wasm("tagged-participant")).unwrap();
+    let (status, report) = admin(&host, "PUT", "/admin/functions/participant", Some(TOKEN), tagged.clone());
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(listed(&host, "participant")["previous_version"], old_version.as_str());
+
+    let stop = AtomicBool::new(false);
+    let (failures, served, untagged) = (AtomicUsize::new(0), AtomicUsize::new(0), AtomicUsize::new(0));
+    let rolled_back = std::thread::scope(|scope| {
+        for _ in 0..4 {
+            let (host, stop, failures, served, untagged) = (&host, &stop, &failures, &served, &untagged);
+            scope.spawn(move || {
+                // Bounded: a hung host fails the test, not the suite.
+                let deadline = Instant::now() + Duration::from_secs(30);
+                while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
+                    let answer = host.get(&format!("/participant/{a}"));
+                    served.fetch_add(1, Ordering::Relaxed);
+                    if answer.status != 200 {
+                        failures.fetch_add(1, Ordering::Relaxed);
+                    }
+                    if variant(&answer).is_none() {
+                        untagged.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            });
+        }
+        std::thread::sleep(Duration::from_secs(1));
+        let rolled_back = admin(&host, "POST", "/admin/functions/participant/rollback", Some(TOKEN), vec![]);
+        std::thread::sleep(Duration::from_secs(1));
+        stop.store(true, Ordering::Relaxed);
+        rolled_back
+    });
+    let (status, report) = rolled_back;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["old_version"], sha256(&tagged).as_str());
+    assert_eq!(report["new_version"], old_version.as_str());
+    assert!(served.load(Ordering::Relaxed) > 20, "the load ran: {} requests", served.load(Ordering::Relaxed));
+    assert_eq!(failures.load(Ordering::Relaxed), 0, "failed requests during the rollback");
+    assert!(untagged.load(Ordering::Relaxed) > 0, "the old version answered after the rollback");
+    assert_eq!(variant(&host.get(&format!("/participant/{a}"))), None);
+    let listed_now = listed(&host, "participant");
+    assert_eq!((listed_now["version"].as_str(), listed_now["rollbacks"].as_u64()), (Some(&old_version[..]), Some(1)));
+
+    // A second rollback returns to the newer version.
+    let (status, report) = admin(&host, "POST", "/admin/functions/participant/rollback", Some(TOKEN), vec![]);
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["new_version"], sha256(&tagged).as_str());
+    assert_eq!(variant(&host.get(&format!("/participant/{a}"))), Some("tagged"));
+}
+
+#[test]
+fn a_rollback_with_nothing_to_roll_back_to_is_409() {
+    let host = Host::builder().flags(&["--admin-listen", "127.0.0.1:0", "--admin-token", TOKEN]).start();
+    let (status, answer) = admin(&host, "POST", "/admin/functions/participant/rollback", Some(TOKEN), vec![]);
+    assert_eq!(status, 409, "{answer}");
+    assert!(answer["error"].as_str().unwrap().contains("nothing to roll back to"), "{answer}");
+    assert_eq!(admin(&host, "POST", "/admin/functions/nobody/rollback", Some(TOKEN), vec![]).0, 404);
+    assert_eq!(admin(&host, "GET", "/admin/functions/participant/rollback", Some(TOKEN), vec![]).0, 405);
+    assert_eq!(admin(&host, "POST", "/admin/functions/participant/rollback", None, vec![]).0, 401);
+    assert_eq!(listed(&host, "participant")["previous_version"], serde_json::Value::Null);
+}
+
+#[test]
+fn the_history_lists_each_version_newest_first_with_how_it_came() {
+    let host = Host::builder().flags(&["--admin-listen", "127.0.0.1:0", "--admin-token", TOKEN]).start();
+    let a = host.participant("a");
+    let started = std::fs::read(built_wasm("participant")).unwrap();
+    let by_admin = distinct(&std::fs::read(built_wasm("tagged-participant")).unwrap(), &unique("history admin"));
+    let (status, report) = admin(&host, "PUT", "/admin/functions/participant", Some(TOKEN), by_admin.clone());
+    assert_eq!(status, 200, "{report}");
+    for _ in 0..3 {
+        assert_eq!(variant(&host.get(&format!("/participant/{a}"))), Some("tagged"));
+    }
+    let by_file = distinct(&started, &unique("history file"));
+    replace_file(&host.wasm_path("participant"), &by_file);
+    let swapped = Instant::now();
+    while listed(&host, "participant")["version"] != sha256(&by_file).as_str() {
+        assert!(swapped.elapsed() < Duration::from_secs(30), "the file was never swapped in");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let (status, report) = admin(&host, "POST", "/admin/functions/participant/rollback", Some(TOKEN), vec![]);
+    assert_eq!(status, 200, "{report}");
+
+    let events = history(&host, "participant");
+    // Cranelift's code follows each new version whenever it is ready: its
+    // entries fall between the others, each right after its own version's.
+    for (i, event) in events.iter().enumerate() {
+        if event["origin"] == "tier-up" {
+            assert_eq!(event["version"], events[i + 1]["version"], "{events:#?}");
+            assert_eq!(event["tier"], "cranelift");
+        }
+    }
+    let switches: Vec<_> = events
+        .iter()
+        .filter(|event| event["origin"] != "tier-up")
+        .map(|event| (event["origin"].as_str().unwrap(), event["version"].as_str().unwrap().to_string()))
+        .collect();
+    assert_eq!(
+        switches,
+        [
+            ("rollback", sha256(&by_admin)),
+            ("file", sha256(&by_file)),
+            ("admin", sha256(&by_admin)),
+            ("start", sha256(&started)),
+        ],
+        "{events:#?}"
+    );
+    // Newest first, in time too; each names its tier, and counts the
+    // requests it served.
+    let times: Vec<_> = events.iter().map(|event| event["loaded_at"].as_str().unwrap().to_string()).collect();
+    assert!(times.windows(2).all(|pair| pair[0] >= pair[1]), "{times:?}");
+    assert!(events.iter().all(|event| event["tier"] == "winch" || event["tier"] == "cranelift"), "{events:#?}");
+    let served = |origin: &str| -> u64 {
+        let version = sha256(if origin == "start" { &started } else { &by_admin });
+        events
+            .iter()
+            .filter(|e| e["version"] == version.as_str() && (e["origin"] == origin || e["origin"] == "tier-up"))
+            .filter(|e| origin != "rollback" || e["origin"] == "rollback")
+            .map(|e| e["requests"].as_u64().unwrap())
+            .sum()
+    };
+    // The start's version served the participant's creation; the admin's
+    // (on either tier) the three reads; the rollback's none yet.
+    assert_eq!(served("start"), 1, "{events:#?}");
+    assert_eq!(served("rollback"), 0, "{events:#?}");
+}
+
+#[test]
+fn newsfeed_watch_says_what_each_rebuild_did() {
+    let state = tempfile::tempdir().unwrap();
+    let sources = state.path().join("participant-src");
+    std::fs::create_dir_all(&sources).unwrap();
+    let target = state.path().join("wasm/participant.wasm");
+    // The "build" runs whatever the test last wrote into build.sh.
+    let script = state.path().join("build.sh");
+    std::fs::write(&script, "exit 1").unwrap();
+    let command = format!("sh {}", script.display());
+    let host = Host::builder()
+        .watch()
+        .state_dir(state)
+        .flags(&["--admin-listen", "127.0.0.1:0", "--admin-token", TOKEN])
+        .edit(move |manifest| {
+            let participant = manifest["component"]["participant"].as_table_mut().unwrap();
+            let build: toml::Table = toml::toml! { command = ""  watch = ["participant-src/*.rs"] };
+            participant.insert("build".into(), build.into());
+            participant["build"]["command"] = command.into();
+        })
+        .start();
+    let a = host.participant("a");
+    let next_line =
+        || host.stdout.lock().unwrap().recv_timeout(Duration::from_secs(60)).expect("a line for the rebuild");
+
+    // A failed build: said so, and the old version keeps serving.
+    std::fs::write(sources.join("lib.rs"), "// broken").unwrap();
+    let line = next_line();
+    assert!(line.starts_with("participant: build failed, the old version keeps serving"), "{line}");
+    assert_eq!(variant(&host.get(&format!("/participant/{a}"))), None);
+
+    // A build that writes the wasm file and then takes its time: the file
+    // watcher swaps the new file in first, and the line says it is live.
+    let tagged = distinct(&std::fs::read(built_wasm("tagged-participant")).unwrap(), &unique("watch"));
+    let built = target.with_extension("built");
+    std::fs::write(&built, &tagged).unwrap();
+    std::fs::write(&script, format!("cp {} {} && sleep 3", built.display(), target.display())).unwrap();
+    std::fs::write(sources.join("lib.rs"), "// slow").unwrap();
+    let line = next_line();
+    assert!(line.starts_with("participant: rebuilt in ") && line.contains("and already live"), "{line}");
+    assert!(line.contains(&sha256(&tagged)[..12]), "{line}");
+    assert_eq!(variant(&host.get(&format!("/participant/{a}"))), Some("tagged"));
+
+    // A build that writes a new version: the watch loop swaps it itself.
+    let plain = distinct(&std::fs::read(built_wasm("participant")).unwrap(), &unique("watch plain"));
+    std::fs::write(&built, &plain).unwrap();
+    std::fs::write(&script, format!("cp {} {}", built.display(), target.display())).unwrap();
+    std::fs::write(sources.join("lib.rs"), "// fast").unwrap();
+    let line = next_line();
+    assert!(line.starts_with("participant: rebuilt in ") && line.contains("and swapped in"), "{line}");
+    assert!(line.contains(&format!("{} -> {}", &sha256(&tagged)[..12], &sha256(&plain)[..12])), "{line}");
+    assert_eq!(variant(&host.get(&format!("/participant/{a}"))), None);
+    assert!(!line.contains("no change"), "{line}");
+}
+
+/// Winch (wasmtime 48, this machine's architecture) compiles every
+/// component this repository builds: each function, the adapters, the
+/// test components, and each function composed with the Spin adapter as
+/// `--as-spin` runs it; no component falls back to Cranelift.
+#[test]
+fn winch_compiles_every_component_we_ship() {
+    use newsfeed::function::Tier;
+    use newsfeed::wasm::engine::{new_engine, Compiler};
+    common::build_components();
+    let winch = new_engine(&newsfeed::limits::Limits::default(), Tier::Winch).unwrap();
+    let built = common::repo_root().join("target/wasm32-wasip2/wasm");
+    let mut compiled = Vec::new();
+    for entry in std::fs::read_dir(&built).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|extension| extension == "wasm") {
+            let bytes = std::fs::read(&path).unwrap();
+            winch.precompile_component(&bytes).unwrap_or_else(|error| panic!("{}: {error:#}", path.display()));
+            compiled.push(path.file_name().unwrap().to_string_lossy().to_string());
+        }
+    }
+    for name in ["participant.wasm", "web.wasm", "faults.wasm", "tagged_participant.wasm", "spin_sqlite_adapter.wasm"] {
+        assert!(compiled.iter().any(|compiled| compiled == name), "{name} not among {compiled:?}");
+    }
+    // Composed with the adapter, through the loader, which would fall back
+    // to Cranelift (and say so in the tier) where Winch failed.
+    let dir = tempfile::tempdir().unwrap();
+    let app = newsfeed::spin::manifest::App::load(&common::repo_root().join("spin.toml")).unwrap();
+    let options = newsfeed::assembly::Options {
+        platform: newsfeed::wasm::loader::Platform::Spin,
+        limits: Default::default(),
+        backend: None,
+        spin_sqlite: dir.path().join("newsfeed.db"),
+        postgres_pool: 1,
+        variables: Default::default(),
+        compile_cache: dir.path().join("compiled"),
+        compiler: Compiler::Winch,
+        native: false,
+        metrics: Default::default(),
+    };
+    let assembly = newsfeed::assembly::assemble(&app, options).unwrap();
+    for (name, slot) in &assembly.functions {
+        assert_eq!(slot.current().tier, Some(Tier::Winch), "{name} composed for Spin");
+    }
+    assert!(assembly.functions.len() >= 7, "{:?}", assembly.functions.keys());
+}

@@ -19,6 +19,7 @@ use crate::spin::Capabilities;
 use crate::store::postgres::Postgres;
 use crate::store::sqlite::Sqlite;
 use crate::store::Backend;
+use crate::wasm::engine::Compiler;
 use crate::wasm::hot_swap::HotSwap;
 use crate::wasm::loader::Platform;
 use crate::wasm::Runtime;
@@ -115,6 +116,9 @@ async fn options(args: &UpArgs, app: &App) -> Result<Options> {
         postgres_pool: args.database_pool,
         variables,
         compile_cache: args.compile_cache.clone().unwrap_or_else(|| args.state_dir.join("compiled")),
+        // Under --native nothing tiers up (hot swap is off), so the few
+        // functions left in wasm get the optimised code at once.
+        compiler: if args.native { Compiler::Cranelift } else { args.compiler },
         native: args.native,
         metrics,
     })
@@ -149,7 +153,13 @@ async fn serve(
             tracing::info!("--native: hot swap is off (no file watching, admin PUT answers 409)");
             None
         }
-        false => Some(Arc::new(HotSwap::new(loader, functions.clone(), metrics.clone()))),
+        false => {
+            let hot_swap = Arc::new(HotSwap::new(loader, functions.clone(), metrics.clone()));
+            // The versions started on Winch get Cranelift's code in the
+            // background, as a swapped-in one does.
+            hot_swap.tier_up_all();
+            Some(hot_swap)
+        }
     };
     let handle = tokio::runtime::Handle::current();
     let mut _watchers = Vec::new();

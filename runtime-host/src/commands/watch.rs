@@ -6,10 +6,14 @@
 //! rebuilt and swapped. Either way the host process, its database connections
 //! and the other functions are never restarted. Changes are debounced: a
 //! build writes many files, and one swap should follow.
+//!
+//! `newsfeed watch` prints one line per rebuild saying what happened: rebuilt
+//! and swapped, rebuilt and already live, or the build (or the swap) failed
+//! and the old version keeps serving.
 
 use super::build::build_component;
 use crate::spin::manifest::App;
-use crate::wasm::hot_swap::{duration_ms, HotSwap};
+use crate::wasm::hot_swap::{duration_ms, HotSwap, SwapError};
 use anyhow::{Context, Result};
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use notify_debouncer_full::notify::{EventKind, RecommendedWatcher, RecursiveMode};
@@ -112,26 +116,45 @@ pub fn watch_sources(hot_swap: Arc<HotSwap>, app: &App, runtime: Handle) -> Resu
     Ok(debouncer)
 }
 
+/// Rebuilds `name` and swaps it in, and says what happened in one line on
+/// stdout: rebuilt and swapped; rebuilt and already live (the file watcher,
+/// seeing the new wasm file, swapped it first, or the build made the same
+/// bytes); or a failure, after which the old version keeps serving.
 fn rebuild_and_swap(hot_swap: &HotSwap, app: &App, name: &str, runtime: &Handle) {
     let started = Instant::now();
     if let Err(error) = build_component(app, name) {
-        eprintln!("{name}: rebuild failed, the old version keeps serving: {error:#}");
+        println!("{name}: build failed, the old version keeps serving: {}", one_line(&format!("{error:#}")));
         return;
     }
-    let rebuild = started.elapsed();
+    let rebuild = started.elapsed().as_secs_f64();
     let swapped = Instant::now();
     match runtime.block_on(hot_swap.swap_from_file(name)) {
         Ok(Some(report)) => println!(
-            "{name}: rebuilt in {:.1} s, swapped in {:.1} ms ({} -> {})",
-            rebuild.as_secs_f64(),
+            "{name}: rebuilt in {rebuild:.1} s and swapped in {:.1} ms ({} -> {}, {} code)",
             duration_ms(swapped.elapsed()),
-            &report.old_version[..12],
-            &report.new_version[..12]
+            short(&report.old_version),
+            short(&report.new_version),
+            report.tier
         ),
-        Ok(None) => println!("{name}: rebuilt in {:.1} s, no change to swap", rebuild.as_secs_f64()),
-        // Already logged; the old version keeps serving.
-        Err(_refused) => {}
+        Ok(None) => println!(
+            "{name}: rebuilt in {rebuild:.1} s and already live: the version built ({}) is the one serving (the file \
+             watcher swapped it in first, or the build made the same bytes)",
+            hot_swap.serving(name).as_deref().map_or("?", short)
+        ),
+        Err(SwapError::Refused { reason, .. }) => println!(
+            "{name}: rebuilt in {rebuild:.1} s, but the swap was refused, the old version keeps serving: {}",
+            one_line(&format!("{reason:#}"))
+        ),
+        Err(unknown @ SwapError::UnknownFunction(_)) => println!("{name}: rebuilt in {rebuild:.1} s, but {unknown}"),
     }
+}
+
+fn short(version: &str) -> &str {
+    version.get(..12).unwrap_or(version)
+}
+
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// What to watch for a glob: the folder before its first pattern

@@ -6,7 +6,8 @@
 //! `wasm::Function` (a fresh sandboxed instance per request: the product) and
 //! [`native::NativeFunction`] (the same logic compiled natively: the baseline
 //! that prices the sandbox). A [`FunctionSlot`] holds the version serving
-//! now; hot swap replaces it atomically.
+//! now, the one before it (for a rollback) and the history of both; hot
+//! swap replaces the current one atomically.
 //!
 //! Depends on `store` (the native baseline reads it), nothing else.
 
@@ -15,9 +16,13 @@ pub mod native;
 use arc_swap::ArcSwap;
 use bytes::Bytes;
 use http_body_util::Full;
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
+
+/// How many events a function's history keeps, newest first.
+pub const HISTORY: usize = 16;
 
 /// A request as a function receives it: the whole body already read.
 pub type Request = http::Request<Full<Bytes>>;
@@ -63,7 +68,104 @@ pub struct Version {
     pub sha256: String,
     pub loaded_at: SystemTime,
     pub mode: Mode,
+    /// Which compiler made its code; `None` for a native build.
+    pub tier: Option<Tier>,
+    /// The wasm it was compiled from, kept so that a version served by the
+    /// fast tier can be compiled again by the optimising one (after a
+    /// rollback, say); `None` for a native build.
+    pub wasm: Option<Arc<[u8]>>,
     pub handler: Box<dyn Handler>,
+}
+
+/// Which of wasmtime's compilers made a version's code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Tier {
+    /// The baseline compiler: compiles several times faster, runs slower.
+    Winch,
+    /// The optimising compiler.
+    Cranelift,
+}
+
+impl Tier {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Tier::Winch => "winch",
+            Tier::Cranelift => "cranelift",
+        }
+    }
+}
+
+impl std::fmt::Display for Tier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How a version came to serve, as the history shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Origin {
+    /// Loaded when the host started.
+    Start,
+    /// Its wasm file changed.
+    File,
+    /// Uploaded through the admin API.
+    Admin,
+    /// Put back by a rollback.
+    Rollback,
+    /// The optimising compiler's code for the version already serving.
+    TierUp,
+}
+
+impl Origin {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Origin::Start => "start",
+            Origin::File => "file",
+            Origin::Admin => "admin",
+            Origin::Rollback => "rollback",
+            Origin::TierUp => "tier-up",
+        }
+    }
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One entry of a function's history: a version that started serving.
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub sha256: String,
+    pub tier: Option<Tier>,
+    pub mode: Mode,
+    /// When it started serving (by this event).
+    pub at: SystemTime,
+    pub origin: Origin,
+    /// Requests it served from this event until the next one.
+    served: Arc<AtomicU64>,
+}
+
+impl Event {
+    pub fn served(&self) -> u64 {
+        self.served.load(Ordering::Relaxed)
+    }
+}
+
+/// The version serving now, and the counter of the event that put it there.
+struct Current {
+    version: Arc<Version>,
+    served: Arc<AtomicU64>,
+}
+
+/// Why a rollback did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum RollbackError {
+    #[error("{0}: nothing to roll back to: no earlier version was loaded since the host started")]
+    NothingToRollBackTo(String),
 }
 
 /// How a version runs, as the metrics and the admin API show it (`wasm` or
@@ -102,9 +204,15 @@ pub struct FunctionSlot {
     pub name: String,
     /// The routes that reach it, as written in the manifest.
     pub routes: Vec<String>,
-    current: ArcSwap<Version>,
+    current: ArcSwap<Current>,
+    /// The version that served before the current one, still compiled, so
+    /// that a rollback is a switch and not a compile.
+    previous: Mutex<Option<Arc<Version>>>,
+    /// The last [`HISTORY`] events, newest first.
+    history: Mutex<VecDeque<Event>>,
     requests: AtomicU64,
     swaps: AtomicU64,
+    rollbacks: AtomicU64,
     refused: AtomicU64,
     /// Held while a new version loads: swaps of one function happen one at
     /// a time, in order.
@@ -113,12 +221,18 @@ pub struct FunctionSlot {
 
 impl FunctionSlot {
     pub fn new(name: &str, version: Version, routes: Vec<String>) -> FunctionSlot {
+        let version = Arc::new(version);
+        let served = Arc::new(AtomicU64::new(0));
+        let first = event(&version, Origin::Start, &served);
         FunctionSlot {
             name: name.to_string(),
             routes,
-            current: ArcSwap::from_pointee(version),
+            current: ArcSwap::from_pointee(Current { version, served }),
+            previous: Mutex::new(None),
+            history: Mutex::new(VecDeque::from([first])),
             requests: AtomicU64::new(0),
             swaps: AtomicU64::new(0),
+            rollbacks: AtomicU64::new(0),
             refused: AtomicU64::new(0),
             swapping: tokio::sync::Mutex::new(()),
         }
@@ -127,11 +241,28 @@ impl FunctionSlot {
     /// The version serving now; counts the request it is taken for.
     pub fn take_for_request(&self) -> Arc<Version> {
         self.requests.fetch_add(1, Ordering::Relaxed);
-        self.current.load_full()
+        let current = self.current.load();
+        current.served.fetch_add(1, Ordering::Relaxed);
+        current.version.clone()
     }
 
     pub fn current(&self) -> Arc<Version> {
-        self.current.load_full()
+        self.current.load().version.clone()
+    }
+
+    /// The version a rollback would put back, if any.
+    pub fn previous(&self) -> Option<Arc<Version>> {
+        self.previous.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
+    }
+
+    /// The last [`HISTORY`] events, newest first.
+    pub fn history(&self) -> Vec<Event> {
+        self.history.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).iter().cloned().collect()
+    }
+
+    /// Rollbacks done since start.
+    pub fn rollbacks(&self) -> u64 {
+        self.rollbacks.load(Ordering::Relaxed)
     }
 
     pub fn requests(&self) -> u64 {
@@ -154,14 +285,151 @@ impl FunctionSlot {
         self.swapping.lock().await
     }
 
-    /// Makes `version` the one new requests get.
-    pub fn replace(&self, version: Version) {
+    /// Makes `version`, new by `origin` (a file or the admin API), the one
+    /// new requests get; the one it replaces becomes the previous version.
+    /// Call it holding [`Self::lock_for_swap`].
+    pub fn replace(&self, version: Version, origin: Origin) -> Event {
         self.swaps.fetch_add(1, Ordering::Relaxed);
-        self.current.store(Arc::new(version));
+        let old = self.switch(Arc::new(version), origin);
+        *self.previous.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(old);
+        self.latest()
+    }
+
+    /// Replaces the current version by `faster`, the optimising tier's code
+    /// for the same wasm; the previous version stays what it was. `false`
+    /// (and nothing done) when the version serving is no longer that wasm
+    /// compiled by another tier: a newer swap or a rollback came first.
+    /// Call it holding [`Self::lock_for_swap`].
+    pub fn tier_up(&self, faster: Version) -> bool {
+        let current = self.current();
+        if current.sha256 != faster.sha256 || current.tier == faster.tier {
+            return false;
+        }
+        self.switch(Arc::new(faster), Origin::TierUp);
+        true
+    }
+
+    /// Puts the previous version back, and makes the current one the
+    /// previous (so a second rollback undoes the first): the two switch
+    /// places, and nothing is compiled. Gives the version put back. Call it
+    /// holding [`Self::lock_for_swap`].
+    pub fn roll_back(&self) -> Result<Arc<Version>, RollbackError> {
+        let mut previous = self.previous.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let back = previous.take().ok_or_else(|| RollbackError::NothingToRollBackTo(self.name.clone()))?;
+        *previous = Some(self.switch(back.clone(), Origin::Rollback));
+        self.rollbacks.fetch_add(1, Ordering::Relaxed);
+        Ok(back)
+    }
+
+    /// The newest event of the history.
+    pub fn latest(&self) -> Event {
+        let history = self.history.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        history.front().cloned().expect("a slot's history starts with its first version")
+    }
+
+    /// Makes `version` current, records the event, and gives the version it
+    /// replaced.
+    fn switch(&self, version: Arc<Version>, origin: Origin) -> Arc<Version> {
+        let served = Arc::new(AtomicU64::new(0));
+        let event = event(&version, origin, &served);
+        let old = self.current.swap(Arc::new(Current { version, served }));
+        let mut history = self.history.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        history.push_front(event);
+        history.truncate(HISTORY);
+        old.version.clone()
     }
 
     /// Counts a version that was offered and refused.
     pub fn count_refusal(&self) {
         self.refused.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+fn event(version: &Version, origin: Origin, served: &Arc<AtomicU64>) -> Event {
+    Event {
+        sha256: version.sha256.clone(),
+        tier: version.tier,
+        mode: version.mode,
+        at: SystemTime::now(),
+        origin,
+        served: served.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Nothing;
+
+    #[async_trait::async_trait]
+    impl Handler for Nothing {
+        async fn handle(&self, _: Request) -> Result<Response, FunctionError> {
+            Err(FunctionError::Trapped("never called".into()))
+        }
+    }
+
+    fn version(sha256: &str, tier: Tier) -> Version {
+        Version {
+            sha256: sha256.into(),
+            loaded_at: SystemTime::now(),
+            mode: Mode::Wasm,
+            tier: Some(tier),
+            wasm: None,
+            handler: Box::new(Nothing),
+        }
+    }
+
+    fn origins(slot: &FunctionSlot) -> Vec<(String, Origin, u64)> {
+        slot.history().into_iter().map(|event| (event.sha256.clone(), event.origin, event.served())).collect()
+    }
+
+    #[test]
+    fn a_rollback_swaps_current_and_previous_and_the_history_counts_each_stint() {
+        let slot = FunctionSlot::new("f", version("a", Tier::Cranelift), vec![]);
+        assert!(matches!(slot.roll_back(), Err(RollbackError::NothingToRollBackTo(_))));
+        slot.take_for_request();
+        slot.replace(version("b", Tier::Winch), Origin::Admin);
+        slot.take_for_request();
+        slot.take_for_request();
+        assert!(slot.tier_up(version("b", Tier::Cranelift)));
+        assert_eq!(slot.current().tier, Some(Tier::Cranelift));
+        assert_eq!(slot.roll_back().unwrap().sha256, "a");
+        assert_eq!(slot.current().sha256, "a");
+        // Twice: back to the newer one, with its optimised code.
+        assert_eq!(slot.roll_back().unwrap().sha256, "b");
+        assert_eq!(slot.current().tier, Some(Tier::Cranelift));
+        slot.take_for_request();
+        assert_eq!(
+            origins(&slot),
+            [
+                ("b".into(), Origin::Rollback, 1),
+                ("a".into(), Origin::Rollback, 0),
+                ("b".into(), Origin::TierUp, 0),
+                ("b".into(), Origin::Admin, 2),
+                ("a".into(), Origin::Start, 1),
+            ]
+        );
+        assert_eq!((slot.swaps(), slot.rollbacks(), slot.requests()), (1, 2, 4));
+    }
+
+    #[test]
+    fn a_late_tier_up_never_replaces_a_newer_version() {
+        let slot = FunctionSlot::new("f", version("a", Tier::Winch), vec![]);
+        slot.replace(version("b", Tier::Winch), Origin::File);
+        assert!(!slot.tier_up(version("a", Tier::Cranelift)));
+        assert!(!slot.tier_up(version("b", Tier::Winch)));
+        assert_eq!((slot.current().sha256.as_str(), slot.current().tier), ("b", Some(Tier::Winch)));
+    }
+
+    #[test]
+    fn the_history_keeps_the_newest_events() {
+        let slot = FunctionSlot::new("f", version("0", Tier::Winch), vec![]);
+        for n in 1..=HISTORY + 3 {
+            slot.replace(version(&n.to_string(), Tier::Winch), Origin::Admin);
+        }
+        let history = slot.history();
+        assert_eq!(history.len(), HISTORY);
+        assert_eq!(history[0].sha256, (HISTORY + 3).to_string());
     }
 }

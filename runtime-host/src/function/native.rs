@@ -62,7 +62,14 @@ impl NativeFunction {
     /// This function as the version a slot serves. A native build has no
     /// wasm to hash: its version is the word `native`.
     pub fn into_version(self) -> Version {
-        Version { sha256: "native".into(), loaded_at: SystemTime::now(), mode: Mode::Native, handler: Box::new(self) }
+        Version {
+            sha256: "native".into(),
+            loaded_at: SystemTime::now(),
+            mode: Mode::Native,
+            tier: None,
+            wasm: None,
+            handler: Box::new(self),
+        }
     }
 }
 

@@ -1,14 +1,23 @@
 //! The admin API, on its own listen address (`--admin-listen`), never on the
 //! public one. Every request needs `Authorization: Bearer <token>`.
 //!
-//! - `GET /admin/functions`: each function's routes, version, mode, load
-//!   time, request count, the swaps done and refused, and what it costs
+//! - `GET /admin/functions`: each function's routes, version, mode, the
+//!   compiler tier whose code serves it (`winch` or `cranelift`; `null` when
+//!   native), load time, request count, the swaps done and refused, the
+//!   rollbacks, the version a rollback would put back, and what it costs
 //!   now: p50 and p99 latency and mean CPU time over its last requests,
 //!   and its failures by kind.
 //! - `PUT /admin/functions/{name}`: the body is a new wasm component for
 //!   that function; it is compiled, linked and checked like any other
 //!   version, and swapped in only if all of that succeeds. Under `--native`
 //!   there is nothing to swap: 409.
+//! - `POST /admin/functions/{name}/rollback`: puts the previous version back
+//!   (still compiled: a switch, no compile); a second rollback undoes the
+//!   first. 409 when there is nothing to roll back to.
+//! - `GET /admin/functions/{name}/history`: the function's last versions,
+//!   newest first: sha256, tier, when it started serving, how it came
+//!   (`start`, `file`, `admin`, `rollback`, `tier-up`) and the requests it
+//!   served until the next one.
 //! - `GET /admin/metrics`: the host's Prometheus text (the registry that
 //!   `--metrics-listen` serves), and `GET /admin/readyz`: the public
 //!   `/readyz`, for the dashboard, which cannot read another origin.
@@ -20,9 +29,9 @@ use super::answer::{closing, error, has_body, json, text};
 use super::listen::serve_http;
 use super::metrics::exposition;
 use super::server::Server;
-use crate::function::{FunctionSlot, Response};
+use crate::function::{FunctionSlot, Origin, Response};
 use crate::metrics::Metrics;
-use crate::wasm::hot_swap::{HotSwap, SwapError};
+use crate::wasm::hot_swap::{HotSwap, RollbackError, SwapError};
 use bytes::Bytes;
 use http::{header, Method, Request, StatusCode};
 use http_body_util::{BodyExt, Limited};
@@ -90,12 +99,31 @@ impl Admin {
         }
         let body_unread = has_body(&req);
         let unread = |answer| if body_unread { closing(answer) } else { answer };
-        match (req.method().clone(), path.strip_prefix("/admin/functions")) {
-            (Method::GET | Method::HEAD, Some("")) => unread(self.list()),
-            (Method::PUT, Some(rest)) if rest.len() > 1 && rest.starts_with('/') => self.swap(&rest[1..], req).await,
-            (_, Some("")) => unread(error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed; use GET")),
-            (_, Some(rest)) if rest.starts_with('/') => {
-                unread(error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed; use PUT"))
+        let Some(rest) = path.strip_prefix("/admin/functions") else {
+            return unread(error(StatusCode::NOT_FOUND, &format!("no route for {path}")));
+        };
+        let method = req.method().clone();
+        // `""`, `/{name}`, or `/{name}/{action}`.
+        let mut parts = rest.strip_prefix('/').map(|rest| rest.splitn(2, '/'));
+        let (name, action) = match parts.as_mut() {
+            None if rest.is_empty() => (None, None),
+            None => return unread(error(StatusCode::NOT_FOUND, &format!("no route for {path}"))),
+            Some(parts) => (parts.next().filter(|name| !name.is_empty()), parts.next()),
+        };
+        match (name, action, method) {
+            (Some(name), None, Method::PUT) => self.swap(name, req).await,
+            (None, None, Method::GET | Method::HEAD) if rest.is_empty() => unread(self.list()),
+            (None, None, _) if rest.is_empty() => {
+                unread(error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed; use GET"))
+            }
+            (Some(_), None, _) => unread(error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed; use PUT")),
+            (Some(name), Some("rollback"), Method::POST) => unread(self.roll_back(name).await),
+            (Some(_), Some("rollback"), _) => {
+                unread(error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed; use POST"))
+            }
+            (Some(name), Some("history"), Method::GET | Method::HEAD) => unread(self.history(name)),
+            (Some(_), Some("history"), _) => {
+                unread(error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed; use GET"))
             }
             _ => unread(error(StatusCode::NOT_FOUND, &format!("no route for {path}"))),
         }
@@ -113,10 +141,13 @@ impl Admin {
                     "routes": slot.routes,
                     "version": current.sha256,
                     "mode": current.mode,
+                    "tier": current.tier,
                     "loaded_at": humantime::format_rfc3339_seconds(current.loaded_at).to_string(),
                     "requests": slot.requests(),
                     "swaps": slot.swaps(),
                     "refused": slot.refused(),
+                    "rollbacks": slot.rollbacks(),
+                    "previous_version": slot.previous().map(|previous| previous.sha256.clone()),
                     "p50_ms": cost.p50_ms,
                     "p99_ms": cost.p99_ms,
                     "cpu_us_per_request": cost.cpu_us_per_request,
@@ -142,11 +173,45 @@ impl Admin {
         let Some(hot_swap) = &self.hot_swap else {
             return error(StatusCode::CONFLICT, "hot swap is off: this host serves the native baseline (--native)");
         };
-        match hot_swap.swap(name, wasm.to_vec()).await {
+        match hot_swap.swap(name, wasm.to_vec(), Origin::Admin).await {
             Ok(Some(report)) => json(StatusCode::OK, &json!(report)),
             Ok(None) => json(StatusCode::OK, &json!({ "function": name, "unchanged": true })),
             Err(unknown @ SwapError::UnknownFunction(_)) => error(StatusCode::NOT_FOUND, &unknown.to_string()),
             Err(refused) => error(StatusCode::BAD_REQUEST, &refused.to_string()),
         }
+    }
+
+    async fn roll_back(&self, name: &str) -> Response {
+        let Some(hot_swap) = &self.hot_swap else {
+            return error(StatusCode::CONFLICT, "rollback is off: this host serves the native baseline (--native)");
+        };
+        match hot_swap.roll_back(name).await {
+            Ok(report) => json(StatusCode::OK, &json!(report)),
+            Err(unknown @ RollbackError::UnknownFunction(_)) => error(StatusCode::NOT_FOUND, &unknown.to_string()),
+            Err(nothing @ RollbackError::NothingToRollBackTo(_)) => error(StatusCode::CONFLICT, &nothing.to_string()),
+        }
+    }
+
+    fn history(&self, name: &str) -> Response {
+        let Some(slot) = self.functions.get(name) else {
+            return error(StatusCode::NOT_FOUND, &format!("no function {name:?}"));
+        };
+        let events: Vec<_> = slot
+            .history()
+            .into_iter()
+            .map(|event| {
+                json!({
+                    "version": event.sha256,
+                    "tier": event.tier,
+                    "mode": event.mode,
+                    // Milliseconds: two switches within one second must
+                    // still read in order.
+                    "loaded_at": humantime::format_rfc3339_millis(event.at).to_string(),
+                    "origin": event.origin,
+                    "requests": event.served(),
+                })
+            })
+            .collect();
+        json(StatusCode::OK, &json!(events))
     }
 }

@@ -1,11 +1,16 @@
-//! Compiled components on disk, keyed by the sha256 of the wasm and the
-//! engine's settings, so that a restart skips Cranelift entirely.
+//! Compiled components on disk, keyed by the sha256 of the wasm, the tier
+//! (compiler) and the engine's settings, so that a restart skips compiling
+//! entirely. Both tiers of one wasm are kept side by side: the engine
+//! settings' hash does differ between Winch and Cranelift (wasmtime hashes
+//! its tunables, `winch_callable` among them), but the tier is also in the
+//! name so the files say what they are.
 //!
 //! What is in the cache is native code that the host runs unchecked, so
 //! the cache is trusted only as far as who can write to it: as ssh does
 //! for its keys, the host refuses a cache folder that another user owns or
 //! that its group or others may write, and ignores any such file in it.
 
+use crate::function::Tier;
 use anyhow::{bail, Context, Result};
 use sha2::{Digest, Sha256};
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -36,12 +41,22 @@ impl CompileCache {
         Ok(CompileCache { dir })
     }
 
-    /// The compiled component for `wasm`: from the cache when it holds one,
-    /// else compiled now and stored for next time.
-    pub fn load(&self, engine: &Engine, wasm: &[u8]) -> Result<Component> {
+    /// Where the code `engine` (of `tier`) compiles from `wasm` is kept.
+    fn path(&self, engine: &Engine, tier: Tier, wasm: &[u8]) -> PathBuf {
         let mut engine_hash = DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut engine_hash);
-        let path = self.dir.join(format!("{}-{:016x}.cwasm", sha256_hex(wasm), engine_hash.finish()));
+        self.dir.join(format!("{}-{tier}-{:016x}.cwasm", sha256_hex(wasm), engine_hash.finish()))
+    }
+
+    /// Whether the cache holds `tier`'s code for `wasm`, in a file it trusts.
+    pub fn holds(&self, engine: &Engine, tier: Tier, wasm: &[u8]) -> bool {
+        matches!(untrusted(&self.path(engine, tier, wasm)), Ok(None))
+    }
+
+    /// The compiled component for `wasm`: from the cache when it holds one,
+    /// else compiled now by `engine` (of `tier`) and stored for next time.
+    pub fn load(&self, engine: &Engine, tier: Tier, wasm: &[u8]) -> Result<Component> {
+        let path = self.path(engine, tier, wasm);
         let trusted = match untrusted(&path) {
             Ok(None) => true,
             Ok(Some(why)) => {
@@ -91,6 +106,8 @@ fn untrusted(path: &Path) -> Result<Option<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::limits::Limits;
+    use crate::wasm::engine::new_engine;
     use std::os::unix::fs::PermissionsExt;
 
     fn chmod(path: &Path, mode: u32) {
@@ -122,14 +139,37 @@ mod tests {
         };
         let (empty, importing) =
             (wat::parse_str("(component)").unwrap(), wat::parse_str(r#"(component (import "f" (func)))"#).unwrap());
-        cache.load(&engine, &empty).unwrap();
-        cache.load(&engine, &importing).unwrap();
+        cache.load(&engine, Tier::Cranelift, &empty).unwrap();
+        cache.load(&engine, Tier::Cranelift, &importing).unwrap();
         // Someone else's code in the importing component's place, in a file
         // that anyone could have written: it must not be run.
         let (theirs, ours) = (file_of(cached(&empty)), file_of(cached(&importing)));
         std::fs::copy(&theirs, &ours).unwrap();
         chmod(&ours, 0o666);
-        let loaded = cache.load(&engine, &importing).unwrap();
+        assert!(!cache.holds(&engine, Tier::Cranelift, &importing), "an untrusted file counts as cached");
+        let loaded = cache.load(&engine, Tier::Cranelift, &importing).unwrap();
         assert_eq!(loaded.component_type().imports(&engine).count(), 1, "the untrusted file was loaded");
+    }
+
+    fn engine_hash(engine: &Engine) -> u64 {
+        let mut hash = DefaultHasher::new();
+        engine.precompile_compatibility_hash().hash(&mut hash);
+        hash.finish()
+    }
+
+    #[test]
+    fn the_two_tiers_are_kept_side_by_side() {
+        let limits = Limits::default();
+        let (winch, cranelift) =
+            (new_engine(&limits, Tier::Winch).unwrap(), new_engine(&limits, Tier::Cranelift).unwrap());
+        // wasmtime's own hash tells the strategies apart ...
+        assert_ne!(engine_hash(&winch), engine_hash(&cranelift));
+        // ... and the file names say the tier besides.
+        let dir = tempfile::tempdir().unwrap();
+        let cache = CompileCache::new(dir.path().to_path_buf()).unwrap();
+        let (by_winch, by_cranelift) =
+            (cache.path(&winch, Tier::Winch, b"x"), cache.path(&cranelift, Tier::Cranelift, b"x"));
+        assert!(by_winch.to_string_lossy().contains("-winch-"), "{}", by_winch.display());
+        assert!(by_cranelift.to_string_lossy().contains("-cranelift-"), "{}", by_cranelift.display());
     }
 }

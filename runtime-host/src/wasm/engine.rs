@@ -1,10 +1,12 @@
-//! The wasmtime engine: the pooling allocator, tuned for a fresh instance per
-//! request, and the epoch clock that enforces request deadlines.
+//! The wasmtime engines: one per compiler tier, with the same settings but
+//! the compiler; the pooling allocator, tuned for a fresh instance per
+//! request; and the epoch clock that enforces request deadlines.
 
+use crate::function::Tier;
 use crate::limits::Limits;
 use anyhow::Result;
 use std::time::Duration;
-use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Strategy};
 
 /// What a freed slot keeps mapped, of its linear memory, tables and async
 /// stack. A request of ours dirties well under this (a few hundred KiB).
@@ -13,7 +15,65 @@ const KEEP_RESIDENT: usize = 4 << 20;
 /// How often the epoch advances; a deadline is a number of these ticks.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 
-pub fn new_engine(limits: &Limits) -> Result<Engine> {
+/// Which compilers a host uses (`--compiler`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Compiler {
+    /// Winch first, so a new version serves within milliseconds; Cranelift
+    /// in the background, switched in when ready. A version whose
+    /// Cranelift code is already in the compile cache starts on it.
+    #[default]
+    Tiered,
+    /// Cranelift only: every version waits for the optimised code.
+    Cranelift,
+    /// Winch only (Cranelift where Winch cannot compile a component): for
+    /// measuring the baseline tier.
+    Winch,
+}
+
+impl std::str::FromStr for Compiler {
+    type Err = String;
+
+    fn from_str(name: &str) -> Result<Compiler, String> {
+        match name {
+            "tiered" => Ok(Compiler::Tiered),
+            "cranelift" => Ok(Compiler::Cranelift),
+            "winch" => Ok(Compiler::Winch),
+            other => Err(format!("{other:?}: the compilers are tiered, cranelift and winch")),
+        }
+    }
+}
+
+/// A code generator's engine: a version compiled by one engine runs only in
+/// stores of that same engine.
+pub struct Engines {
+    pub cranelift: Engine,
+    /// `None` with `--compiler cranelift`: its pool would sit unused.
+    pub winch: Option<Engine>,
+}
+
+impl Engines {
+    pub fn new(limits: &Limits, compiler: Compiler) -> Result<Engines> {
+        let winch = match compiler {
+            Compiler::Cranelift => None,
+            Compiler::Tiered | Compiler::Winch => Some(new_engine(limits, Tier::Winch)?),
+        };
+        Ok(Engines { cranelift: new_engine(limits, Tier::Cranelift)?, winch })
+    }
+
+    /// The engine of `tier`, if this host has one.
+    pub fn get(&self, tier: Tier) -> Option<&Engine> {
+        match tier {
+            Tier::Cranelift => Some(&self.cranelift),
+            Tier::Winch => self.winch.as_ref(),
+        }
+    }
+
+    pub fn all(&self) -> impl Iterator<Item = &Engine> {
+        std::iter::once(&self.cranelift).chain(self.winch.as_ref())
+    }
+}
+
+pub fn new_engine(limits: &Limits, tier: Tier) -> Result<Engine> {
     let mut pool = PoolingAllocationConfig::new();
     pool.total_component_instances(limits.max_instances)
         // A component built by Rust holds a few core instances, one memory
@@ -39,6 +99,10 @@ pub fn new_engine(limits: &Limits) -> Result<Engine> {
     config
         .wasm_component_model(true)
         .epoch_interruption(true)
+        .strategy(match tier {
+            Tier::Winch => Strategy::Winch,
+            Tier::Cranelift => Strategy::Cranelift,
+        })
         .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     Ok(Engine::new(&config)?)
 }

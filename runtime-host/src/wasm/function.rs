@@ -75,7 +75,8 @@ impl Function {
             postgres: SpinPostgresCtx { pools: runtime.pg_pools.clone(), allowed: capabilities.postgres_hosts.clone() },
             variables: SpinVariablesCtx { values: capabilities.variables.clone() },
         };
-        let mut store = Store::new(&runtime.engine, HostState::new(feed, spin, limits.memory));
+        // The engine that compiled it: code runs only in its own engine's stores.
+        let mut store = Store::new(self.pre.engine(), HostState::new(feed, spin, limits.memory));
         store.limiter(|state| &mut state.limits);
         // Start-up code runs under the deadline too; `handle` sets it
         // afresh for each request.

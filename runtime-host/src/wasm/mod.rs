@@ -1,13 +1,15 @@
 //! The WebAssembly runtime: each function as a component, run in a fresh,
 //! pooled instance for every request.
 //!
-//! - [`engine`]: the wasmtime engine, its pooling allocator and epoch clock;
+//! - [`engine`]: the wasmtime engines, one per compiler tier (Winch,
+//!   Cranelift), their pooling allocators and epoch clocks;
 //! - [`loader`]: wasm bytes to a servable [`function::Function`], through
 //!   the [`compile_cache`] and the WIT [`worlds`] a component may import;
 //! - [`function`]: serving one request in a fresh instance, whose store holds
 //!   the [`host_state`], with the `newsfeed:feed` imports of [`feed`];
 //! - [`memory`]: the store's memory limiter, which keeps each instance's peak;
-//! - [`hot_swap`]: loading a new version of one function while the rest serve.
+//! - [`hot_swap`]: loading a new version of one function while the rest
+//!   serve, Winch's code first and Cranelift's after; rolling back.
 //!
 //! Depends on `function` (it implements its `Handler`), `store`, `spin` (the
 //! manifest, composition, and the Spin interfaces a composed app imports),
@@ -33,7 +35,9 @@ use std::sync::Arc;
 
 /// What every instance of every function shares.
 pub struct Runtime {
-    pub engine: wasmtime::Engine,
+    /// An engine per compiler tier: a function's stores are made by the
+    /// engine that compiled it.
+    pub engines: engine::Engines,
     /// The feed imports' backend; `None` under `--as-spin`.
     pub backend: Option<Arc<dyn Backend>>,
     /// What Spin's SQLite interface opens.

@@ -7,6 +7,7 @@ use newsfeed::limits::Limits;
 use newsfeed::spin::manifest::App;
 use newsfeed::spin::variables::Values;
 use newsfeed::store::Backend;
+use newsfeed::wasm::engine::Compiler;
 use newsfeed::wasm::function::Function;
 use newsfeed::wasm::loader::Platform;
 use std::path::Path;
@@ -32,6 +33,8 @@ pub fn load(
         postgres_pool: 1,
         variables: Values::default(),
         compile_cache: dir.join("compiled"),
+        // The optimised code: what serves once a host has settled.
+        compiler: Compiler::Cranelift,
         native: false,
         metrics: Arc::default(),
     };
@@ -40,6 +43,6 @@ pub fn load(
     let loader = assemble(&app, options).unwrap().loader;
     names
         .iter()
-        .map(|name| (name.to_string(), loader.function(name, &loader.read_file(name).unwrap()).unwrap()))
+        .map(|name| (name.to_string(), loader.function(name, &loader.read_file(name).unwrap(), None).unwrap().0))
         .collect()
 }

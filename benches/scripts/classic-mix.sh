@@ -13,12 +13,16 @@
 #   benches/scripts/classic-mix.sh target/release/newsfeed PEERS_DIR
 #
 # PEERS_DIR holds express/run.sh and flask/run.sh (`run.sh PORT` serves a
-# peer on 127.0.0.1:PORT); extra arguments go to `newsfeed up`.
+# peer on 127.0.0.1:PORT); extra arguments go to `newsfeed up`. With
+# BASELINE=DIR, a checkout of an earlier commit with its own
+# target/release/newsfeed and components built, that version is measured
+# too, from its own directory.
 set -euo pipefail
-binary=$1 peers=$2
+binary=$(realpath "$1") peers=$(realpath "$2")
 shift 2
 port=${PORT:-3960} duration=${DURATION:-10} rounds=${ROUNDS:-2}
-load=${LOAD:-target/release/newsfeed-load}
+load=$(realpath "${LOAD:-target/release/newsfeed-load}")
+cache=$(realpath -m "${COMPILE_CACHE:-target/read-cost-cache}")
 profile=(--users 32 --searchers 0.2 --readers 0.2 --duration "$duration" --warmup 2 --quiet)
 out=$(mktemp -d)
 
@@ -49,8 +53,12 @@ state=$(mktemp -d)
 trap 'rm -rf "$state" "$out"' EXIT
 for round in $(seq "$rounds"); do
     rm -rf "$state"/*
-    measure newsfeed "$round" "$binary" up --listen "127.0.0.1:$port" --state-dir "$state" \
-        --compile-cache "${COMPILE_CACHE:-target/read-cost-cache}" "$@"
+    measure newsfeed "$round" "$binary" up --listen "127.0.0.1:$port" --state-dir "$state" --compile-cache "$cache" "$@"
+    if [ -n "${BASELINE:-}" ]; then
+        rm -rf "$state"/*
+        measure baseline "$round" sh -c 'cd "$1" && exec target/release/newsfeed up --listen "$2" --state-dir "$3"' \
+            - "$BASELINE" "127.0.0.1:$port" "$state"
+    fi
     measure express "$round" "$peers/express/run.sh" "$port"
     measure flask "$round" "$peers/flask/run.sh" "$port"
 done | tee "$out/runs.txt"

@@ -2,7 +2,9 @@
 # What OpenTelemetry export costs in throughput (issue 27), in one sitting:
 # req/s on `GET /participant/1` (wrk) and on the classic mix (newsfeed-load,
 # default users) for
-#   baseline  BASELINE_BINARY (the code before telemetry), no OTEL_* set
+#   baseline  the code before telemetry, no OTEL_* set: BASELINE_DIR is a
+#             checkout of it with its own target/release/newsfeed and
+#             components built, run from there
 #   off       NEWSFEED_BINARY, no OTEL_* set
 #   on-100    NEWSFEED_BINARY exporting to a real OTLP/HTTP receiver
 #             (the otlp-sink example, decoding every export), always_on
@@ -11,12 +13,13 @@
 # a drift of the machine touches every mode alike.
 #
 #   cargo build --release -p newsfeed -p newsfeed-load --bins --example otlp-sink
-#   benches/scripts/otel-overhead.sh BASELINE_BINARY target/release/newsfeed
+#   benches/scripts/otel-overhead.sh BASELINE_DIR target/release/newsfeed
 set -euo pipefail
-baseline=$1 newsfeed=$2
+baseline_dir=$(realpath "$1") newsfeed=$(realpath "$2")
 port=${PORT:-3950} sink_port=$((${PORT:-3950} + 1))
 duration=${DURATION:-10} rounds=${ROUNDS:-2}
-load=${LOAD:-target/release/newsfeed-load}
+load=$(realpath "${LOAD:-target/release/newsfeed-load}")
+start_host=$(realpath "$(dirname "$0")/start-host.sh")
 sink=${SINK:-target/release/examples/otlp-sink}
 "$sink" "127.0.0.1:$sink_port" > /tmp/otlp-sink.out &
 sink_pid=$!
@@ -29,8 +32,10 @@ measure() {
     shift 2
     (
         for assignment in "$@"; do export "${assignment?}"; done
-        binary=$binary
-        source "$(dirname "$0")/start-host.sh"
+        set -- # start-host.sh passes the positional parameters to `newsfeed up`
+        # The baseline serves its own components, from its own checkout.
+        [ "$mode" = baseline ] && cd "$baseline_dir"
+        source "$start_host"
         url="http://127.0.0.1:$port/participant/1"
         wrk -t2 -c64 -d2s "$url" > /dev/null # warm-up
         read_rps=$(wrk -t2 -c64 -d"${duration}s" "$url" | awk '/Requests\/sec/ {print $2}')
@@ -42,7 +47,7 @@ measure() {
 }
 
 for round in $(seq "$rounds"); do
-    measure baseline "$baseline"
+    measure baseline target/release/newsfeed
     measure off "$newsfeed"
     measure on-100 "$newsfeed" OTEL_EXPORTER_OTLP_ENDPOINT="$endpoint" OTEL_TRACES_SAMPLER=always_on
     measure on-1 "$newsfeed" OTEL_EXPORTER_OTLP_ENDPOINT="$endpoint" OTEL_TRACES_SAMPLER=traceidratio OTEL_TRACES_SAMPLER_ARG=0.01

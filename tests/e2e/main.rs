@@ -13,6 +13,7 @@
 //! - [`backend`]: what every `store::Backend` promises, written once against
 //!   the trait, run on SQLite and on PostgreSQL
 //!   (`backend::<implementation>::<case>`);
+//! - [`real_spin`]: the contract's cases again, on a real `spin up`;
 //! - the rest: one concern a module, each saying what it proves.
 
 mod common;
@@ -32,6 +33,7 @@ mod metrics;
 mod overload;
 mod postgres;
 mod postgres_migration;
+mod real_spin;
 mod schemathesis;
 mod spin;
 mod spin_postgres_host;

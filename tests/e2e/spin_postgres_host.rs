@@ -100,7 +100,7 @@ fn a_post_too_large_to_index_is_a_400_on_the_adapter_as_on_the_backend() {
 }
 
 /// The PostgreSQL adapter refuses a database that a newer newsfeed
-/// migrated: 503 and nothing written (`tests/real_spin.rs` checks the same,
+/// migrated: 503 and nothing written (`tests/e2e/real_spin.rs` checks the same,
 /// and the reason in the log, on a real Spin).
 #[test]
 fn the_postgres_adapter_refuses_a_schema_newer_than_its_own() {

@@ -19,7 +19,7 @@
 //! - a column of a type Spin does not convert comes back `unsupported`.
 //!
 //! Unlike Spin 4.0.0 to 4.0.2 (issue 3671), a `query` that yields no row
-//! answers an empty row set; the real-Spin suite (`tests/real_spin.rs`)
+//! answers an empty row set; the real-Spin suite (`tests/e2e/real_spin.rs`)
 //! covers the adapter on the buggy versions.
 //!
 //! A connection dropped inside a transaction (its instance trapped, say) is

@@ -2,7 +2,7 @@
 //! database and checks one part of the contract. Every backend module beside
 //! this one (wasm, native, as-spin, PostgreSQL, Spin on PostgreSQL) runs all
 //! of them with [`every_case!`], so they must all answer alike; a failure is
-//! named `api::<backend>::<case>`. The real-Spin suite (`tests/real_spin.rs`)
+//! named `api::<backend>::<case>`. The real-Spin suite (`tests/e2e/real_spin.rs`)
 //! runs them against `spin up` too, so they hold only what the functions
 //! answer, not what our host adds (its `/openapi.yaml`, tested in `wasm`).
 

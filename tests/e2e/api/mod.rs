@@ -3,7 +3,7 @@
 //! cases are written once ([`cases`]) and each module below runs them all on
 //! its own kind of host.
 
-mod cases;
+pub(crate) mod cases;
 mod native;
 mod postgres;
 mod spin;

@@ -21,20 +21,20 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
 /// How long `spin up` may take to start serving.
 const START_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// The Spin CLI: `SPIN_BIN`, else `spin` on PATH; a clear failure otherwise.
+/// The Spin CLI: `SPIN_BIN` when it names a file, else `spin` on PATH; a
+/// clear failure otherwise.
 pub fn spin_bin() -> PathBuf {
-    if let Some(bin) = std::env::var_os("SPIN_BIN") {
-        let bin = PathBuf::from(bin);
-        assert!(bin.is_file(), "SPIN_BIN={} is not a file: the real-Spin suite needs a Spin 4.x CLI", bin.display());
-        return bin;
+    let given = std::env::var_os("SPIN_BIN").map(PathBuf::from);
+    if let Some(bin) = given.as_ref().filter(|bin| bin.is_file()) {
+        return bin.clone();
     }
     let on_path = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
         .map(|dir| dir.join("spin"))
         .find(|candidate| candidate.is_file());
     on_path.unwrap_or_else(|| {
         panic!(
-            "the real-Spin suite needs a Spin 4.x CLI and found none: set SPIN_BIN=/path/to/spin or put `spin` \
-             on PATH (run: SPIN_BIN=/path/to/spin cargo test --test real_spin)"
+            "the real-Spin suite needs a Spin 4.x CLI and found none (SPIN_BIN={given:?}, and no `spin` on PATH): \
+             set SPIN_BIN=/path/to/spin or put `spin` on PATH"
         )
     })
 }

@@ -3,25 +3,13 @@
 //! spin-postgres.toml` (the PostgreSQL adapter, on a throwaway PostgreSQL
 //! server, configured through `SPIN_VARIABLE_*` as a hosted platform would).
 //!
-//! Spin is found through `SPIN_BIN`, or `spin` on PATH; without one every
-//! test here fails, saying so. Not run by `cargo test --workspace` (the
-//! target is `test = false`): run it with
-//! `SPIN_BIN=/path/to/spin cargo test --test real_spin`; `.ci/run` does,
-//! with the Spin CLI kept beside the clone (Spin 4.1.0-pre0, which has issue 3671: a
-//! `query` that yields no row never returns). Every request has a client
-//! timeout, so a hang fails a test instead of stalling the run.
+//! Spin is found through `SPIN_BIN` (which `.cargo/config.toml` sets to the
+//! Spin CLI kept beside the repository, where CI has Spin 4.1.0-pre0, with
+//! issue 3671: a `query` that yields no row never returns), else `spin` on
+//! PATH; without one every test here fails, saying so. Every request has a
+//! client timeout, so a hang fails a test instead of stalling the run.
 
-// The harness and the API cases of the end-to-end suite, shared rather than
-// copied: this binary is apart only because it needs a Spin CLI.
-#[path = "e2e/api/cases.rs"]
-mod cases;
-#[path = "e2e/common/mod.rs"]
-mod common;
-/// Where the cases' macro finds them, as in the e2e binary.
-mod api {
-    pub(crate) use super::cases;
-}
-
+use crate::common;
 use common::real_spin::{spin_up, spin_up_in, sqlite_file, stderr_of};
 use common::Host;
 

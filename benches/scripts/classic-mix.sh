@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The classic comparison, in one sitting: the classic load profile
-# (newsfeed-load: 32 users, 20% searchers, 20% readers, the rest posting and
-# befriending) against newsfeed and against the Express-cluster and Flask
+# (newsfeed-load's defaults: 16 users, 20% of them searching, the rest
+# posting and befriending; USERS, SEARCHERS and READERS change them) against newsfeed and against the Express-cluster and Flask
 # peers of the original comparison, each on a fresh SQLite database, ROUNDS
 # rounds (default 2) with the servers interleaved within each round, so that
 # a drift of the machine touches each alike. Prints each run's requests per
@@ -23,7 +23,7 @@ shift 2
 port=${PORT:-3960} duration=${DURATION:-10} rounds=${ROUNDS:-2}
 load=$(realpath "${LOAD:-target/release/newsfeed-load}")
 cache=$(realpath -m "${COMPILE_CACHE:-target/read-cost-cache}")
-profile=(--users 32 --searchers 0.2 --readers 0.2 --duration "$duration" --warmup 2 --quiet)
+profile=(--users "${USERS:-16}" --searchers "${SEARCHERS:-0.2}" --readers "${READERS:-0}" --duration "$duration" --warmup 2 --quiet)
 out=$(mktemp -d)
 
 # Prints "server all_rps create_post_rps" for one saved run.

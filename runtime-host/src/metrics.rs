@@ -16,7 +16,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::{Registry, Unit};
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::Duration;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -81,7 +81,20 @@ pub struct Metrics {
     memory: Family<FunctionLabel, Histogram>,
     /// The same histograms over OTLP, when exported.
     otel: Option<OtelInstruments>,
-    recent: Mutex<HashMap<String, Recent>>,
+    /// Each function's series, resolved once: a request then records
+    /// without building label strings or hashing them.
+    functions: RwLock<HashMap<String, Arc<FunctionSeries>>>,
+}
+
+/// One function's per-request series, and its recent requests.
+struct FunctionSeries {
+    /// By status class: `1xx` at 1 to `5xx` at 5, made at first use.
+    requests: [OnceLock<Counter>; 6],
+    latency: Histogram,
+    instantiation: Histogram,
+    cpu: Histogram,
+    memory: Histogram,
+    recent: Mutex<Recent>,
 }
 
 /// The per-function histograms, as OpenTelemetry instruments, named and
@@ -235,7 +248,7 @@ impl Default for Metrics {
             cpu,
             memory,
             otel,
-            recent: Mutex::default(),
+            functions: RwLock::default(),
         }
     }
 }
@@ -249,18 +262,43 @@ fn otel_label(function: &str) -> [opentelemetry::KeyValue; 1] {
 }
 
 impl Metrics {
+    /// `function`'s series, made at its first use.
+    fn series(&self, function: &str) -> Option<Arc<FunctionSeries>> {
+        if let Some(series) = self.functions.read().ok()?.get(function) {
+            return Some(series.clone());
+        }
+        let label = label(function);
+        let series = Arc::new(FunctionSeries {
+            requests: Default::default(),
+            latency: self.latency.get_or_create(&label).clone(),
+            instantiation: self.instantiation.get_or_create(&label).clone(),
+            cpu: self.cpu.get_or_create(&label).clone(),
+            memory: self.memory.get_or_create(&label).clone(),
+            recent: Mutex::default(),
+        });
+        Some(self.functions.write().ok()?.entry(function.to_string()).or_insert(series).clone())
+    }
+
     pub fn answered(&self, function: &str, status: u16, elapsed: Duration) {
-        let class = format!("{}xx", status / 100);
-        self.requests.get_or_create(&StatusLabels { function: function.to_string(), class }).inc();
-        self.latency.get_or_create(&label(function)).observe(elapsed.as_secs_f64());
+        let Some(series) = self.series(function) else { return };
+        let class = usize::from(status / 100).min(5);
+        let requests = series.requests[class].get_or_init(|| {
+            let labels = StatusLabels { function: function.to_string(), class: format!("{class}xx") };
+            self.requests.get_or_create(&labels).clone()
+        });
+        requests.inc();
+        series.latency.observe(elapsed.as_secs_f64());
         if let Some(otel) = &self.otel {
             otel.duration.record(elapsed.as_secs_f64(), &otel_label(function));
         }
-        self.with_recent(function, |recent| push_recent(&mut recent.latency_us, elapsed));
+        if let Ok(mut recent) = series.recent.lock() {
+            push_recent(&mut recent.latency_us, elapsed);
+        };
     }
 
     pub fn instantiated(&self, function: &str, elapsed: Duration) {
-        self.instantiation.get_or_create(&label(function)).observe(elapsed.as_secs_f64());
+        let Some(series) = self.series(function) else { return };
+        series.instantiation.observe(elapsed.as_secs_f64());
         if let Some(otel) = &self.otel {
             otel.instantiation.record(elapsed.as_secs_f64(), &otel_label(function));
         }
@@ -268,20 +306,19 @@ impl Metrics {
 
     pub fn failed(&self, function: &str, kind: &str) {
         self.failures.get_or_create(&FailureLabels { function: function.to_string(), kind: kind.to_string() }).inc();
-        self.with_recent(function, |recent| match recent.failures.get_mut(kind) {
-            Some(count) => *count += 1,
-            None => {
-                recent.failures.insert(kind.to_string(), 1);
-            }
-        });
+        let Some(series) = self.series(function) else { return };
+        if let Ok(mut recent) = series.recent.lock() {
+            *recent.failures.entry(kind.to_string()).or_default() += 1;
+        };
     }
 
     /// What one request of `function` cost: CPU time, and the peak linear
     /// memory of its instance (none for the native baseline).
     pub fn cost(&self, function: &str, cpu: Duration, memory: Option<usize>) {
-        self.cpu.get_or_create(&label(function)).observe(cpu.as_secs_f64());
+        let Some(series) = self.series(function) else { return };
+        series.cpu.observe(cpu.as_secs_f64());
         if let Some(memory) = memory {
-            self.memory.get_or_create(&label(function)).observe(memory as f64);
+            series.memory.observe(memory as f64);
         }
         if let Some(otel) = &self.otel {
             let label = otel_label(function);
@@ -290,13 +327,17 @@ impl Metrics {
                 otel.memory.record(memory as u64, &label);
             }
         }
-        self.with_recent(function, |recent| push_recent(&mut recent.cpu_us, cpu));
+        if let Ok(mut recent) = series.recent.lock() {
+            push_recent(&mut recent.cpu_us, cpu);
+        };
     }
 
     /// `function`'s recent latency percentiles, CPU per request and failures.
     pub fn summary(&self, function: &str) -> Summary {
-        let Ok(recent) = self.recent.lock() else { return Summary::default() };
-        let Some(recent) = recent.get(function) else { return Summary::default() };
+        let Some(series) = self.functions.read().ok().and_then(|functions| functions.get(function).cloned()) else {
+            return Summary::default();
+        };
+        let Ok(recent) = series.recent.lock() else { return Summary::default() };
         let mut latency: Vec<u64> = recent.latency_us.iter().copied().collect();
         latency.sort_unstable();
         let percentile = |p: f64| {
@@ -309,14 +350,6 @@ impl Metrics {
             p99_ms: percentile(0.99),
             cpu_us_per_request: (!cpu.is_empty()).then(|| cpu.iter().sum::<u64>() as f64 / cpu.len() as f64),
             failures: recent.failures.clone(),
-        }
-    }
-
-    fn with_recent(&self, function: &str, change: impl FnOnce(&mut Recent)) {
-        let Ok(mut recent) = self.recent.lock() else { return };
-        match recent.get_mut(function) {
-            Some(window) => change(window),
-            None => change(recent.entry(function.to_string()).or_default()),
         }
     }
 

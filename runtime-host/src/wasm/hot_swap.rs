@@ -157,10 +157,7 @@ impl HotSwap {
             return Ok(None);
         }
         let (loader, owned_name) = (self.loader.clone(), name.to_string());
-        let loaded = tokio::task::spawn_blocking(move || loader.load(&owned_name, &wasm))
-            .await
-            .map_err(|panicked| anyhow::anyhow!("loading panicked: {panicked}"))
-            .and_then(|loaded| loaded);
+        let loaded = compile_off_the_runtime(move || loader.load(&owned_name, &wasm)).await;
         let loaded = match loaded {
             Ok(loaded) => loaded,
             Err(error) => {
@@ -253,10 +250,7 @@ impl HotSwap {
                 return;
             }
             let name = slot.name.clone();
-            let loaded = tokio::task::spawn_blocking(move || loader.load_tier(&name, &wasm, tier))
-                .await
-                .map_err(|panicked| anyhow::anyhow!("loading panicked: {panicked}"))
-                .and_then(|loaded| loaded);
+            let loaded = compile_off_the_runtime(move || loader.load_tier(&name, &wasm, tier)).await;
             let loaded = match loaded {
                 Ok(loaded) => loaded,
                 Err(error) => {
@@ -282,6 +276,13 @@ impl HotSwap {
             }
         });
     }
+}
+
+/// `load` (a compile: CPU work) on the blocking pool, its panic an error.
+async fn compile_off_the_runtime<T: Send + 'static>(
+    load: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
+) -> anyhow::Result<T> {
+    tokio::task::spawn_blocking(load).await.map_err(|panicked| anyhow::anyhow!("loading panicked: {panicked}"))?
 }
 
 pub fn duration_ms(duration: Duration) -> f64 {

@@ -8,6 +8,7 @@
 use fantoccini::elements::Element;
 use fantoccini::{Client, ClientBuilder, Locator};
 use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
@@ -16,8 +17,9 @@ use std::time::{Duration, Instant};
 /// How long a page may take to show what a test waits for.
 const PATIENCE: Duration = Duration::from_secs(20);
 
-/// A running chromedriver and one headless Chromium session on it; the
-/// driver is killed when dropped.
+/// A running chromedriver and one headless Chromium session on it; both
+/// are killed when dropped (the driver leads a process group that the
+/// browser's processes join, so none outlives the test).
 pub struct Browser {
     pub client: Client,
     driver: Child,
@@ -25,8 +27,7 @@ pub struct Browser {
 
 impl Drop for Browser {
     fn drop(&mut self) {
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
+        super::kill_group(&mut self.driver);
     }
 }
 
@@ -59,6 +60,7 @@ impl Browser {
         ensure_installed();
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let driver = Command::new("/usr/bin/chromedriver")
+            .process_group(0)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())

@@ -389,7 +389,19 @@ impl Host {
 
 impl Drop for Host {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        kill_group(&mut self.child);
     }
+}
+
+/// Kills `child` and, when it leads a process group of its own (`spin up`
+/// and its trigger, chromedriver and its browser), everything in that
+/// group, then reaps it.
+pub fn kill_group(child: &mut std::process::Child) {
+    if let Ok(pid) = i32::try_from(child.id()) {
+        // SAFETY: kill has no memory effects; a group that does not exist
+        // (a child in the tests' own group) is ESRCH, ignored.
+        unsafe { libc::kill(-pid, libc::SIGKILL) };
+    }
+    let _ = child.kill();
+    let _ = child.wait();
 }

@@ -9,6 +9,7 @@
 
 use super::{build_components, repo_root, Host};
 use std::io::{BufRead, BufReader};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Mutex;
@@ -73,7 +74,10 @@ pub fn spin_up_in(state: tempfile::TempDir, source: &str, env: &[(&str, String)]
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let log = state.path().join("spin-stderr.log");
     let mut command = Command::new(&spin);
+    // `spin up` runs the app in a child process (`spin trigger http`): a
+    // group of their own, so that dropping the host stops both.
     command
+        .process_group(0)
         .args(["up", "--listen", &format!("127.0.0.1:{port}"), "-f"])
         .arg(&manifest)
         .current_dir(state.path())
@@ -93,8 +97,7 @@ pub fn spin_up_in(state: tempfile::TempDir, source: &str, env: &[(&str, String)]
             Ok(line) if line.trim_start().starts_with("Serving http") => break,
             Ok(_) => {}
             Err(_) => {
-                let _ = child.kill();
-                let _ = child.wait();
+                super::kill_group(&mut child);
                 panic!(
                     "{} up -f {source} did not start serving within {START_TIMEOUT:?}: {}",
                     spin.display(),

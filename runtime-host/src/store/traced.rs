@@ -28,6 +28,9 @@ impl Traced {
     where
         F: Future<Output = StoreResult<T>>,
     {
+        if !crate::telemetry::sampled() {
+            return call.await;
+        }
         let span = tracing::info_span!(
             target: "otel",
             "host call",

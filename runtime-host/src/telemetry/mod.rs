@@ -62,6 +62,14 @@ pub fn traces_on() -> bool {
     TRACES.load(Ordering::Relaxed)
 }
 
+/// Whether spans are exported and the current request's trace is sampled.
+/// A span made inside an unsampled trace would be built, attributes and
+/// all, only to be dropped: the request's spans below its server span are
+/// made only when this holds.
+pub fn sampled() -> bool {
+    traces_on() && Span::current().context().span().span_context().is_sampled()
+}
+
 /// Whether metrics are exported over OTLP (Prometheus has them either way).
 pub fn metrics_on() -> bool {
     METRICS.load(Ordering::Relaxed)
@@ -233,6 +241,9 @@ pub fn traceparent(span: &Span) -> Option<http::HeaderValue> {
 /// of the instantiation and of every host call the guest makes. Named as
 /// Spin names it, for a wasm function.
 pub fn execution_span(function: &str, version: &str, mode: &'static str) -> Span {
+    if !sampled() {
+        return Span::none();
+    }
     tracing::info_span!(
         target: TARGET,
         "execute",
@@ -245,6 +256,9 @@ pub fn execution_span(function: &str, version: &str, mode: &'static str) -> Span
 
 /// The span of a fresh instance's instantiation.
 pub fn instantiation_span(function: &str) -> Span {
+    if !sampled() {
+        return Span::none();
+    }
     tracing::info_span!(
         target: TARGET,
         "instantiate",
@@ -258,6 +272,9 @@ pub fn instantiation_span(function: &str) -> Span {
 /// its operation is the statement's first word. The rows are recorded with
 /// [`returned_rows`], a failure with [`fail`].
 pub fn statement_span(name: &'static str, system: &'static str, statement: &str) -> Span {
+    if !sampled() {
+        return Span::none();
+    }
     tracing::info_span!(
         target: TARGET,
         "host call",

@@ -379,7 +379,7 @@ pub fn a_2500_item_feed_pages_through_every_item_in_pages_of_100_7_and_1000(host
     let (author, reader) = (host.participant("author"), host.participant("reader"));
     host.befriend(author, reader);
     let total = 2_500;
-    publish_many(&host, author, total);
+    publish_many(host, author, total);
     let mut late = 0;
     for path in [format!("/participant/{author}/outbound"), format!("/participant/{reader}/inbound")] {
         let classic = host.get(&format!("{path}?limit=1000")).json;
@@ -388,7 +388,7 @@ pub fn a_2500_item_feed_pages_through_every_item_in_pages_of_100_7_and_1000(host
             // A late post after every tenth page: newer than the walk, it
             // shows up only at the top of the walks after it.
             let late_before = late;
-            let items = walked(&host, &path, limit, |page| {
+            let items = walked(host, &path, limit, |page| {
                 if page % 10 == 0 {
                     assert_eq!(host.publish(author, "late", &late.to_string()).status, 200);
                     late += 1;
@@ -445,7 +445,7 @@ pub fn a_friends_list_pages_through_every_friendship_from_either_side(host: &Hos
     for limit in [1, 7, 100] {
         // A new friend between every two pages: newer than the walk.
         let expected = links(&order);
-        let friends = walked(&host, &path, limit, |_| {
+        let friends = walked(host, &path, limit, |_| {
             let new = host.participant("new");
             assert_eq!(host.befriend(new, hub).status, 200);
             order.push(new);

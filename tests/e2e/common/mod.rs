@@ -168,9 +168,14 @@ pub struct HostBuilder {
     manifest: &'static str,
     state: Option<tempfile::TempDir>,
     flags: Vec<String>,
-    edits: Vec<Box<dyn FnOnce(&mut toml::Table)>>,
-    adjustments: Vec<Box<dyn FnOnce(&mut Command)>>,
+    edits: Vec<Edit>,
+    adjustments: Vec<Adjustment>,
 }
+
+/// A change to the test manifest, made before the host reads it.
+type Edit = Box<dyn FnOnce(&mut toml::Table)>;
+/// A change to the host's command, made before it starts.
+type Adjustment = Box<dyn FnOnce(&mut Command)>;
 
 impl HostBuilder {
     /// `newsfeed watch` (rebuilds functions as their sources change) instead
@@ -260,8 +265,8 @@ fn command(
     source: &str,
     dir: &Path,
     flags: &[String],
-    edits: Vec<Box<dyn FnOnce(&mut toml::Table)>>,
-    adjustments: Vec<Box<dyn FnOnce(&mut Command)>>,
+    edits: Vec<Edit>,
+    adjustments: Vec<Adjustment>,
 ) -> Command {
     build_components();
     let manifest = test_manifest(dir, source, |manifest| edits.into_iter().for_each(|edit| edit(manifest)));

@@ -121,7 +121,6 @@ fn an_operation_tried_from_the_docs_shows_its_answer() {
         let browser = Browser::start(1000, 900).await;
         browser.goto(&format!("{}/docs", host.base)).await;
         browser.wait_for("main", "Friendship is symmetric").await;
-        let forms = browser.client.find_all(fantoccini::Locator::Css("form[id^=try-]")).await.unwrap();
         let spec: serde_json::Value =
             serde_norway::from_str(&std::fs::read_to_string(common::repo_root().join("openapi.yaml")).unwrap())
                 .unwrap();
@@ -132,6 +131,16 @@ fn an_operation_tried_from_the_docs_shows_its_answer() {
             .values()
             .map(|path| path.as_object().unwrap().keys().filter(|key| methods.contains(&key.as_str())).count())
             .sum();
+        // The forms are made from openapi.yaml once the page has fetched
+        // it, which may be after the prose shows: wait for them.
+        let started = std::time::Instant::now();
+        let forms = loop {
+            let forms = browser.client.find_all(fantoccini::Locator::Css("form[id^=try-]")).await.unwrap();
+            if forms.len() >= operations || started.elapsed() > std::time::Duration::from_secs(20) {
+                break forms;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        };
         assert_eq!(forms.len(), operations, "one try-it form per operation of openapi.yaml");
 
         browser.fill("#try-createParticipant textarea", r#"{"name": "Docs reader"}"#).await;

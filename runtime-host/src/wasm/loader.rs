@@ -13,7 +13,7 @@
 use super::compile_cache::{sha256_hex, CompileCache};
 use super::engine::{Compiler, Engines};
 use super::function::Function;
-use super::worlds::Worlds;
+use super::worlds::{linker, HostInterface, Worlds};
 use super::Runtime;
 use crate::function::{Mode, Tier, Version};
 use crate::spin::compose::{compose, Dependency};
@@ -143,12 +143,22 @@ impl Loader {
             Platform::Newsfeed => spec.world.as_deref(),
             Platform::Spin => None,
         };
-        let spin_sqlite = !spec.sqlite_databases.is_empty();
-        let (capabilities, spin_outbound) = match self.platform {
-            Platform::Newsfeed => (Capabilities::sqlite_only(spec), false),
-            Platform::Spin => (Capabilities::of(spec, &self.runtime.variables)?, true),
+        let mut interfaces = match world {
+            Some(world) => self.worlds.interfaces(world)?,
+            None => Vec::new(),
         };
-        let linker = self.worlds.linker(engine, world, spin_sqlite, spin_outbound)?;
+        let spin_sqlite = !spec.sqlite_databases.is_empty();
+        if spin_sqlite {
+            interfaces.push(HostInterface::SpinSqlite);
+        }
+        let capabilities = match self.platform {
+            Platform::Newsfeed => Capabilities::sqlite_only(spec),
+            Platform::Spin => {
+                interfaces.extend([HostInterface::SpinPostgres, HostInterface::SpinVariables]);
+                Capabilities::of(spec, &self.runtime.variables)?
+            }
+        };
+        let linker = linker(engine, &interfaces)?;
         let function = Function::new(name, self.runtime.clone(), &component, &linker, capabilities);
         let function = function.with_context(|| match (world, spin_sqlite) {
             (Some(world), _) => {

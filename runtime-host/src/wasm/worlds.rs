@@ -52,38 +52,47 @@ impl Worlds {
         Ok(names)
     }
 
-    /// A linker holding WASI, WASI-HTTP, exactly the feed interfaces of
-    /// `world` (none when `None`), Spin's SQLite when `spin_sqlite`, and
-    /// Spin's PostgreSQL and variables when `spin_outbound`.
-    pub fn linker(
-        &self,
-        engine: &Engine,
-        world: Option<&str>,
-        spin_sqlite: bool,
-        spin_outbound: bool,
-    ) -> Result<Linker<HostState>> {
-        let mut linker = Linker::new(engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
-        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
-        if spin_sqlite {
-            crate::spin::sqlite::add_to_linker(&mut linker, HostState::spin_sqlite)?;
-        }
-        if spin_outbound {
-            crate::spin::postgres::add_to_linker(&mut linker, HostState::spin_postgres)?;
-            crate::spin::variables::add_to_linker(&mut linker, |state: &mut HostState| &mut state.variables)?;
-        }
-        let interfaces = match world {
-            Some(world) => self.imports(world)?,
-            None => Vec::new(),
-        };
-        for interface in interfaces {
-            add_interface(&mut linker, &interface)?;
-        }
-        Ok(linker)
+    /// The feed interfaces `world` imports, as host interfaces to link.
+    pub fn interfaces(&self, world: &str) -> Result<Vec<HostInterface>> {
+        Ok(self.imports(world)?.into_iter().map(HostInterface::Feed).collect())
     }
 }
 
-fn add_interface(linker: &mut Linker<HostState>, name: &str) -> Result<()> {
+/// An interface the host serves beyond WASI and WASI-HTTP, which every
+/// component gets. A component is linked against a set of them (its
+/// world's feed interfaces, or what Spin serves), and nothing more; a new
+/// host interface is one variant here and its module's `add_to_linker`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostInterface {
+    /// An interface of the `newsfeed:feed` package (`storage`, `search`, ...).
+    Feed(String),
+    /// Spin's SQLite, `fermyon:spin/sqlite`.
+    SpinSqlite,
+    /// Spin's PostgreSQL, `spin:postgres/postgres`.
+    SpinPostgres,
+    /// Spin's variables, `fermyon:spin/variables`.
+    SpinVariables,
+}
+
+/// A linker holding WASI, WASI-HTTP and exactly `interfaces`.
+pub fn linker(engine: &Engine, interfaces: &[HostInterface]) -> Result<Linker<HostState>> {
+    let mut linker = Linker::new(engine);
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+    wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
+    for interface in interfaces {
+        match interface {
+            HostInterface::Feed(name) => add_feed_interface(&mut linker, name)?,
+            HostInterface::SpinSqlite => crate::spin::sqlite::add_to_linker(&mut linker, HostState::spin_sqlite)?,
+            HostInterface::SpinPostgres => crate::spin::postgres::add_to_linker(&mut linker, HostState::spin_postgres)?,
+            HostInterface::SpinVariables => {
+                crate::spin::variables::add_to_linker(&mut linker, |state: &mut HostState| &mut state.variables)?
+            }
+        }
+    }
+    Ok(linker)
+}
+
+fn add_feed_interface(linker: &mut Linker<HostState>, name: &str) -> Result<()> {
     fn feed(state: &mut HostState) -> &mut FeedCtx {
         &mut state.feed
     }

@@ -297,6 +297,61 @@ fn a_callers_traceparent_is_continued() {
     assert!(answered.contains(&hex(&server.span_id)), "the answer names the server span: {answered}");
 }
 
+/// The flags of an answer's `traceparent`: whether its trace was sampled.
+fn sampled(answer: &common::Answer) -> bool {
+    let header = answer.headers.get("traceparent").expect("a traceparent header on the answer");
+    header.to_str().unwrap().ends_with("-01")
+}
+
+/// `host`, its sampler `OTEL_TRACES_SAMPLER=sampler` (with `argument`).
+fn sampling(receiver: &Receiver, sampler: &'static str, argument: Option<&'static str>) -> Host {
+    let builder = Host::builder().adjust(move |command| {
+        command.env("OTEL_TRACES_SAMPLER", sampler);
+        if let Some(argument) = argument {
+            command.env("OTEL_TRACES_SAMPLER_ARG", argument);
+        }
+    });
+    exporting(receiver, builder, None).start()
+}
+
+#[test]
+fn an_unsampled_request_makes_no_span_and_its_answer_says_it_was_not_sampled() {
+    let receiver = Receiver::start();
+    let host = sampling(&receiver, "parentbased_always_off", None);
+    // A write too: its group commit carries no sampled request, so it has
+    // no span either.
+    let created = host.post("/participant", r#"{"name": "ida"}"#);
+    assert_eq!(created.status, 200);
+    assert!(!sampled(&created), "{:?}", created.headers.get("traceparent"));
+    let unsampled = trace_of(&created);
+
+    // A caller's sampled trace is followed: its spans are exported after
+    // any the first request could have had.
+    let (trace, parent) = ("5bf92f3577b34da6a3ce929d0e0e4737", "00f067aa0ba902b8");
+    let response = reqwest::blocking::Client::new()
+        .get(format!("{}/participant/1", host.base))
+        .header("traceparent", format!("00-{trace}-{parent}-01"))
+        .send()
+        .unwrap();
+    assert!(response.headers()["traceparent"].to_str().unwrap().ends_with("-01"));
+    receiver.spans_of(trace, has("GET /participant/:id"));
+    let received = receiver.received.lock().unwrap();
+    let spans: Vec<&Span> = received.spans.iter().map(|(_, span)| span).collect();
+    assert!(spans.iter().all(|span| hex(&span.trace_id) != unsampled), "spans of an unsampled trace were exported");
+    assert!(spans.iter().all(|span| span.name != "sqlite.group_commit"), "a commit of unsampled writes had a span");
+}
+
+#[test]
+fn a_ratio_sampler_samples_its_share_of_requests() {
+    let receiver = Receiver::start();
+    let host = sampling(&receiver, "traceidratio", Some("0.25"));
+    let id = host.participant("ratio");
+    let answers: Vec<bool> = (0..400).map(|_| sampled(&host.get(&format!("/participant/{id}")))).collect();
+    let kept = answers.iter().filter(|sampled| **sampled).count();
+    // 400 draws at 0.25: 100 expected, outside 60..=140 about once in 10^5.
+    assert!((60..=140).contains(&kept), "{kept} of 400 sampled at 0.25");
+}
+
 #[test]
 fn a_trap_marks_the_execution_and_the_server_span_failed_with_its_kind() {
     let receiver = Receiver::start();

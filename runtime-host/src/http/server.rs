@@ -61,10 +61,10 @@ impl Server {
         let server = self.clone();
         let handle = move |req: http::Request<Incoming>| {
             let server = server.clone();
-            let span = telemetry::server::span(&req, |path| server.router.find_route(path).map(|(route, _)| route));
+            let traced = telemetry::server::span(&req, |path| server.router.find_route(path).map(|(route, _)| route));
             async move {
-                let mut response = server.handle(req).instrument(span.clone()).await;
-                telemetry::server::answered(&span, &mut response);
+                let mut response = server.handle(req).instrument(traced.span().clone()).await;
+                telemetry::server::answered(&traced, &mut response);
                 response
             }
         };

@@ -38,6 +38,7 @@ use crate::metrics::Metrics;
 use newsfeed_sql::cursor::{List, PageRequest};
 use newsfeed_sql::sqlite::{self as sql, Step};
 use newsfeed_sql::{check_text, search, ListBudget, SELF_FRIENDSHIP};
+use opentelemetry::trace::SpanContext;
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
@@ -54,7 +55,12 @@ pub const DEFAULT_MAX_BATCH: usize = 64;
 /// One queued write: runs inside the batch's transaction, in its own
 /// savepoint, and hands back what answers its waiter once the batch's commit
 /// is known, with the search entry it leaves for the end of the batch.
-type Job = Box<dyn FnOnce(&Connection) -> (Answer, Option<SearchEntry>) + Send>;
+struct Job {
+    /// The span of the request it was made for, if its trace is sampled:
+    /// the group commit's span links to it.
+    requester: Option<SpanContext>,
+    run: Box<dyn FnOnce(&Connection) -> (Answer, Option<SearchEntry>) + Send>,
+}
 /// Answers one waiter, given how the batch's commit went.
 type Answer = Box<dyn FnOnce(StoreResult<()>) + Send>;
 
@@ -211,8 +217,7 @@ impl Sqlite {
     {
         let (answer, answered) = tokio::sync::oneshot::channel();
         let requester = crate::telemetry::current_span_context();
-        let job: Job = Box::new(move |conn| {
-            crate::telemetry::link_current_to(requester);
+        let run = Box::new(move |conn: &Connection| {
             let (result, entry) = match in_savepoint(conn, change) {
                 Ok((value, entry)) => (Ok(value), entry),
                 Err(error) => (Err(error), None),
@@ -222,7 +227,9 @@ impl Sqlite {
             });
             (answer, entry)
         });
-        self.writes.send(job).map_err(|_| StoreError::Unavailable("the writer has stopped".into()))?;
+        self.writes
+            .send(Job { requester, run })
+            .map_err(|_| StoreError::Unavailable("the writer has stopped".into()))?;
         answered.await.unwrap_or_else(|_| Err(StoreError::Unavailable("the write was lost: the writer failed".into())))
     }
 }
@@ -263,16 +270,22 @@ fn write_batches(conn: Connection, queue: mpsc::Receiver<Job>, max_batch: usize,
         let mut batch = vec![first];
         batch.extend(queue.try_iter().take(max_batch - 1));
         let size = batch.len();
-        // The group commit's own span, linked by each write to its request.
-        let span = tracing::info_span!(
-            target: crate::telemetry::TARGET,
-            "group commit",
-            otel.name = "sqlite.group_commit",
-            db.system = "sqlite",
-            db.operation.name = "COMMIT",
-            db.operation.batch.size = size as i64,
-            error.type = tracing::field::Empty,
-        );
+        // The group commit's own span, linked to each request it carries
+        // whose trace is sampled; with none, there is no one to show it to.
+        let requesters: Vec<SpanContext> = batch.iter_mut().filter_map(|job| job.requester.take()).collect();
+        let span = match requesters.is_empty() {
+            true => tracing::Span::none(),
+            false => tracing::info_span!(
+                target: crate::telemetry::TARGET,
+                "group commit",
+                otel.name = "sqlite.group_commit",
+                db.system = "sqlite",
+                db.operation.name = "COMMIT",
+                db.operation.batch.size = size as i64,
+                error.type = tracing::field::Empty,
+            ),
+        };
+        crate::telemetry::link(&span, requesters);
         let _entered = span.enter();
         let begun = conn.execute_batch("BEGIN IMMEDIATE").map_err(StoreError::from);
         // Jobs not run are dropped: their waiters hear the write was lost.
@@ -281,7 +294,7 @@ fn write_batches(conn: Connection, queue: mpsc::Receiver<Job>, max_batch: usize,
         let mut rolled_back = false;
         if begun.is_ok() {
             for job in batch {
-                let (answer, entry) = job(&conn);
+                let (answer, entry) = (job.run)(&conn);
                 answers.push(answer);
                 entries.extend(entry);
                 // A write that fails on I/O (a full disk, say) can make SQLite

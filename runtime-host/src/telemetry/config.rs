@@ -9,13 +9,21 @@
 //! - `OTEL_EXPORTER_OTLP_[TRACES_|METRICS_]PROTOCOL`: `http/protobuf`, the
 //!   default; any other is refused at start, rather than silently ignored.
 //!
+//! - `OTEL_TRACES_SAMPLER[_ARG]`: the specification's `always_on`,
+//!   `always_off`, `traceidratio`, and their `parentbased_` forms (the
+//!   default is `parentbased_always_on`); any other is refused at start.
+//!   The host decides with it once, when a request arrives, before any span
+//!   is made ([`super::server`]).
+//!
 //! The SDK itself reads the rest: `OTEL_SERVICE_NAME`,
-//! `OTEL_RESOURCE_ATTRIBUTES`, `OTEL_TRACES_SAMPLER[_ARG]`, `OTEL_BSP_*`,
+//! `OTEL_RESOURCE_ATTRIBUTES`, `OTEL_BSP_*`,
 //! `OTEL_METRIC_EXPORT_INTERVAL`, `OTEL_EXPORTER_OTLP_[..._]HEADERS` and
 //! `..._TIMEOUT`.
 
+use opentelemetry_sdk::trace::Sampler;
+
 /// What to export.
-#[derive(Debug, Default, PartialEq, Eq)]
+#[derive(Debug, Default, PartialEq)]
 pub struct Settings {
     /// Where spans go, if anywhere.
     pub traces: Option<String>,
@@ -23,6 +31,65 @@ pub struct Settings {
     pub metrics: Option<String>,
     /// Whether the environment names the service itself.
     pub names_service: bool,
+    /// Which traces are sampled.
+    pub sampling: Sampling,
+}
+
+/// `OTEL_TRACES_SAMPLER` and its argument.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sampling {
+    /// A request that continues a caller's trace follows the caller's
+    /// decision (the `parentbased_` samplers).
+    pub follows_caller: bool,
+    /// The share of the other traces sampled, from 0 to 1.
+    pub ratio: f64,
+}
+
+impl Default for Sampling {
+    /// The specification's default, `parentbased_always_on`.
+    fn default() -> Self {
+        Sampling { follows_caller: true, ratio: 1.0 }
+    }
+}
+
+impl Sampling {
+    /// The SDK's sampler for this choice.
+    pub fn sampler(&self) -> Sampler {
+        let root = match self.ratio {
+            ratio if ratio >= 1.0 => Sampler::AlwaysOn,
+            ratio if ratio <= 0.0 => Sampler::AlwaysOff,
+            ratio => Sampler::TraceIdRatioBased(ratio),
+        };
+        match self.follows_caller {
+            true => Sampler::ParentBased(Box::new(root)),
+            false => root,
+        }
+    }
+
+    fn from_env(sampler: Option<String>, argument: Option<String>) -> anyhow::Result<Sampling> {
+        let Some(sampler) = sampler else { return Ok(Sampling::default()) };
+        let (follows_caller, root) = match sampler.strip_prefix("parentbased_") {
+            Some(root) => (true, root),
+            None => (false, sampler.as_str()),
+        };
+        let ratio = match root {
+            "always_on" => 1.0,
+            "always_off" => 0.0,
+            "traceidratio" => match argument {
+                None => 1.0,
+                Some(argument) => {
+                    argument.parse::<f64>().ok().filter(|ratio| (0.0..=1.0).contains(ratio)).ok_or_else(|| {
+                        anyhow::anyhow!("OTEL_TRACES_SAMPLER_ARG is {argument:?}: a ratio from 0 to 1 was expected")
+                    })?
+                }
+            },
+            _ => anyhow::bail!(
+                "OTEL_TRACES_SAMPLER is {sampler:?}: this host samples with always_on, always_off, traceidratio, \
+                 parentbased_always_on, parentbased_always_off or parentbased_traceidratio"
+            ),
+        };
+        Ok(Sampling { follows_caller, ratio })
+    }
 }
 
 /// The one protocol this build exports with.
@@ -64,6 +131,7 @@ impl Settings {
             traces: endpoint("traces", "v1/traces")?,
             metrics: endpoint("metrics", "v1/metrics")?,
             names_service,
+            sampling: Sampling::from_env(set("OTEL_TRACES_SAMPLER"), set("OTEL_TRACES_SAMPLER_ARG"))?,
         })
     }
 }
@@ -106,6 +174,20 @@ mod tests {
         assert!(settings(&[base, ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")]).is_ok());
         let refused = settings(&[base, ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")]).unwrap_err();
         assert!(refused.to_string().contains("http/protobuf"), "{refused}");
+    }
+
+    #[test]
+    fn the_sampler_is_the_specifications_and_anything_else_is_refused() {
+        let sampling = |vars: &[(&str, &str)]| settings(vars).map(|settings| settings.sampling);
+        assert_eq!(sampling(&[]).unwrap(), Sampling { follows_caller: true, ratio: 1.0 });
+        assert_eq!(
+            sampling(&[("OTEL_TRACES_SAMPLER", "always_off")]).unwrap(),
+            Sampling { follows_caller: false, ratio: 0.0 }
+        );
+        let ratio = [("OTEL_TRACES_SAMPLER", "parentbased_traceidratio"), ("OTEL_TRACES_SAMPLER_ARG", "0.01")];
+        assert_eq!(sampling(&ratio).unwrap(), Sampling { follows_caller: true, ratio: 0.01 });
+        assert!(sampling(&[("OTEL_TRACES_SAMPLER", "xray")]).is_err());
+        assert!(sampling(&[("OTEL_TRACES_SAMPLER", "traceidratio"), ("OTEL_TRACES_SAMPLER_ARG", "2")]).is_err());
     }
 
     #[test]

@@ -6,16 +6,17 @@
 //! Export is off unless an endpoint is configured. Off, no tracing layer
 //! listens to the spans of the [`TARGET`] target: `tracing` then caches that
 //! no one is interested in their call sites, and a span costs a load of that
-//! cache, with nothing allocated. On, `tracing-opentelemetry` turns those
-//! spans into OpenTelemetry spans, which the SDK samples
-//! (`OTEL_TRACES_SAMPLER`) and exports in batches from its own thread.
+//! cache, with nothing allocated. On, the sampler (`OTEL_TRACES_SAMPLER`)
+//! decides for each request as it arrives; only a sampled request's spans
+//! are made, and `tracing-opentelemetry` turns them into OpenTelemetry spans,
+//! which the SDK exports in batches from its own thread.
 //!
 //! The spans are made where the work happens, with plain `tracing` macros on
 //! this target: the server span (`http::server`), instantiation and execution
 //! (`wasm::function`, `function::native`), host calls (`store::traced`,
 //! `spin::sqlite`, `spin::postgres`) and the group commit (`store::sqlite`).
-//! This module holds what they share: continuing a caller's trace, the
-//! answer's `traceparent`, marking a failure, linking a commit to its
+//! This module holds what they share: the sampler's decision and the
+//! caller's trace ([`server`]), the answer's `traceparent`, marking a failure, linking a commit to its
 //! requests, and the per-thread CPU clock ([`cpu`]).
 //!
 //! A leaf: depends on nothing else in the host.
@@ -30,9 +31,11 @@ use opentelemetry::propagation::{Extractor, TextMapPropagator};
 use opentelemetry::trace::{SpanContext, TraceContextExt, TracerProvider as _};
 use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
+use opentelemetry_sdk::trace::Sampler;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use opentelemetry_sdk::Resource;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::OnceLock;
 use tracing::Span;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 use tracing_subscriber::filter::{EnvFilter, Targets};
@@ -55,6 +58,13 @@ pub enum LogFormat {
 }
 
 static TRACES: AtomicBool = AtomicBool::new(false);
+/// The sampler of `OTEL_TRACES_SAMPLER`, set once spans are exported.
+static SAMPLER: OnceLock<Sampler> = OnceLock::new();
+
+/// The sampler that decides, for each request, whether its trace is kept.
+fn sampler() -> &'static Sampler {
+    SAMPLER.get_or_init(|| Sampler::AlwaysOff)
+}
 static METRICS: AtomicBool = AtomicBool::new(false);
 
 /// Whether spans are exported: the spans' helpers do nothing otherwise.
@@ -67,7 +77,11 @@ pub fn traces_on() -> bool {
 /// all, only to be dropped: the request's spans below its server span are
 /// made only when this holds.
 pub fn sampled() -> bool {
-    traces_on() && Span::current().context().span().span_context().is_sampled()
+    if !traces_on() {
+        return false;
+    }
+    let current = Span::current();
+    !current.is_none() && current.context().span().span_context().is_sampled()
 }
 
 /// Whether metrics are exported over OTLP (Prometheus has them either way).
@@ -114,9 +128,15 @@ pub fn init(format: LogFormat) -> anyhow::Result<Telemetry> {
                 .with_endpoint_from(endpoint)
                 .build()
                 .context("the OTLP span exporter")?;
-            // The sampler comes from OTEL_TRACES_SAMPLER / _ARG (the SDK
-            // reads them), parent-based always-on by default.
-            Some(SdkTracerProvider::builder().with_resource(resource()).with_batch_exporter(exporter).build())
+            // OTEL_TRACES_SAMPLER decides at the server span
+            // (`server::span`); what is made below it is kept.
+            let _ = SAMPLER.set(settings.sampling.sampler());
+            let provider = SdkTracerProvider::builder()
+                .with_sampler(Sampler::AlwaysOn)
+                .with_resource(resource())
+                .with_batch_exporter(exporter)
+                .build();
+            Some(provider)
         }
         None => None,
     };
@@ -200,14 +220,13 @@ impl<T: opentelemetry_otlp::WithExportConfig> WithEndpointFrom for T {
     }
 }
 
-/// Makes `span` continue the trace of an incoming W3C `traceparent` (and
-/// `tracestate`), when the request carries one.
-pub fn continue_trace(span: &Span, headers: &http::HeaderMap) {
-    if !traces_on() || !headers.contains_key("traceparent") {
-        return;
+/// The context of the caller's trace, from an incoming W3C `traceparent`
+/// (and `tracestate`); an empty context when there is none.
+fn caller(headers: &http::HeaderMap) -> opentelemetry::Context {
+    match headers.contains_key("traceparent") {
+        true => TraceContextPropagator::new().extract(&Headers(headers)),
+        false => opentelemetry::Context::new(),
     }
-    let caller = TraceContextPropagator::new().extract(&Headers(headers));
-    let _ = span.set_parent(caller);
 }
 
 struct Headers<'a>(&'a http::HeaderMap);
@@ -227,9 +246,11 @@ pub fn traceparent(span: &Span) -> Option<http::HeaderValue> {
     if !traces_on() {
         return None;
     }
-    let context = span.context();
-    let span = context.span();
-    let ids = span.span_context();
+    traceparent_of(span.context().span().span_context())
+}
+
+/// The W3C `traceparent` naming `ids`, if they are valid.
+fn traceparent_of(ids: &SpanContext) -> Option<http::HeaderValue> {
     if !ids.is_valid() {
         return None;
     }
@@ -304,19 +325,20 @@ pub fn fail(span: &Span, kind: &'static str, description: &str) {
 }
 
 /// The span context of the current span, for a link from work done on its
-/// behalf elsewhere (a group commit); `None` when spans are not exported.
+/// behalf elsewhere (a group commit); `None` unless the current trace is
+/// sampled.
 pub fn current_span_context() -> Option<SpanContext> {
-    if !traces_on() {
+    if !sampled() {
         return None;
     }
-    let context = Span::current().context();
-    let ids = context.span().span_context().clone();
+    let ids = Span::current().context().span().span_context().clone();
     ids.is_valid().then_some(ids)
 }
 
-/// Links the current span to `requester` (see [`current_span_context`]).
-pub fn link_current_to(requester: Option<SpanContext>) {
-    if let Some(requester) = requester {
-        Span::current().add_link(requester);
+/// Links `span` to the spans of the requests it served (see
+/// [`current_span_context`]).
+pub fn link(span: &Span, requesters: Vec<SpanContext>) {
+    for requester in requesters {
+        span.add_link(requester);
     }
 }

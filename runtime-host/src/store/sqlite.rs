@@ -678,10 +678,13 @@ mod tests {
         let (answered, dead) = std::sync::mpsc::channel::<()>();
         store
             .writes
-            .send(Box::new(move |_| {
-                let _answered = answered;
-                panic!("the writer dies")
-            }))
+            .send(Job {
+                requester: None,
+                run: Box::new(move |_| {
+                    let _answered = answered;
+                    panic!("the writer dies")
+                }),
+            })
             .unwrap();
         let _ = dead.recv();
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);

@@ -1,7 +1,8 @@
 //! The web pages in a real browser (headless Chromium over WebDriver): a
 //! person's whole story in the feed app, an operation tried from `/docs`,
 //! and a function swapped and rolled back from the admin dashboard. Each
-//! test saves a screenshot into docs/img/.
+//! test saves a screenshot into target/screenshots/ (`SCREENSHOTS=docs/img` to
+//! refresh the docs' pictures).
 //!
 //! Beside them, the pages' HTTP as a browser sees it: HEAD, content types,
 //! ETags and 304s.

@@ -157,10 +157,16 @@ impl Browser {
         self.client.execute_async(script, Vec::new()).await.unwrap_or_else(|e| panic!("running {script}: {e}"))
     }
 
-    /// Saves a PNG of the window as `docs/img/<name>.png`.
+    /// Saves a PNG of the window as `<name>.png`, in `target/screenshots/`,
+    /// or in the folder `SCREENSHOTS` names (`SCREENSHOTS=docs/img` refreshes
+    /// the docs' pictures): a test run leaves the tracked files alone.
     pub async fn screenshot(&self, name: &str) {
         let png = self.client.screenshot().await.unwrap();
-        let dir = super::repo_root().join("docs/img");
+        let root = super::repo_root();
+        let dir = match std::env::var_os("SCREENSHOTS") {
+            Some(dir) => root.join(dir),
+            None => root.join("target/screenshots"),
+        };
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
     }

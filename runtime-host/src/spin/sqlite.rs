@@ -16,6 +16,8 @@
 //! first takes the writer's turn, an async lock held until its connection is
 //! back in autocommit: writers queue in order, and nobody polls. SQLite's own
 //! locking still guards correctness; the turn only orders the waiting.
+//! Statements outside a writer's turn are reads, and run in place; those in
+//! a turn run on the blocking pool, since a commit waits on the disk.
 
 use crate::telemetry;
 use rusqlite::types::Value as SqlValue;
@@ -170,11 +172,25 @@ impl sqlite::HostConnection for SpinSqliteView<'_> {
             let Some(conn) = self.table.get_mut(&connection)?.conn.take() else {
                 return Ok(Err(Error::InvalidConnection));
             };
-            let (conn, result) = blocking(move || {
-                let result = run(&conn, &statement, parameters);
-                (conn, result)
-            })
-            .await?;
+            // A statement outside the writer's turn is a read: it runs in
+            // place, as the store's reads do. In WAL mode it never waits on
+            // a writer, and it holds the thread as the guest's own code
+            // does; a hop to the blocking pool cost more than most of these
+            // statements take. A write (its commit waits on the disk) hops.
+            let holds_turn = self.table.get_mut(&connection)?.write_turn.is_some();
+            let (conn, result) = match holds_turn {
+                false => {
+                    let result = run(&conn, &statement, parameters);
+                    (conn, result)
+                }
+                true => {
+                    blocking(move || {
+                        let result = run(&conn, &statement, parameters);
+                        (conn, result)
+                    })
+                    .await?
+                }
+            };
             let entry = self.table.get_mut(&connection)?;
             if conn.is_autocommit() {
                 entry.write_turn = None;
@@ -200,8 +216,9 @@ impl sqlite::HostConnection for SpinSqliteView<'_> {
 
 /// Whether `statement` starts writing: a write outside a transaction, or a
 /// transaction that takes the write lock at once. A guess from its first
-/// words, which only decides who waits in line; a write it misses still
-/// waits on SQLite's lock (the busy handler).
+/// words, which decides who waits in line and where a statement runs; a
+/// write it misses still waits on SQLite's lock (the busy handler), on the
+/// thread that runs it.
 fn starts_write(statement: &str) -> bool {
     let mut words = statement.split_whitespace();
     let is = |word: Option<&str>, any: &[&str]| word.is_some_and(|w| any.iter().any(|a| w.eq_ignore_ascii_case(a)));

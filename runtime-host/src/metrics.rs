@@ -95,6 +95,8 @@ struct FunctionSeries {
     cpu: Histogram,
     memory: Histogram,
     recent: Mutex<Recent>,
+    /// The OpenTelemetry instruments' attributes: `faas.name`, made once.
+    otel: [opentelemetry::KeyValue; 1],
 }
 
 /// The per-function histograms, as OpenTelemetry instruments, named and
@@ -257,10 +259,6 @@ fn label(function: &str) -> FunctionLabel {
     FunctionLabel { function: function.to_string() }
 }
 
-fn otel_label(function: &str) -> [opentelemetry::KeyValue; 1] {
-    [opentelemetry::KeyValue::new("faas.name", function.to_string())]
-}
-
 impl Metrics {
     /// `function`'s series, made at its first use.
     fn series(&self, function: &str) -> Option<Arc<FunctionSeries>> {
@@ -275,6 +273,7 @@ impl Metrics {
             cpu: self.cpu.get_or_create(&label).clone(),
             memory: self.memory.get_or_create(&label).clone(),
             recent: Mutex::default(),
+            otel: [opentelemetry::KeyValue::new("faas.name", function.to_string())],
         });
         Some(self.functions.write().ok()?.entry(function.to_string()).or_insert(series).clone())
     }
@@ -289,7 +288,7 @@ impl Metrics {
         requests.inc();
         series.latency.observe(elapsed.as_secs_f64());
         if let Some(otel) = &self.otel {
-            otel.duration.record(elapsed.as_secs_f64(), &otel_label(function));
+            otel.duration.record(elapsed.as_secs_f64(), &series.otel);
         }
         if let Ok(mut recent) = series.recent.lock() {
             push_recent(&mut recent.latency_us, elapsed);
@@ -300,7 +299,7 @@ impl Metrics {
         let Some(series) = self.series(function) else { return };
         series.instantiation.observe(elapsed.as_secs_f64());
         if let Some(otel) = &self.otel {
-            otel.instantiation.record(elapsed.as_secs_f64(), &otel_label(function));
+            otel.instantiation.record(elapsed.as_secs_f64(), &series.otel);
         }
     }
 
@@ -321,10 +320,9 @@ impl Metrics {
             series.memory.observe(memory as f64);
         }
         if let Some(otel) = &self.otel {
-            let label = otel_label(function);
-            otel.cpu.record(cpu.as_secs_f64(), &label);
+            otel.cpu.record(cpu.as_secs_f64(), &series.otel);
             if let Some(memory) = memory {
-                otel.memory.record(memory as u64, &label);
+                otel.memory.record(memory as u64, &series.otel);
             }
         }
         if let Ok(mut recent) = series.recent.lock() {

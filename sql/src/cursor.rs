@@ -69,6 +69,11 @@ impl PageRequest {
         i64::from(self.limit) + 1
     }
 
+    /// How many items a page holds at most.
+    pub fn limit(&self) -> usize {
+        self.limit as usize
+    }
+
     /// The id to seek below, once the cursor is checked with the database's
     /// `key`: items with a smaller id come next. No cursor: [`i64::MAX`],
     /// the whole list.
@@ -102,12 +107,13 @@ impl PageRequest {
             last = Some(id);
             items.push(item);
         }
-        let next = last.filter(|_| more).map(|id| self.token(key, id));
+        let next = last.filter(|_| more).map(|id| self.cursor_after(key, id));
         (items, next)
     }
 
-    /// The token naming `id` in this list.
-    fn token(&self, key: &[u8], id: i64) -> String {
+    /// The cursor of the page that follows the item `id`: a token naming
+    /// `id` in this list, for a reader that builds its page row by row.
+    pub fn cursor_after(&self, key: &[u8], id: i64) -> String {
         let mut bytes = Vec::with_capacity(TOKEN);
         bytes.push(VERSION);
         bytes.extend_from_slice(&id.to_be_bytes());

@@ -381,28 +381,6 @@ fn index_every_post(tx: &Connection) -> StoreResult<()> {
     Ok(())
 }
 
-/// The rows of a list of posts, read one at a time until the list's
-/// [`ListBudget`] is spent: the rows past it are never read.
-/// The rows of a list until its [`ListBudget`] is spent (`text`: the bytes
-/// of post text an item holds), and whether a row was left unread for it.
-/// The rows past the budget are never read.
-fn within_budget<T>(
-    rows: impl Iterator<Item = rusqlite::Result<(Id, T)>>,
-    text: fn(&T) -> usize,
-) -> StoreResult<(Vec<(Id, T)>, bool)> {
-    let mut budget = ListBudget::default();
-    let mut items = Vec::new();
-    for row in rows {
-        let (id, item) = row?;
-        if !budget.has_room() {
-            return Ok((items, true));
-        }
-        budget.spend(text(&item));
-        items.push((id, item));
-    }
-    Ok((items, false))
-}
-
 fn require_participant(tx: &Connection, id: Id) -> StoreResult<()> {
     let known = tx.prepare_cached(sql::PARTICIPANT_EXISTS)?.exists(params![id])?;
     if known {
@@ -415,6 +393,11 @@ fn require_participant(tx: &Connection, id: Id) -> StoreResult<()> {
 /// A page of one of the lists (`statement`, the first column each item's
 /// id, the rest read by `item`), with the list's head (the cursor key, the
 /// participant's existence) read in the same snapshot.
+///
+/// The rows are read one at a time until the page is full: `limit` items,
+/// or the list's [`ListBudget`] spent (`text`: the bytes of post text an
+/// item holds). A row past that is not decoded: it only says that a next
+/// page exists, and the rows after it are never read.
 fn page<T>(
     tx: &Connection,
     statement: &str,
@@ -430,9 +413,18 @@ fn page<T>(
     }
     let seek = request.seek(&key).map_err(StoreError::Invalid)?;
     let mut stmt = tx.prepare_cached(statement)?;
-    let rows = stmt.query_map(params![id, request.rows(), seek], |row| Ok((row.get(0)?, item(row)?)))?;
-    let (items, cut_short) = within_budget(rows, text)?;
-    Ok(request.page(&key, items, cut_short))
+    let mut rows = stmt.query(params![id, request.rows(), seek])?;
+    let (mut items, mut last, mut budget) = (Vec::new(), None, ListBudget::default());
+    while let Some(row) = rows.next()? {
+        if items.len() == request.limit() || !budget.has_room() {
+            return Ok((items, last.map(|last| request.cursor_after(&key, last))));
+        }
+        let read = item(row)?;
+        budget.spend(text(&read));
+        last = Some(row.get(0)?);
+        items.push(read);
+    }
+    Ok((items, None))
 }
 
 #[async_trait::async_trait]

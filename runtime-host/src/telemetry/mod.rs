@@ -184,6 +184,10 @@ pub fn init(format: LogFormat) -> anyhow::Result<Telemetry> {
             .with_level(false)
             .with_target(false)
             .with_tracked_inactivity(false)
+            // Our code reads a span's context from the span itself, never
+            // from OpenTelemetry's thread-local one: attaching it on every
+            // poll's enter and exit cost more than making the spans did.
+            .with_context_activation(false)
             // Our spans are all at INFO. A level above the logs' would lift
             // the `log` crate's maximum level with it: every `log::trace!`
             // in a dependency would then be turned into an event and

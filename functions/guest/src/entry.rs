@@ -86,7 +86,8 @@ pub fn serve(request: IncomingRequest, out: ResponseOutparam, handler: fn(&Reque
 pub fn serve_lean(request: handler::Request, handler: fn(&Request) -> Response) -> handler::Response {
     let handler::Request { method, path_with_query, headers, mut body } = request;
     body.truncate(MAX_BODY_BYTES + 1);
-    let request = Request::builder().method(lean_method(method)).uri(path_with_query).headers(headers).body(body).build();
+    let request =
+        Request::builder().method(lean_method(method)).uri(path_with_query).headers(headers).body(body).build();
     let response = handler(&request);
     handler::Response {
         status: *response.status(),

@@ -173,7 +173,12 @@ impl Function {
     /// Serves `request` through the lean entry: the request goes in as one
     /// record and the answer comes back as one, in this task; the deadline
     /// is the epoch's trap, and the timeout behind it.
-    async fn lean(&self, mut live: Live<LeanEntry>, request: Request, cpu: CpuMeter) -> Result<Response, FunctionError> {
+    async fn lean(
+        &self,
+        mut live: Live<LeanEntry>,
+        request: Request,
+        cpu: CpuMeter,
+    ) -> Result<Response, FunctionError> {
         let limits = &self.runtime.limits;
         let request = lean::request(request).await;
         let call = async {
@@ -205,7 +210,12 @@ impl Function {
     /// Serves `request` through `wasi:http/incoming-handler`: the call runs
     /// in a task of its own, while its response streams back through the
     /// outparam.
-    async fn standard(&self, mut live: Live<Proxy>, request: Request, cpu: CpuMeter) -> Result<Response, FunctionError> {
+    async fn standard(
+        &self,
+        mut live: Live<Proxy>,
+        request: Request,
+        cpu: CpuMeter,
+    ) -> Result<Response, FunctionError> {
         let limits = &self.runtime.limits;
         let (sender, receiver) = tokio::sync::oneshot::channel();
         let (request, out) = {

@@ -103,7 +103,8 @@ fn test_manifest(dir: &Path, source: &str, edit: impl FnOnce(&mut toml::Table)) 
     let mut manifest: toml::Table = text.parse().unwrap();
     let wasm_dir = dir.join("wasm");
     std::fs::create_dir_all(&wasm_dir).unwrap();
-    for name in ["participant", "friends", "outbound", "inbound", "search", "notfound", "web", "faults", "faults-lean"] {
+    for name in ["participant", "friends", "outbound", "inbound", "search", "notfound", "web", "faults", "faults-lean"]
+    {
         std::fs::copy(built_wasm(name), wasm_dir.join(format!("{name}.wasm"))).unwrap();
     }
     let components = manifest["component"].as_table_mut().unwrap();

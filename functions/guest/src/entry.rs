@@ -84,10 +84,9 @@ pub fn serve(request: IncomingRequest, out: ResponseOutparam, handler: fn(&Reque
 /// more itself); a longer one is cut there all the same, so that the body
 /// parser answers 413 just as it does on the standard entry.
 pub fn serve_lean(request: handler::Request, handler: fn(&Request) -> Response) -> handler::Response {
-    let handler::Request { method, path_with_query, headers, mut body } = request;
+    let handler::Request { method, path_with_query, mut body } = request;
     body.truncate(MAX_BODY_BYTES + 1);
-    let request =
-        Request::builder().method(lean_method(method)).uri(path_with_query).headers(headers).body(body).build();
+    let request = Request::builder().method(lean_method(method)).uri(path_with_query).body(body).build();
     let response = handler(&request);
     handler::Response {
         status: *response.status(),
@@ -112,8 +111,8 @@ fn lean_method(method: String) -> Method {
     }
 }
 
-/// The request as the functions see it: method, path and query, headers,
-/// and body (read up to one byte past the limit, so that the body parser can answer
+/// The request as the functions see it: method, path and query, and body
+/// (read up to one byte past the limit, so that the body parser can answer
 /// 413 without the rest ever being held).
 fn read(request: &IncomingRequest) -> Result<Request, ApiError> {
     use wasi::http::types::Method as Wasi;
@@ -130,7 +129,6 @@ fn read(request: &IncomingRequest) -> Result<Request, ApiError> {
         Wasi::Other(other) => Method::Other(other),
     };
     let uri = request.path_with_query().unwrap_or_else(|| "/".into());
-    let headers = request.headers().entries();
     let unreadable = |_| ApiError::bad_request("the request body could not be read");
     let incoming = request.consume().map_err(unreadable)?;
     let stream = incoming.stream().map_err(unreadable)?;
@@ -145,7 +143,7 @@ fn read(request: &IncomingRequest) -> Result<Request, ApiError> {
         }
     }
     drop(stream);
-    Ok(Request::builder().method(method).uri(uri).headers(headers).body(body).build())
+    Ok(Request::builder().method(method).uri(uri).body(body).build())
 }
 
 /// Sends `response`: its status and headers, then its body in the chunks

@@ -15,10 +15,7 @@ use wasmtime_wasi_http::{RequestOptions, WasiBody, WasiHttpCtx, WasiHttpCtxView,
 
 pub struct HostState {
     pub table: ResourceTable,
-    /// Made on the instance's first WASI call, not with the store: a
-    /// function that makes none never pays for its set-up (its random
-    /// generators' seeding, its clocks, its stdio).
-    wasi: Option<WasiCtx>,
+    pub wasi: WasiCtx,
     pub http: WasiHttpCtx,
     pub feed: FeedCtx,
     pub sqlite: SpinSqliteCtx,
@@ -48,12 +45,13 @@ impl WasiHttpHooks for NoOutboundHttp {
 }
 
 impl HostState {
-    /// Fresh state for one request. WASI's context is made when first
-    /// used ([`wasi_ctx`]).
+    /// Fresh state for one request. WASI gets no files, no network and no
+    /// environment: a function reaches the world only through its imports.
+    /// Its stderr goes to ours, so a panic message reaches the log.
     pub fn new(feed: FeedCtx, spin: SpinCtx, memory_limit: usize) -> Self {
         HostState {
             table: ResourceTable::new(),
-            wasi: None,
+            wasi: WasiCtx::builder().inherit_stderr().build(),
             http: WasiHttpCtx::new(),
             feed,
             sqlite: spin.sqlite,
@@ -84,16 +82,9 @@ impl HostState {
     }
 }
 
-/// An instance's WASI context. WASI gets no files, no network and no
-/// environment: a function reaches the world only through its imports. Its
-/// stderr goes to ours, so a panic message reaches the log.
-fn wasi_ctx() -> WasiCtx {
-    WasiCtx::builder().inherit_stderr().build()
-}
-
 impl WasiView for HostState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: self.wasi.get_or_insert_with(wasi_ctx), table: &mut self.table }
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
     }
 }
 

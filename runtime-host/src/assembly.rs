@@ -89,6 +89,7 @@ pub fn assemble(app: &App, options: Options) -> Result<Assembly> {
                     function = %name,
                     version = &loaded.version.sha256[..12],
                     tier = ?loaded.version.tier,
+                    entry = loaded.version.entry.map_or("none", |entry| entry.as_str()),
                     compile = ?loaded.compile_time,
                     "loaded"
                 );

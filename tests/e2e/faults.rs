@@ -1,11 +1,18 @@
 //! A trapping, looping or memory-hungry function fails only its own request:
 //! the host answers it with a 500 JSON that names no internals and keeps
 //! serving everything else, including requests running at the same time.
+//!
+//! Each case runs on both of the host's call paths: `faults` has only the
+//! standard entry (`wasi:http/incoming-handler`), `faults-lean` the lean one
+//! too, which the host then calls.
 
 use crate::common;
 
 use common::Host;
 use std::time::{Duration, Instant};
+
+/// The faults component on each entry: the standard one and the lean one.
+const ON_BOTH_ENTRIES: [&str; 2] = ["/faults", "/faults-lean"];
 
 /// Asserts that `path` fails alone; returns how long the failing request took.
 fn assert_fails_alone(host: &Host, path: &str) -> Duration {
@@ -27,7 +34,8 @@ fn assert_fails_alone(host: &Host, path: &str) -> Duration {
         assert!(!message.to_lowercase().contains(internal), "{path} leaked {internal:?}: {message}");
     }
     assert_eq!(meanwhile, [200; 5]);
-    assert_eq!(host.send("GET", "/faults/ok", None).status, 200, "the faulty component itself still serves");
+    let ok = format!("{}/ok", path.rsplit_once('/').unwrap().0);
+    assert_eq!(host.send("GET", &ok, None).status, 200, "the faulty component itself still serves");
     assert_eq!(host.get(&format!("/participant/{a}")).status, 200);
     assert!(started.elapsed() < Duration::from_secs(30));
     took
@@ -36,16 +44,20 @@ fn assert_fails_alone(host: &Host, path: &str) -> Duration {
 #[test]
 fn a_trap_fails_only_its_request() {
     let host = Host::start();
-    assert_fails_alone(&host, "/faults/trap");
+    for faults in ON_BOTH_ENTRIES {
+        assert_fails_alone(&host, &format!("{faults}/trap"));
+    }
 }
 
 /// The configured deadline (1 s) is the one obeyed, not the default 10 s.
 #[test]
 fn a_runaway_loop_is_stopped_at_the_deadline() {
     let host = Host::builder().flags(&["--request-timeout", "1"]).start();
-    let took = assert_fails_alone(&host, "/faults/loop");
-    assert!(took >= Duration::from_millis(950), "stopped before the deadline: {took:?}");
-    assert!(took < Duration::from_secs(4), "stopped well after the 1 s deadline: {took:?}");
+    for faults in ON_BOTH_ENTRIES {
+        let took = assert_fails_alone(&host, &format!("{faults}/loop"));
+        assert!(took >= Duration::from_millis(950), "{faults}: stopped before the deadline: {took:?}");
+        assert!(took < Duration::from_secs(4), "{faults}: stopped well after the 1 s deadline: {took:?}");
+    }
 }
 
 /// The configured cap (16 MiB) is the one obeyed, not the default 64 MiB:
@@ -53,27 +65,30 @@ fn a_runaway_loop_is_stopped_at_the_deadline() {
 #[test]
 fn a_memory_bomb_is_stopped_at_the_memory_cap() {
     let host = Host::builder().flags(&["--memory-limit", "16"]).start();
-    assert_fails_alone(&host, "/faults/memory");
-    let allocate = |mib: u32| host.send("GET", &format!("/faults/allocate?mib={mib}"), None).status;
-    assert_eq!(allocate(4), 200, "4 MiB fits under a 16 MiB cap");
-    assert_eq!(allocate(24), 500, "24 MiB is past the 16 MiB cap");
     let default = Host::start();
-    assert_eq!(default.send("GET", "/faults/allocate?mib=24", None).status, 200, "24 MiB fits the default cap");
+    for faults in ON_BOTH_ENTRIES {
+        assert_fails_alone(&host, &format!("{faults}/memory"));
+        let allocate = |mib: u32| host.send("GET", &format!("{faults}/allocate?mib={mib}"), None).status;
+        assert_eq!(allocate(4), 200, "{faults}: 4 MiB fits under a 16 MiB cap");
+        assert_eq!(allocate(24), 500, "{faults}: 24 MiB is past the 16 MiB cap");
+        let allocate = format!("{faults}/allocate?mib=24");
+        assert_eq!(default.send("GET", &allocate, None).status, 200, "{faults}: 24 MiB fits the default cap");
+    }
 }
 
 /// How many requests the instance that answered has served.
-fn calls(host: &Host) -> u64 {
-    let answer = host.send("GET", "/faults/count", None);
+fn calls(host: &Host, faults: &str) -> u64 {
+    let answer = host.send("GET", &format!("{faults}/count"), None);
     assert_eq!(answer.status, 200, "{answer:?}");
     answer.json["calls"].as_u64().unwrap()
 }
 
 /// Sequential requests, each after the one before has fully finished (its
 /// instance is back in the idle list by then).
-fn sequential_calls(host: &Host, n: usize) -> Vec<u64> {
+fn sequential_calls(host: &Host, faults: &str, n: usize) -> Vec<u64> {
     (0..n)
         .map(|_| {
-            let count = calls(host);
+            let count = calls(host, faults);
             std::thread::sleep(Duration::from_millis(30));
             count
         })
@@ -83,23 +98,29 @@ fn sequential_calls(host: &Host, n: usize) -> Vec<u64> {
 #[test]
 fn every_request_gets_a_fresh_instance_by_default() {
     let host = Host::start();
-    assert_eq!(sequential_calls(&host, 10), [1; 10]);
+    for faults in ON_BOTH_ENTRIES {
+        assert_eq!(sequential_calls(&host, faults, 10), [1; 10], "{faults}");
+    }
 }
 
 #[test]
 fn instance_reuse_serves_up_to_n_requests_in_one_instance() {
     let host = Host::builder().flags(&["--instance-reuse", "3"]).start();
-    let seen = sequential_calls(&host, 12);
-    assert!(seen.iter().all(|n| (1..=3).contains(n)), "{seen:?}");
-    assert!(seen.contains(&3), "no instance served a third request: {seen:?}");
+    for faults in ON_BOTH_ENTRIES {
+        let seen = sequential_calls(&host, faults, 12);
+        assert!(seen.iter().all(|n| (1..=3).contains(n)), "{faults}: {seen:?}");
+        assert!(seen.contains(&3), "{faults}: no instance served a third request: {seen:?}");
+    }
 }
 
 #[test]
 fn a_reused_instance_that_trapped_is_never_used_again() {
     let host = Host::builder().flags(&["--instance-reuse", "100"]).start();
-    assert_eq!(sequential_calls(&host, 3), [1, 2, 3]);
-    // The one idle instance takes the trap, and is dropped.
-    assert_eq!(host.send("GET", "/faults/trap", None).status, 500);
-    std::thread::sleep(Duration::from_millis(30));
-    assert_eq!(sequential_calls(&host, 2), [1, 2]);
+    for faults in ON_BOTH_ENTRIES {
+        assert_eq!(sequential_calls(&host, faults, 3), [1, 2, 3], "{faults}");
+        // The one idle instance takes the trap, and is dropped.
+        assert_eq!(host.send("GET", &format!("{faults}/trap"), None).status, 500, "{faults}");
+        std::thread::sleep(Duration::from_millis(30));
+        assert_eq!(sequential_calls(&host, faults, 2), [1, 2], "{faults}");
+    }
 }

@@ -23,6 +23,7 @@ mod backend;
 mod browser;
 mod drain;
 mod durability;
+mod entries;
 mod entry;
 mod faults;
 mod group_commit;

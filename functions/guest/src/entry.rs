@@ -1,14 +1,16 @@
-//! The functions' HTTP entry: the `wasi:http/incoming-handler` export that
-//! turns the incoming request into a [`Request`], runs the function, and
-//! writes its [`Response`].
+//! The functions' two entries, from the same code: `wasi:http/incoming-handler`
+//! (what Spin calls) and the lean `newsfeed:feed/handler` (what our host
+//! calls when a component has it). Each turns its input into the same
+//! [`Request`], runs the same function, and hands back its [`Response`].
 //!
-//! spin-sdk's `#[http_component]` does the same through its async executor:
-//! every read and write of a body is a subscribe, a poll and a non-blocking
-//! call, and every value crosses into the SDK's own types. A function here
-//! answers one small request with one small JSON body, so this entry reads
-//! and writes with the blocking calls of `wasi:io/streams`: fewer host
-//! calls, and less guest code, per request. It exports the same interface,
-//! so the component runs on Spin and on our host alike.
+//! spin-sdk's `#[http_component]` does the standard half through its async
+//! executor: every read and write of a body is a subscribe, a poll and a
+//! non-blocking call, and every value crosses into the SDK's own types. A
+//! function here answers one small request with one small JSON body, so this
+//! entry reads and writes with the blocking calls of `wasi:io/streams`: fewer
+//! host calls, and less guest code, per request. The lean entry has no
+//! streams at all: the request arrives as one record, the answer leaves as
+//! one.
 //!
 //! Depends on `request` (the body limit) and `error` (the answer to a body
 //! that cannot be read).
@@ -20,9 +22,24 @@ use wasi::http::types::{ErrorCode, Fields, IncomingRequest, OutgoingBody, Outgoi
 #[doc(hidden)]
 pub use wasi;
 
-/// Exports `wasi:http/incoming-handler`, answering every request with
-/// `$handler`, a `fn(&Request) -> Response` (or a closure that captures
-/// nothing).
+/// Bindings for the lean entry (world `lean-entry` of `wit/feed.wit`): the
+/// `Guest` trait `http_entry!` implements, and the macro that exports it.
+#[doc(hidden)]
+pub mod lean {
+    wit_bindgen::generate!({
+        world: "lean-entry",
+        path: "../../wit",
+        pub_export_macro: true,
+        export_macro_name: "export_lean",
+        default_bindings_module: "newsfeed_guest::entry::lean",
+    });
+}
+
+use lean::exports::newsfeed::feed::handler;
+
+/// Exports `wasi:http/incoming-handler` and the lean `newsfeed:feed/handler`,
+/// answering every request on either with `$handler`, a
+/// `fn(&Request) -> Response` (or a closure that captures nothing).
 #[macro_export]
 macro_rules! http_entry {
     ($handler:expr) => {
@@ -39,7 +56,16 @@ macro_rules! http_entry {
             }
         }
 
+        impl $crate::entry::lean::exports::newsfeed::feed::handler::Guest for HttpEntry {
+            fn handle(
+                request: $crate::entry::lean::exports::newsfeed::feed::handler::Request,
+            ) -> $crate::entry::lean::exports::newsfeed::feed::handler::Response {
+                $crate::entry::serve_lean(request, $handler)
+            }
+        }
+
         $crate::entry::wasi::http::proxy::export!(HttpEntry with_types_in $crate::entry::wasi);
+        $crate::entry::lean::export_lean!(HttpEntry with_types_in $crate::entry::lean);
     };
 }
 
@@ -51,6 +77,38 @@ pub fn serve(request: IncomingRequest, out: ResponseOutparam, handler: fn(&Reque
     };
     drop(request);
     write(out, response);
+}
+
+/// Answers the lean entry's `request` with `handler`. The caller has read
+/// the body, at most one byte past the limit (our host's server refuses
+/// more itself); a longer one is cut there all the same, so that the body
+/// parser answers 413 just as it does on the standard entry.
+pub fn serve_lean(request: handler::Request, handler: fn(&Request) -> Response) -> handler::Response {
+    let handler::Request { method, path_with_query, mut body } = request;
+    body.truncate(MAX_BODY_BYTES + 1);
+    let request = Request::builder().method(lean_method(method)).uri(path_with_query).body(body).build();
+    let response = handler(&request);
+    handler::Response {
+        status: *response.status(),
+        headers: response.headers().map(|(name, value)| (name.to_string(), value.as_bytes().to_vec())).collect(),
+        body: response.into_body(),
+    }
+}
+
+/// The method the lean entry names, as `wasi:http` would have given it.
+fn lean_method(method: String) -> Method {
+    match method.as_str() {
+        "GET" => Method::Get,
+        "POST" => Method::Post,
+        "PUT" => Method::Put,
+        "DELETE" => Method::Delete,
+        "PATCH" => Method::Patch,
+        "HEAD" => Method::Head,
+        "OPTIONS" => Method::Options,
+        "CONNECT" => Method::Connect,
+        "TRACE" => Method::Trace,
+        _ => Method::Other(method),
+    }
 }
 
 /// The request as the functions see it: method, path and query, and body

@@ -70,6 +70,9 @@ pub struct Version {
     pub mode: Mode,
     /// Which compiler made its code; `None` for a native build.
     pub tier: Option<Tier>,
+    /// Which of a component's exports our host calls; `None` for a native
+    /// build.
+    pub entry: Option<Entry>,
     /// The wasm it was compiled from, kept so that a version served by the
     /// fast tier can be compiled again by the optimising one (after a
     /// rollback, say); `None` for a native build.
@@ -99,6 +102,27 @@ impl Tier {
 impl std::fmt::Display for Tier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// Which export of a component our host calls for a request: the lean
+/// `newsfeed:feed/handler` when the component has it, else the standard
+/// `wasi:http/incoming-handler` (which Spin calls).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Entry {
+    /// One call with plain records: no `wasi:http` resources or streams.
+    Lean,
+    /// `wasi:http/incoming-handler`.
+    Standard,
+}
+
+impl Entry {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Entry::Lean => "lean",
+            Entry::Standard => "standard",
+        }
     }
 }
 
@@ -375,6 +399,7 @@ mod tests {
             loaded_at: SystemTime::now(),
             mode: Mode::Wasm,
             tier: Some(tier),
+            entry: Some(Entry::Lean),
             wasm: None,
             handler: Box::new(Nothing),
         }

@@ -67,6 +67,7 @@ impl NativeFunction {
             loaded_at: SystemTime::now(),
             mode: Mode::Native,
             tier: None,
+            entry: None,
             wasm: None,
             handler: Box::new(self),
         }

@@ -3,6 +3,7 @@
 //!
 //! - `GET /admin/functions`: each function's routes, version, mode, the
 //!   compiler tier whose code serves it (`winch` or `cranelift`; `null` when
+//!   native), the entry our host calls (`lean` or `standard`; `null` when
 //!   native), load time, request count, the swaps done and refused, the
 //!   rollbacks, the version a rollback would put back, and what it costs
 //!   now: p50 and p99 latency and mean CPU time over its last requests,
@@ -142,6 +143,7 @@ impl Admin {
                     "version": current.sha256,
                     "mode": current.mode,
                     "tier": current.tier,
+                    "entry": current.entry,
                     "loaded_at": humantime::format_rfc3339_seconds(current.loaded_at).to_string(),
                     "requests": slot.requests(),
                     "swaps": slot.swaps(),

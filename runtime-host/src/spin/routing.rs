@@ -42,17 +42,16 @@ impl Route {
         Ok(Route { text: text.to_string(), segments, wildcard })
     }
 
-    /// How well this route matches `path`, higher is more specific; `None`
-    /// when it does not match.
-    fn score(&self, path: &str) -> Option<(bool, usize, usize)> {
-        let parts: Vec<&str> = path.strip_prefix('/')?.split('/').collect();
-        let parts = if parts == [""] { Vec::new() } else { parts };
+    /// How well this route matches a path split into `parts` (see
+    /// [`Router::find_route`]), higher is more specific; `None` when it
+    /// does not match.
+    fn score(&self, parts: &[&str]) -> Option<(bool, usize, usize)> {
         let fits = if self.wildcard { parts.len() >= self.segments.len() } else { parts.len() == self.segments.len() };
         if !fits {
             return None;
         }
         let mut literals = 0;
-        for (segment, part) in self.segments.iter().zip(&parts) {
+        for (segment, part) in self.segments.iter().zip(parts) {
             match segment {
                 Segment::Literal(literal) if literal == part => literals += 1,
                 Segment::Param if !part.is_empty() => {}
@@ -87,9 +86,12 @@ impl<T> Router<T> {
 
     /// [`find`](Self::find), with the route that matched.
     pub fn find_route(&self, path: &str) -> Option<(&Route, &T)> {
+        // Split once, not once a route: this runs on every request.
+        let parts: Vec<&str> = path.strip_prefix('/')?.split('/').collect();
+        let parts = if parts == [""] { &[][..] } else { &parts[..] };
         self.routes
             .iter()
-            .filter_map(|(route, target)| route.score(path).map(|score| (score, (route, target))))
+            .filter_map(|(route, target)| route.score(parts).map(|score| (score, (route, target))))
             .max_by_key(|(score, _)| *score)
             .map(|(_, found)| found)
     }

@@ -121,6 +121,7 @@ impl Loader {
             loaded_at: SystemTime::now(),
             mode: Mode::Wasm,
             tier: Some(tier),
+            entry: Some(function.entry()),
             wasm: Some(Arc::from(wasm)),
             handler: Box::new(function),
         };

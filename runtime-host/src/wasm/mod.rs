@@ -6,7 +6,8 @@
 //! - [`loader`]: wasm bytes to a servable [`function::Function`], through
 //!   the [`compile_cache`] and the WIT [`worlds`] a component may import;
 //! - [`function`]: serving one request in a fresh instance, whose store holds
-//!   the [`host_state`], with the `newsfeed:feed` imports of [`feed`];
+//!   the [`host_state`], with the `newsfeed:feed` imports of [`feed`],
+//!   through the [`lean`] entry when the component exports it;
 //! - [`memory`]: the store's memory limiter, which keeps each instance's peak;
 //! - [`hot_swap`]: loading a new version of one function while the rest
 //!   serve, Winch's code first and Cranelift's after; rolling back.
@@ -21,6 +22,7 @@ pub mod feed;
 pub mod function;
 pub mod host_state;
 pub mod hot_swap;
+pub mod lean;
 pub mod loader;
 pub mod memory;
 pub mod worlds;

@@ -26,8 +26,8 @@ pub fn repo_root() -> &'static Path {
 /// The app's manifests: SQLite (the default) and PostgreSQL, for hosted Spin.
 pub const MANIFESTS: [&str; 2] = ["spin.toml", "spin-postgres.toml"];
 
-/// Builds every component of both manifests and the test-only `faults`
-/// component, once per test binary, with the host's own `newsfeed build`.
+/// Builds every component of both manifests and the test-only `faults`,
+/// `faults-lean` and `tagged-participant` components, once per test binary, with the host's own `newsfeed build`.
 pub fn build_components() {
     static BUILT: OnceLock<()> = OnceLock::new();
     BUILT.get_or_init(|| {
@@ -48,6 +48,8 @@ pub fn build_components() {
                 "wasm32-wasip2",
                 "-p",
                 "faults",
+                "-p",
+                "faults-lean",
                 "-p",
                 "tagged-participant",
             ])
@@ -92,7 +94,8 @@ pub fn built_wasm(crate_name: &str) -> PathBuf {
 }
 
 /// The app's manifest `source` (`spin.toml` or `spin-postgres.toml`) plus
-/// the `faults` component at `/faults/...`, written into `dir`, with every
+/// the `faults` component at `/faults/...` (the standard entry only) and
+/// `faults-lean` at `/faults-lean/...` (both entries), written into `dir`, with every
 /// component's wasm copied into `dir/wasm` so that a test may replace its own
 /// copy.
 fn test_manifest(dir: &Path, source: &str, edit: impl FnOnce(&mut toml::Table)) -> PathBuf {
@@ -100,7 +103,8 @@ fn test_manifest(dir: &Path, source: &str, edit: impl FnOnce(&mut toml::Table)) 
     let mut manifest: toml::Table = text.parse().unwrap();
     let wasm_dir = dir.join("wasm");
     std::fs::create_dir_all(&wasm_dir).unwrap();
-    for name in ["participant", "friends", "outbound", "inbound", "search", "notfound", "web", "faults"] {
+    for name in ["participant", "friends", "outbound", "inbound", "search", "notfound", "web", "faults", "faults-lean"]
+    {
         std::fs::copy(built_wasm(name), wasm_dir.join(format!("{name}.wasm"))).unwrap();
     }
     let components = manifest["component"].as_table_mut().unwrap();
@@ -119,11 +123,17 @@ fn test_manifest(dir: &Path, source: &str, edit: impl FnOnce(&mut toml::Table)) 
             dependency["path"] = path.display().to_string().into();
         }
     }
-    let faults: toml::Table = toml::toml! { source = "" };
-    components.insert("faults".into(), faults.into());
-    components["faults"]["source"] = wasm_dir.join("faults.wasm").display().to_string().into();
-    let route: toml::Table = toml::toml! { route = "/faults/..."  component = "faults" };
-    manifest["trigger"]["http"].as_array_mut().unwrap().push(route.into());
+    for name in ["faults", "faults-lean"] {
+        let mut faults = toml::Table::new();
+        faults.insert("source".into(), wasm_dir.join(format!("{name}.wasm")).display().to_string().into());
+        components.insert(name.into(), faults.into());
+    }
+    for name in ["faults", "faults-lean"] {
+        let mut route = toml::Table::new();
+        route.insert("route".into(), format!("/{name}/...").into());
+        route.insert("component".into(), name.into());
+        manifest["trigger"]["http"].as_array_mut().unwrap().push(route.into());
+    }
     edit(&mut manifest);
     let path = dir.join("spin.toml");
     std::fs::write(&path, toml::to_string(&manifest).unwrap()).unwrap();

@@ -59,8 +59,10 @@ struct Job {
     /// The span of the request it was made for, if its trace is sampled:
     /// the group commit's span links to it.
     requester: Option<SpanContext>,
-    run: Box<dyn FnOnce(&Connection) -> (Answer, Option<SearchEntry>) + Send>,
+    run: Change,
 }
+/// A job's work: its change, in its savepoint, and what answers its waiter.
+type Change = Box<dyn FnOnce(&Connection) -> (Answer, Option<SearchEntry>) + Send>;
 /// Answers one waiter, given how the batch's commit went.
 type Answer = Box<dyn FnOnce(StoreResult<()>) + Send>;
 

@@ -112,13 +112,17 @@ pub const PARTICIPANT_EXISTS: &str = "SELECT 1 FROM participant WHERE id = ?1";
 /// `?1` = name → the new `id`.
 pub const INSERT_PARTICIPANT: &str = "INSERT INTO participant (name) VALUES (?1) RETURNING id";
 
+/// → the key that signs the lists' cursors (`crate::cursor`): written once,
+/// with the schema, and never changed, so a store may read it once.
+pub const CURSOR_KEY: &str = "SELECT key FROM cursor_key";
+/// `?1` = participant → the cursor key, and whether the participant exists:
+/// the head of a list, for a reader that keeps nothing between requests
+/// (the Spin adapter, a fresh instance each time).
+pub const LIST_HEAD: &str = "SELECT key, EXISTS (SELECT 1 FROM participant WHERE id = ?1) FROM cursor_key";
+
 // The lists: each a page, newest first: `?1` = the participant, `?2` = how
 // many rows, `?3` = the id to seek below (`crate::cursor`). The first column
-// is the item's own id.
-
-/// `?1` = participant → the cursor key, and whether the participant exists:
-/// read in the snapshot of the list that follows.
-pub const LIST_HEAD: &str = "SELECT key, EXISTS (SELECT 1 FROM participant WHERE id = ?1) FROM cursor_key";
+// is the item's own id. Each is one statement, so one snapshot.
 
 /// → `id`, the friend's id. A seek on each side of the friendship, merged.
 pub const LIST_FRIENDS: &str = "SELECT id, other FROM (

@@ -77,6 +77,9 @@ pub struct Sqlite {
     /// The writer thread: once it has ended, no write can succeed.
     writer: std::thread::JoinHandle<()>,
     readers: Arc<Readers>,
+    /// The key that signs the lists' cursors, read once at open: it never
+    /// changes ([`sql::CURSOR_KEY`]).
+    cursor_key: Arc<[u8]>,
 }
 
 /// Free space below which the disk holding a database counts as full: a
@@ -176,18 +179,14 @@ impl Sqlite {
         let max_batch = max_batch.max(1);
         let mut writer = open_connection(path)?;
         migrate(&mut writer)?;
+        let cursor_key: Vec<u8> = writer.query_row(sql::CURSOR_KEY, [], |row| row.get(0))?;
         let (writes, queue) = mpsc::channel();
         let writer = std::thread::Builder::new()
             .name("sqlite-writer".into())
             .spawn(move || write_batches(writer, queue, max_batch, &metrics))
             .map_err(|error| StoreError::Unavailable(format!("starting the writer thread: {error}")))?;
         let readers = Readers { path: path.to_path_buf(), idle: Mutex::new(Vec::new()) };
-        Ok(Sqlite { writes, writer, readers: Arc::new(readers) })
-    }
-
-    /// A bounded read of several statements, in one snapshot, here.
-    fn read<T>(&self, query: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
-        self.readers.with(|conn| snapshot(conn, query))
+        Ok(Sqlite { writes, writer, readers: Arc::new(readers), cursor_key: cursor_key.into() })
     }
 
     /// A read that may take long, in one snapshot, on the blocking pool.
@@ -393,38 +392,49 @@ fn require_participant(tx: &Connection, id: Id) -> StoreResult<()> {
 }
 
 /// A page of one of the lists (`statement`, the first column each item's
-/// id, the rest read by `item`), with the list's head (the cursor key, the
-/// participant's existence) read in the same snapshot.
+/// id, the rest read by `item`), its cursor checked and made with `key`.
+///
+/// The page is one statement, so one snapshot, with no transaction around
+/// it: the key never changes and a participant is never deleted, so neither
+/// needs to be read in the same snapshot. Whether the participant exists is
+/// asked only when the answer would not show it: an empty page, or a cursor
+/// refused (an unknown participant is a 404 before a bad cursor is a 400, as
+/// on every backend).
 ///
 /// The rows are read one at a time until the page is full: `limit` items,
 /// or the list's [`ListBudget`] spent (`text`: the bytes of post text an
 /// item holds). A row past that is not decoded: it only says that a next
 /// page exists, and the rows after it are never read.
 fn page<T>(
-    tx: &Connection,
+    conn: &Connection,
     statement: &str,
     request: &PageRequest,
+    key: &[u8],
     item: impl Fn(&Row) -> rusqlite::Result<T>,
     text: fn(&T) -> usize,
 ) -> StoreResult<(Vec<T>, Option<String>)> {
     let id = request.participant();
-    let (key, known): (Vec<u8>, bool) =
-        tx.prepare_cached(sql::LIST_HEAD)?.query_row(params![id], |row| Ok((row.get(0)?, row.get(1)?)))?;
-    if !known {
-        return Err(StoreError::unknown_participant(id));
-    }
-    let seek = request.seek(&key).map_err(StoreError::Invalid)?;
-    let mut stmt = tx.prepare_cached(statement)?;
+    let seek = match request.seek(key) {
+        Ok(seek) => seek,
+        Err(refused) => {
+            require_participant(conn, id)?;
+            return Err(StoreError::Invalid(refused));
+        }
+    };
+    let mut stmt = conn.prepare_cached(statement)?;
     let mut rows = stmt.query(params![id, request.rows(), seek])?;
     let (mut items, mut last, mut budget) = (Vec::new(), None, ListBudget::default());
     while let Some(row) = rows.next()? {
         if items.len() == request.limit() || !budget.has_room() {
-            return Ok((items, last.map(|last| request.cursor_after(&key, last))));
+            return Ok((items, last.map(|last| request.cursor_after(key, last))));
         }
         let read = item(row)?;
         budget.spend(text(&read));
         last = Some(row.get(0)?);
         items.push(read);
+    }
+    if items.is_empty() {
+        require_participant(conn, id)?;
     }
     Ok((items, None))
 }
@@ -443,20 +453,21 @@ impl Backend for Sqlite {
 
     async fn list_friends(&self, id: Id, limit: u32, before: Option<String>) -> StoreResult<FriendsPage> {
         let request = page_request(List::Friends, id, limit, before.as_deref())?;
-        let (items, next) = self.read(move |tx| {
+        let (items, next) = self.readers.with(|conn| {
             let friendship = |row: &Row| Ok(Friendship { id: row.get(0)?, from: id, to: row.get(1)? });
-            page(tx, sql::LIST_FRIENDS, &request, friendship, |_| 0)
+            page(conn, sql::LIST_FRIENDS, &request, &self.cursor_key, friendship, |_| 0)
         })?;
         Ok(FriendsPage { items, next })
     }
 
     async fn list_outbound(&self, id: Id, limit: u32, before: Option<String>) -> StoreResult<OutboundPage> {
         let request = page_request(List::Outbound, id, limit, before.as_deref())?;
-        let (items, next) = self.read(move |tx| {
+        let (items, next) = self.readers.with(|conn| {
             page(
-                tx,
+                conn,
                 sql::LIST_OUTBOUND,
                 &request,
+                &self.cursor_key,
                 |row| Ok(Post { author: id, occurred: row.get(1)?, subject: row.get(2)?, story: row.get(3)? }),
                 post_text,
             )
@@ -466,11 +477,12 @@ impl Backend for Sqlite {
 
     async fn list_inbound(&self, id: Id, limit: u32, before: Option<String>) -> StoreResult<InboundPage> {
         let request = page_request(List::Inbound, id, limit, before.as_deref())?;
-        let (items, next) = self.read(move |tx| {
+        let (items, next) = self.readers.with(|conn| {
             page(
-                tx,
+                conn,
                 sql::LIST_INBOUND,
                 &request,
+                &self.cursor_key,
                 |row| {
                     let post =
                         Post { author: row.get(1)?, occurred: row.get(2)?, subject: row.get(3)?, story: row.get(4)? };

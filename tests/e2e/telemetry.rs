@@ -277,17 +277,22 @@ fn one_request_is_a_tree_server_execute_instantiate_and_host_calls() {
     assert_eq!(service, "newsfeed-under-test", "OTEL_SERVICE_NAME names the service");
 }
 
+/// `GET path` as the child of the caller's sampled span `parent` in `trace`.
+fn get_below(host: &Host, path: &str, trace: &str, parent: &str) -> reqwest::blocking::Response {
+    reqwest::blocking::Client::new()
+        .get(format!("{}{path}", host.base))
+        .header("traceparent", format!("00-{trace}-{parent}-01"))
+        .send()
+        .unwrap()
+}
+
 #[test]
 fn a_callers_traceparent_is_continued() {
     let receiver = Receiver::start();
     let host = host(&receiver, &[], None);
     let id = host.participant("grace");
     let (trace, parent) = ("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7");
-    let response = reqwest::blocking::Client::new()
-        .get(format!("{}/participant/{id}", host.base))
-        .header("traceparent", format!("00-{trace}-{parent}-01"))
-        .send()
-        .unwrap();
+    let response = get_below(&host, &format!("/participant/{id}"), trace, parent);
     assert_eq!(response.status(), 200);
     let answered = response.headers()["traceparent"].to_str().unwrap().to_string();
     assert!(answered.starts_with(&format!("00-{trace}-")), "the answer names the caller's trace: {answered}");
@@ -328,11 +333,7 @@ fn an_unsampled_request_makes_no_span_and_its_answer_says_it_was_not_sampled() {
     // A caller's sampled trace is followed: its spans are exported after
     // any the first request could have had.
     let (trace, parent) = ("5bf92f3577b34da6a3ce929d0e0e4737", "00f067aa0ba902b8");
-    let response = reqwest::blocking::Client::new()
-        .get(format!("{}/participant/1", host.base))
-        .header("traceparent", format!("00-{trace}-{parent}-01"))
-        .send()
-        .unwrap();
+    let response = get_below(&host, "/participant/1", trace, parent);
     assert!(response.headers()["traceparent"].to_str().unwrap().ends_with("-01"));
     receiver.spans_of(trace, has("GET /participant/:id"));
     let received = receiver.received.lock().unwrap();

@@ -84,7 +84,7 @@ impl Databases {
 
 /// An open connection, owned by one instance's resource table.
 pub struct Connection {
-    /// `None` while a statement runs on the blocking pool.
+    /// `None` while a statement runs (in place, or on the blocking pool).
     conn: Option<rusqlite::Connection>,
     /// Held from a write's first statement until the transaction ends.
     /// Declared after `conn`: on drop the connection closes (rolling back)

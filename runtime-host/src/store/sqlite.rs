@@ -133,15 +133,6 @@ impl Readers {
     }
 }
 
-/// Runs the statements of `query` in one read transaction, so that all of
-/// them see one snapshot (a list's "does the participant exist" and its rows).
-fn snapshot<T>(conn: &mut Connection, query: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
-    let tx = conn.transaction()?;
-    let result = query(&tx);
-    tx.finish()?;
-    result
-}
-
 impl From<rusqlite::Error> for StoreError {
     fn from(error: rusqlite::Error) -> Self {
         StoreError::Unavailable(error.to_string())
@@ -189,14 +180,15 @@ impl Sqlite {
         Ok(Sqlite { writes, writer, readers: Arc::new(readers), cursor_key: cursor_key.into() })
     }
 
-    /// A read that may take long, in one snapshot, on the blocking pool.
+    /// A read that may take long (one statement, so one snapshot), on the
+    /// blocking pool.
     async fn read_apart<T, F>(&self, query: F) -> StoreResult<T>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
     {
         let readers = self.readers.clone();
-        blocking(move || readers.with(|conn| snapshot(conn, query))).await
+        blocking(move || readers.with(|conn| query(conn))).await
     }
 
     /// Queues `change` for the writer and waits until the commit that holds

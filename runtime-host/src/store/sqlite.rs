@@ -627,21 +627,26 @@ mod tests {
     #[tokio::test]
     async fn a_batch_of_posts_is_indexed_as_one_segment() {
         let (_dir, store) = store_with(&["a"]).await;
-        // Hold the writer, so that the three posts queue up behind it and
-        // commit together (three segments would still be too few to merge).
-        // A whole second: with the other unit tests on the two cores, 300 ms
-        // was once too short for the three to queue.
-        let hold = store.write(|_| {
-            std::thread::sleep(std::time::Duration::from_secs(1));
+        // Hold the writer, and queue the three posts only once it is inside
+        // the hold: they then wait behind it and commit together (three
+        // segments would still be too few to merge). Sent at once, the
+        // writer could take the hold with the first post as one batch.
+        let (entered, inside) = tokio::sync::oneshot::channel();
+        let hold = store.write(move |_| {
+            let _ = entered.send(());
+            std::thread::sleep(std::time::Duration::from_millis(300));
             Ok(())
         });
         let words = ["first", "second", "third"];
-        let (held, first, second, third) = tokio::join!(
-            hold,
-            store.publish(post(1, "s", words[0])),
-            store.publish(post(1, "s", words[1])),
-            store.publish(post(1, "s", words[2]))
-        );
+        let posts = async {
+            let _ = inside.await;
+            tokio::join!(
+                store.publish(post(1, "s", words[0])),
+                store.publish(post(1, "s", words[1])),
+                store.publish(post(1, "s", words[2]))
+            )
+        };
+        let (held, (first, second, third)) = tokio::join!(hold, posts);
         assert!(held.is_ok() && first.is_ok() && second.is_ok() && third.is_ok());
         assert_eq!(segments(&store), 1);
         for word in words {

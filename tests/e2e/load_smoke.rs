@@ -77,13 +77,3 @@ fn the_load_generator_runs_the_whole_profile_without_errors() {
     assert_eq!(ratio(&smoke[7], 3).as_deref(), Some("1.00x"), "{table}");
     assert_eq!(ratio(&doubled[7], 3).as_deref(), Some("2.00x"), "{table}");
 }
-
-#[test]
-fn the_load_generator_refuses_remote_targets() {
-    let output = Command::new(common::load_generator())
-        .args(["run", "--base-url", "http://10.1.2.3:3000", "--duration", "1"])
-        .output()
-        .unwrap();
-    assert!(!output.status.success());
-    assert!(String::from_utf8_lossy(&output.stderr).contains("--allow-remote"));
-}

@@ -26,8 +26,10 @@ pub fn repo_root() -> &'static Path {
 /// The app's manifests: SQLite (the default) and PostgreSQL, for hosted Spin.
 pub const MANIFESTS: [&str; 2] = ["spin.toml", "spin-postgres.toml"];
 
-/// Builds every component of both manifests and the test-only `faults`,
-/// `faults-lean` and `tagged-participant` components, once per test binary, with the host's own `newsfeed build`.
+/// Builds every component of both manifests, once per test binary, with the
+/// host's own `newsfeed build`, then the test-only `faults`, `faults-lean`
+/// and `tagged-participant` components beside them in one more run of the
+/// manifests' build command (so that cargo reuses every dependency it built).
 pub fn build_components() {
     static BUILT: OnceLock<()> = OnceLock::new();
     BUILT.get_or_init(|| {
@@ -40,19 +42,7 @@ pub fn build_components() {
             assert!(status.success(), "newsfeed build -f {manifest} failed");
         }
         let status = Command::new(env!("CARGO"))
-            .args([
-                "build",
-                "--profile",
-                "wasm",
-                "--target",
-                "wasm32-wasip2",
-                "-p",
-                "faults",
-                "-p",
-                "faults-lean",
-                "-p",
-                "tagged-participant",
-            ])
+            .args(["build-components", "-p", "faults", "-p", "faults-lean", "-p", "tagged-participant"])
             .current_dir(repo_root())
             .status()
             .expect("building the test-only components");
@@ -61,15 +51,22 @@ pub fn build_components() {
 }
 
 /// The load generator, `newsfeed-load`: a package of its own (`tools/load`),
-/// so cargo gives these tests no `CARGO_BIN_EXE_` for it. Built once per test
-/// binary, with the profile and into the target dir of the `newsfeed` binary
-/// under test, and found beside it.
+/// so cargo gives these tests no `CARGO_BIN_EXE_` for it. `cargo test
+/// --workspace` builds it beside the `newsfeed` binary under test (its own
+/// package's test needs it) with the same dependencies; run alone, this
+/// binary builds it there when it is missing or older than its sources.
 pub fn load_generator() -> PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT
         .get_or_init(|| {
             let newsfeed = Path::new(env!("CARGO_BIN_EXE_newsfeed"));
             let profile_dir = newsfeed.parent().expect("the newsfeed binary's folder");
+            let binary = profile_dir.join("newsfeed-load");
+            let sources = [repo_root().join("tools/load"), repo_root().join("Cargo.lock")];
+            let built = std::fs::metadata(&binary).and_then(|meta| meta.modified()).ok();
+            if built.is_some_and(|built| sources.iter().all(|source| newest_change(source) <= built)) {
+                return binary;
+            }
             let profile = match profile_dir.file_name().and_then(|name| name.to_str()) {
                 Some("debug") => "dev",
                 Some(other) => other,
@@ -83,9 +80,21 @@ pub fn load_generator() -> PathBuf {
                 .status()
                 .expect("running cargo build -p newsfeed-load");
             assert!(status.success(), "cargo build -p newsfeed-load failed");
-            profile_dir.join("newsfeed-load")
+            binary
         })
         .clone()
+}
+
+/// When `path`, or anything under it, last changed.
+fn newest_change(path: &Path) -> std::time::SystemTime {
+    let meta = std::fs::metadata(path).unwrap_or_else(|error| panic!("{}: {error}", path.display()));
+    let own = meta.modified().expect("file times");
+    if !meta.is_dir() {
+        return own;
+    }
+    std::fs::read_dir(path)
+        .expect("listing a source folder")
+        .fold(own, |newest, entry| newest.max(newest_change(&entry.expect("a source folder entry").path())))
 }
 
 /// A built component's wasm file.

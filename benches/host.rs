@@ -1,5 +1,5 @@
 //! Criterion benches of the host, in process and over HTTP:
-//! - `instantiate/*`: a fresh store and instance of each function;
+//! - `instantiate/*`: a fresh backend and instance of each function;
 //! - `instantiate_and_call/*`: a whole request served in a fresh instance;
 //! - `instantiate_and_call_as_spin/*`: the same, each function composed with
 //!   the Spin adapter and its storage going through Spin's SQLite interface;
@@ -22,11 +22,11 @@ use bytes::Bytes;
 use common::in_process;
 use criterion::{criterion_group, criterion_main, Criterion};
 use http_body_util::{BodyExt, Full};
-use newsfeed::function::Handler;
-use newsfeed::store::sqlite::{Sqlite, DEFAULT_MAX_BATCH};
-use newsfeed::store::types::Post;
-use newsfeed::store::Backend;
-use newsfeed::wasm::function::Function;
+use newsfeed::backend::sqlite::{Sqlite, DEFAULT_MAX_BATCH};
+use newsfeed::backend::types::Post;
+use newsfeed::backend::Backend;
+use newsfeed::handler::Handler;
+use newsfeed::wasm::instance::WasmHandler;
 use newsfeed::wasm::loader::Platform;
 use std::sync::Arc;
 
@@ -40,9 +40,9 @@ const REQUESTS: [(&str, &str); 5] = [
 ];
 
 struct Fixture {
-    functions: Vec<(String, Function)>,
+    functions: Vec<(String, WasmHandler)>,
     /// The same functions as `--as-spin` runs them, over the same database.
-    spin_functions: Vec<(String, Function)>,
+    spin_functions: Vec<(String, WasmHandler)>,
     backend: Arc<dyn Backend>,
     _dir: tempfile::TempDir,
 }
@@ -102,32 +102,34 @@ fn in_process(c: &mut Criterion) {
 
     let backend = fixture.backend.clone();
     let mut group = c.benchmark_group("storage");
-    let store = || backend.clone();
+    let backend = || backend.clone();
     group.bench_function("get_participant", |b| {
-        b.to_async(&runtime).iter(|| async { store().get_participant(1).await.unwrap() })
+        b.to_async(&runtime).iter(|| async { backend().get_participant(1).await.unwrap() })
     });
     group.bench_function("list_friends", |b| {
-        b.to_async(&runtime).iter(|| async { store().list_friends(1, 100, None).await.unwrap() })
+        b.to_async(&runtime).iter(|| async { backend().list_friends(1, 100, None).await.unwrap() })
     });
     group.bench_function("list_outbound", |b| {
-        b.to_async(&runtime).iter(|| async { store().list_outbound(1, 10, None).await.unwrap() })
+        b.to_async(&runtime).iter(|| async { backend().list_outbound(1, 10, None).await.unwrap() })
     });
     group.bench_function("list_inbound", |b| {
-        b.to_async(&runtime).iter(|| async { store().list_inbound(2, 10, None).await.unwrap() })
+        b.to_async(&runtime).iter(|| async { backend().list_inbound(2, 10, None).await.unwrap() })
     });
     group.bench_function("find_posters", |b| {
         b.to_async(&runtime)
-            .iter(|| async { store().find_posters(vec!["fox".into(), "quick".into()], 10).await.unwrap() })
+            .iter(|| async { backend().find_posters(vec!["fox".into(), "quick".into()], 10).await.unwrap() })
     });
     group.bench_function("create_participant", |b| {
-        b.to_async(&runtime).iter(|| async { store().create_participant("bench".into()).await.unwrap() })
+        b.to_async(&runtime).iter(|| async { backend().create_participant("bench".into()).await.unwrap() })
     });
-    group.bench_function("befriend", |b| b.to_async(&runtime).iter(|| async { store().befriend(1, 2).await.unwrap() }));
+    group.bench_function("befriend", |b| {
+        b.to_async(&runtime).iter(|| async { backend().befriend(1, 2).await.unwrap() })
+    });
     group.bench_function("publish", |b| {
         b.to_async(&runtime).iter(|| async {
             let post =
                 Post { author: 1, occurred: "2026-11-24".into(), subject: "s".into(), story: "bench story".into() };
-            store().publish(post).await.unwrap()
+            backend().publish(post).await.unwrap()
         })
     });
     group.finish();

@@ -1,15 +1,15 @@
-//! Paging a 100,000-item feed on the embedded SQLite store, in process (no
+//! Paging a 100,000-item feed on the embedded SQLite backend, in process (no
 //! HTTP, no wasm), in one run:
 //! - `inbound_100k/page_1` and `inbound_100k/page_500`: `Backend::list_inbound`
 //!   of 100 items, from the top and from the cursor of page 500 (items
 //!   49,901-50,000). A cursor is a seek: both cost the same.
 //! - `inbound_100k/classic_first_100` and `inbound_100k/paged_first_100`: the
 //!   first page's statements alone, over one rusqlite connection, as each
-//!   store runs them: the unpaged statements of before
+//!   backend runs them: the unpaged statements of before
 //!   paging (commit 26df8f3, copied below: the participant, then the
 //!   items, in one read transaction) against the paged ones (one statement:
 //!   100 rows read and a 101st stepped to, then the cursor made with the key
-//!   the store read at open). Page 1 must cost no more than before.
+//!   the backend read at open). Page 1 must cost no more than before.
 //!
 //! The feed: one reader with one friend who posted 100,000 posts shaped like
 //! the load profile's (a subject of 5 and a story of 150 words), written
@@ -19,9 +19,9 @@
 //! `cargo bench --bench paging`
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use newsfeed::store::sqlite::{Sqlite, DEFAULT_MAX_BATCH};
-use newsfeed::store::types::Post;
-use newsfeed::store::Backend;
+use newsfeed::backend::sqlite::{Sqlite, DEFAULT_MAX_BATCH};
+use newsfeed::backend::types::Post;
+use newsfeed::backend::Backend;
 use newsfeed_sql::cursor::{List, PageRequest};
 use newsfeed_sql::sqlite as sql;
 use rusqlite::{params, Connection, Row};
@@ -43,7 +43,7 @@ const CLASSIC_LIST_INBOUND: &str = "SELECT p.author, p.occurred, p.subject, p.st
 
 /// A feed of [`ITEMS`] posts for [`READER`], in a new file.
 fn feed(path: &std::path::Path) {
-    // Opened once by the store, so that the file has the current schema.
+    // Opened once by the backend, so that the file has the current schema.
     drop(Sqlite::open(path, DEFAULT_MAX_BATCH, Arc::default()).unwrap());
     let mut conn = Connection::open(path).unwrap();
     let tx = conn.transaction().unwrap();
@@ -82,7 +82,7 @@ fn classic_first_page(conn: &mut Connection) -> Vec<Post> {
     rows.collect::<Result<_, _>>().unwrap()
 }
 
-/// The first page as the paged store reads it: one statement, no
+/// The first page as the paged backend reads it: one statement, no
 /// transaction, the cursor key read once beforehand.
 fn paged_first_page(conn: &mut Connection, key: &[u8]) -> (Vec<Post>, Option<String>) {
     let request = PageRequest::new(List::Inbound, READER, PAGE, None).unwrap();
@@ -106,12 +106,12 @@ fn paging(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("feed.db");
     feed(&path);
-    let store = Sqlite::open(&path, DEFAULT_MAX_BATCH, Arc::default()).unwrap();
+    let backend = Sqlite::open(&path, DEFAULT_MAX_BATCH, Arc::default()).unwrap();
 
     // The cursor of page 500: the next link of page 499.
     let mut before = None;
     for _ in 1..500 {
-        let page = runtime.block_on(store.list_inbound(READER, PAGE, before)).unwrap();
+        let page = runtime.block_on(backend.list_inbound(READER, PAGE, before)).unwrap();
         assert_eq!(page.items.len(), PAGE as usize);
         before = page.next;
     }
@@ -124,13 +124,13 @@ fn paging(c: &mut Criterion) {
     let mut group = c.benchmark_group("inbound_100k");
     group.bench_function("page_1", |b| {
         b.to_async(&runtime).iter(|| async {
-            let page = store.list_inbound(READER, PAGE, None).await.unwrap();
+            let page = backend.list_inbound(READER, PAGE, None).await.unwrap();
             assert_eq!(page.items.len(), PAGE as usize);
         })
     });
     group.bench_function("page_500", |b| {
         b.to_async(&runtime).iter(|| async {
-            let page = store.list_inbound(READER, PAGE, Some(page_500.clone())).await.unwrap();
+            let page = backend.list_inbound(READER, PAGE, Some(page_500.clone())).await.unwrap();
             assert_eq!(page.items.len(), PAGE as usize);
         })
     });

@@ -26,7 +26,7 @@
 mod common;
 
 use common::{built_wasm, Host};
-use newsfeed::function::Tier;
+use newsfeed::handler::Tier;
 use newsfeed::limits::Limits;
 use newsfeed::wasm::engine::new_engine;
 use std::io::{BufRead, BufReader};

@@ -1,4 +1,4 @@
-//! The embedded store's group-commit writer alone, with no HTTP and no wasm:
+//! The embedded backend's group-commit writer alone, with no HTTP and no wasm:
 //! 32 tasks publish posts shaped like the load profile's (a subject of 5 and
 //! a story of 150 words drawn from 40,000) through `Backend::publish`, each
 //! waiting for its answer before the next, like the load's 32 users. Prints
@@ -12,10 +12,10 @@
 //! `cargo bench --bench writer [-- POSTS_PER_TASK]` (1,500 by default, after a
 //! warm-up of a quarter as many).
 
+use newsfeed::backend::sqlite::{Sqlite, DEFAULT_MAX_BATCH};
+use newsfeed::backend::types::{Id, Post};
+use newsfeed::backend::Backend;
 use newsfeed::metrics::Metrics;
-use newsfeed::store::sqlite::{Sqlite, DEFAULT_MAX_BATCH};
-use newsfeed::store::types::{Id, Post};
-use newsfeed::store::Backend;
 use newsfeed_sql::sqlite as sql;
 use std::sync::Arc;
 use std::time::Instant;
@@ -35,20 +35,20 @@ fn main() -> anyhow::Result<()> {
 async fn run(per_task: usize) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("newsfeed.db");
-    let store = Arc::new(Sqlite::open(&path, DEFAULT_MAX_BATCH, Arc::new(Metrics::default()))?);
+    let backend = Arc::new(Sqlite::open(&path, DEFAULT_MAX_BATCH, Arc::new(Metrics::default()))?);
     // Ten authors a task, each with two friends, so that every post fans out.
     let mut authors = Vec::new();
     for _ in 0..TASKS * 10 {
-        authors.push(store.create_participant("author".into()).await?.id);
+        authors.push(backend.create_participant("author".into()).await?.id);
     }
     for (i, &author) in authors.iter().enumerate() {
         for step in [1, 2] {
-            store.befriend(author, authors[(i + step * 37) % authors.len()]).await?;
+            backend.befriend(author, authors[(i + step * 37) % authors.len()]).await?;
         }
     }
-    publish(&store, &authors, per_task / 4).await?;
+    publish(&backend, &authors, per_task / 4).await?;
     let (cpu, clock) = (writer_cpu_ns()?, Instant::now());
-    publish(&store, &authors, per_task).await?;
+    publish(&backend, &authors, per_task).await?;
     let (cpu, elapsed) = (writer_cpu_ns()? - cpu, clock.elapsed());
     let posts = (TASKS * per_task) as f64;
     println!(
@@ -64,16 +64,16 @@ async fn run(per_task: usize) -> anyhow::Result<()> {
 }
 
 /// `per_task` posts from each task, all tasks at once.
-async fn publish(store: &Arc<Sqlite>, authors: &[Id], per_task: usize) -> anyhow::Result<()> {
+async fn publish(backend: &Arc<Sqlite>, authors: &[Id], per_task: usize) -> anyhow::Result<()> {
     let tasks: Vec<_> = (0..TASKS)
         .map(|task| {
-            let (store, mine) = (store.clone(), authors[task * 10..task * 10 + 10].to_vec());
+            let (backend, mine) = (backend.clone(), authors[task * 10..task * 10 + 10].to_vec());
             tokio::spawn(async move {
                 let mut rng = fastrand::Rng::with_seed(task as u64);
                 for i in 0..per_task {
                     let (subject, story) = post::subject_and_story(&mut rng);
                     let post = Post { author: mine[i / 10 % 10], occurred: "2026-11-27".into(), subject, story };
-                    store.publish(post).await?;
+                    backend.publish(post).await?;
                 }
                 anyhow::Ok(())
             })

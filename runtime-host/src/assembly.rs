@@ -4,18 +4,18 @@
 //! `newsfeed up`, the tests and the benches all call [`assemble`], so they
 //! run what the product runs.
 //!
-//! Depends on `wasm`, `function`, `spin`, `store` and the leaves; knows
+//! Depends on `wasm`, `handler`, `spin`, `backend` and the leaves; knows
 //! nothing of HTTP or of the command line.
 
-use crate::function::native::NativeFunction;
-use crate::function::FunctionSlot;
+use crate::backend::Backend;
+use crate::handler::native::NativeHandler;
+use crate::handler::FunctionSlot;
 use crate::limits::Limits;
 use crate::metrics::Metrics;
 use crate::spin::manifest::App;
 use crate::spin::postgres::Pools;
 use crate::spin::sqlite::Databases;
 use crate::spin::variables::Values;
-use crate::store::Backend;
 use crate::wasm::compile_cache::CompileCache;
 use crate::wasm::engine::{start_epoch_clock, Compiler, Engines};
 use crate::wasm::loader::{Loader, Platform};
@@ -78,7 +78,7 @@ pub fn assemble(app: &App, options: Options) -> Result<Assembly> {
     let mut functions = BTreeMap::new();
     for name in app.components.keys() {
         let native = match (&options.backend, options.native) {
-            (Some(backend), true) => NativeFunction::new(name, backend.clone(), options.metrics.clone(), deadline),
+            (Some(backend), true) => NativeHandler::new(name, backend.clone(), options.metrics.clone(), deadline),
             _ => None,
         };
         let version = match native {

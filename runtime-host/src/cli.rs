@@ -56,7 +56,7 @@ pub struct UpArgs {
     #[arg(long, env = "NEWSFEED_DATABASE_URL", hide_env_values = true, value_parser = Database::parse)]
     pub database: Option<Database>,
     /// Connections to PostgreSQL this host keeps at most.
-    #[arg(long, default_value_t = crate::store::postgres::DEFAULT_POOL, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=10_000))]
+    #[arg(long, default_value_t = crate::backend::postgres::DEFAULT_POOL, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=10_000))]
     pub database_pool: usize,
     /// Where compiled components are cached; default: `<state-dir>/compiled`.
     #[arg(long)]
@@ -111,11 +111,11 @@ pub struct UpArgs {
     /// request of the same function left behind.
     #[arg(long, default_value_t = 1)]
     pub instance_reuse: u32,
-    /// The most writes the embedded SQLite store commits at once (group commit);
+    /// The most writes the embedded SQLite backend commits at once (group commit);
     /// 1 commits every write on its own.
     #[arg(
         long,
-        default_value_t = crate::store::sqlite::DEFAULT_MAX_BATCH,
+        default_value_t = crate::backend::sqlite::DEFAULT_MAX_BATCH,
         value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..)
     )]
     pub max_write_batch: usize,

@@ -3,13 +3,13 @@
 //! One folder a concern; each folder's `mod.rs` says what it may depend on.
 //!
 //! - [`http`]: the front door. The server finds a request's function by its
-//!   route and calls it through one interface, [`function::Handler`]; the
+//!   route and calls it through one interface, [`handler::Handler`]; the
 //!   admin API and the metrics endpoint listen on their own addresses.
-//! - [`function`]: that interface, the slot a function's current version
-//!   lives in, and the native baseline ([`function::native`]).
+//! - [`handler`]: that interface, the slot a function's current version
+//!   lives in, and the native baseline ([`handler::native`]).
 //! - [`wasm`]: the product's implementation of it: a fresh, pooled wasmtime
 //!   instance per request; loading, linking and hot-swapping components.
-//! - [`store`]: where the data lives: the [`store::Backend`] trait (SQLite
+//! - [`backend`]: where the data lives: the [`backend::Backend`] trait (SQLite
 //!   embedded), in the `newsfeed:feed` WIT's types.
 //! - [`spin`]: the manifest, Spin's routes, composition with dependencies,
 //!   and Spin's SQLite interface, for running the app as Spin would.
@@ -22,17 +22,17 @@
 //! [`telemetry`] (logs, and OpenTelemetry traces and metrics).
 //!
 //! The layers, top to bottom (each uses only those below it):
-//! `commands` → `http`, `assembly` → `wasm` → `function` → `spin`, `store` →
+//! `commands` → `http`, `assembly` → `wasm` → `handler` → `spin`, `backend` →
 //! leaves.
 
 pub mod assembly;
+pub mod backend;
 pub mod cli;
 pub mod commands;
-pub mod function;
+pub mod handler;
 pub mod http;
 pub mod limits;
 pub mod metrics;
 pub mod spin;
-pub mod store;
 pub mod telemetry;
 pub mod wasm;

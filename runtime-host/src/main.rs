@@ -7,18 +7,18 @@ use newsfeed::{commands, telemetry};
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    // Before the runtime: the OTLP exporters' blocking HTTP client must not
+    // Before the tokio executor: the OTLP exporters' blocking HTTP client must not
     // be built inside one.
     let telemetry = telemetry::init(cli.log_format)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    let result = runtime.block_on(async {
+    let executor = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let result = executor.block_on(async {
         match cli.command {
             Command::Build(args) => commands::build::run(&args.manifest),
             Command::Up(args) => commands::up::run(args, commands::up::Watching::WasmFiles).await,
             Command::Watch(args) => commands::up::run(args, commands::up::Watching::WasmFilesAndSources).await,
         }
     });
-    drop(runtime);
+    drop(executor);
     telemetry.shutdown();
     result
 }

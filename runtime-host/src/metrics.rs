@@ -232,10 +232,10 @@ impl Default for Metrics {
         );
         registry.register(
             "write_batch_size",
-            "Writes per commit of the embedded store's group commit",
+            "Writes per commit of the embedded backend's group commit",
             batch_sizes.clone(),
         );
-        registry.register("commits", "Commits of the embedded store, by outcome (ok or failed)", commits.clone());
+        registry.register("commits", "Commits of the embedded backend, by outcome (ok or failed)", commits.clone());
         Metrics {
             registry,
             batch_sizes,
@@ -383,7 +383,7 @@ impl Metrics {
         self.switches.get_or_create(&SwitchLabels { function: function.to_string(), origin: origin.to_string() }).inc();
     }
 
-    /// Counts one commit of the embedded store holding `writes` writes.
+    /// Counts one commit of the embedded backend holding `writes` writes.
     pub fn batch(&self, writes: usize, ok: bool) {
         self.batch_sizes.observe(writes as f64);
         let outcome = if ok { "ok" } else { "failed" };

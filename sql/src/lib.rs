@@ -2,10 +2,10 @@
 //! program that stores the feed:
 //!
 //! - [`sqlite`]: the embedded SQLite schema, run by the host's embedded
-//!   backend (`runtime-host/src/store/sqlite.rs`, over rusqlite) and by the
+//!   backend (`runtime-host/src/backend/sqlite.rs`, over rusqlite) and by the
 //!   Spin SQLite adapter (`adapters/spin-sqlite/`, over Spin's SQLite);
 //! - [`postgres`]: the PostgreSQL schema, run by the host's PostgreSQL
-//!   backend (`runtime-host/src/store/postgres.rs`);
+//!   backend (`runtime-host/src/backend/postgres.rs`);
 //! - [`cursor`]: the lists' paging cursors, made and checked alike by every
 //!   backend and adapter;
 //! - [`search`]: how text becomes words and keywords become a search, in

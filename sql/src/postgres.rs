@@ -148,7 +148,7 @@ pub fn check_document(document: &str) -> Result<(), String> {
 }
 
 /// The answer to a post whose words overflow a `tsvector`: the input's
-/// fault, not the store's.
+/// fault, not the backend's.
 pub const TOO_MANY_WORDS: &str = "the post holds too many distinct words to index";
 
 /// PostgreSQL's SQLSTATE for a program limit exceeded (`54000`), which a

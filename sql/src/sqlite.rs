@@ -1,7 +1,7 @@
 //! The news feed's SQLite schema and statements.
 //!
 //! Two programs run them against the same kind of file: the host's embedded
-//! backend (`runtime-host/src/store/sqlite.rs`, over rusqlite) and the Spin
+//! backend (`runtime-host/src/backend/sqlite.rs`, over rusqlite) and the Spin
 //! adapter (`adapters/spin-sqlite/`, over Spin's SQLite interface). A database
 //! written by one is read by the other, so both take every table, query and
 //! rule from here, and only the calling conventions differ.
@@ -113,7 +113,7 @@ pub const PARTICIPANT_EXISTS: &str = "SELECT 1 FROM participant WHERE id = ?1";
 pub const INSERT_PARTICIPANT: &str = "INSERT INTO participant (name) VALUES (?1) RETURNING id";
 
 /// → the key that signs the lists' cursors (`crate::cursor`): written once,
-/// with the schema, and never changed, so a store may read it once.
+/// with the schema, and never changed, so a backend may read it once.
 pub const CURSOR_KEY: &str = "SELECT key FROM cursor_key";
 /// `?1` = participant → the cursor key, and whether the participant exists:
 /// the head of a list, for a reader that keeps nothing between requests

@@ -7,9 +7,9 @@ use crate::common;
 use bytes::Bytes;
 use common::in_process;
 use http_body_util::{BodyExt, Full};
-use newsfeed::function::Handler;
-use newsfeed::store::sqlite::{Sqlite, DEFAULT_MAX_BATCH};
-use newsfeed::store::Backend;
+use newsfeed::backend::sqlite::{Sqlite, DEFAULT_MAX_BATCH};
+use newsfeed::backend::Backend;
+use newsfeed::handler::Handler;
 use newsfeed::wasm::loader::Platform;
 use std::sync::Arc;
 

@@ -1,4 +1,4 @@
-//! Group commit in the embedded store: many writes share one commit, yet
+//! Group commit in the embedded backend: many writes share one commit, yet
 //! each gets its own answer, none is acknowledged before it is durable, and
 //! a failed commit fails exactly its own writes.
 

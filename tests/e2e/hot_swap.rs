@@ -295,7 +295,7 @@ fn newsfeed_watch_rebuilds_and_swaps_only_the_changed_function() {
     assert!(line.starts_with("participant: rebuilt in ") && line.contains("swapped in"), "{line}");
     assert_eq!(variant(&host.get(&format!("/participant/{a}"))), Some("tagged"));
     // The data and the other functions are untouched: same process, same
-    // store, the same versions, and no other build ran.
+    // backend, the same versions, and no other build ran.
     assert_eq!(host.get(&format!("/participant/{b}")).json["name"], "b");
     let after = versions(&host);
     assert_ne!(after["participant"], before["participant"]);
@@ -617,7 +617,7 @@ fn newsfeed_watch_says_what_each_rebuild_did() {
 /// `--as-spin` runs it; no component falls back to Cranelift.
 #[test]
 fn winch_compiles_every_component_we_ship() {
-    use newsfeed::function::Tier;
+    use newsfeed::handler::Tier;
     use newsfeed::wasm::engine::{new_engine, Compiler};
     common::build_components();
     let winch = new_engine(&newsfeed::limits::Limits::default(), Tier::Winch).unwrap();

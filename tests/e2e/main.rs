@@ -10,7 +10,7 @@
 //!   HTTP, a real PostgreSQL, answers checked against `openapi.yaml`;
 //! - [`api`]: the contract's cases, written once, run on every host and
 //!   backend (`api::<backend>::<case>`);
-//! - [`backend`]: what every `store::Backend` promises, written once against
+//! - [`backend`]: what every `backend::Backend` promises, written once against
 //!   the trait, run on SQLite and on PostgreSQL
 //!   (`backend::<implementation>::<case>`);
 //! - [`real_spin`]: the contract's cases again, on a real `spin up`;

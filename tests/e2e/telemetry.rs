@@ -43,17 +43,17 @@ impl Receiver {
         let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
         let endpoint = format!("http://{}", listener.local_addr().unwrap());
         let received = Arc::new(Mutex::new(Received::default()));
-        let store = received.clone();
+        let sink = received.clone();
         runtime.spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else { continue };
-                let store = store.clone();
+                let sink = sink.clone();
                 let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
-                    let store = store.clone();
+                    let sink = sink.clone();
                     async move {
                         let path = request.uri().path().to_string();
                         let body = request.into_body().collect().await?.to_bytes();
-                        let status = decode(&path, &body, &store);
+                        let status = decode(&path, &body, &sink);
                         let mut answer = hyper::Response::new(Full::new(bytes::Bytes::new()));
                         *answer.status_mut() = status;
                         Ok::<_, hyper::Error>(answer)
@@ -130,9 +130,9 @@ impl Receiver {
     }
 }
 
-/// Decodes one export into `store`; the HTTP status to answer.
-fn decode(path: &str, body: &[u8], store: &Mutex<Received>) -> hyper::StatusCode {
-    let mut store = store.lock().unwrap();
+/// Decodes one export into `sink`; the HTTP status to answer.
+fn decode(path: &str, body: &[u8], sink: &Mutex<Received>) -> hyper::StatusCode {
+    let mut sink = sink.lock().unwrap();
     match path {
         "/v1/traces" => match ExportTraceServiceRequest::decode(body) {
             Ok(export) => {
@@ -143,7 +143,7 @@ fn decode(path: &str, body: &[u8], store: &Mutex<Received>) -> hyper::StatusCode
                         .and_then(|resource| string(&resource.attributes, "service.name"))
                         .unwrap_or_default();
                     for scope in resource.scope_spans {
-                        store.spans.extend(scope.spans.into_iter().map(|span| (service.clone(), span)));
+                        sink.spans.extend(scope.spans.into_iter().map(|span| (service.clone(), span)));
                     }
                 }
                 hyper::StatusCode::OK
@@ -153,7 +153,7 @@ fn decode(path: &str, body: &[u8], store: &Mutex<Received>) -> hyper::StatusCode
         "/v1/metrics" => match ExportMetricsServiceRequest::decode(body) {
             Ok(export) => {
                 let metrics = export.resource_metrics.into_iter().flat_map(|r| r.scope_metrics).flat_map(|s| s.metrics);
-                store.metrics.extend(metrics);
+                sink.metrics.extend(metrics);
                 hyper::StatusCode::OK
             }
             Err(_) => hyper::StatusCode::BAD_REQUEST,

@@ -173,7 +173,7 @@ fn newer_schema(version: i64) -> Error {
 }
 
 /// A failed statement: the input's fault when a post's words overflow a
-/// `tsvector` (400, as on the host's PostgreSQL backend), the store's
+/// `tsvector` (400, as on the host's PostgreSQL backend), the backend's
 /// otherwise (503).
 fn failed(error: pg::PgError) -> Error {
     match &error {

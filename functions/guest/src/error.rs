@@ -1,7 +1,7 @@
 //! The API's error answers: a status and a message for a person, always sent
 //! as `{"error": "..."}` with `Content-Type: application/json`.
 
-use crate::{Response, StoreError};
+use crate::{BackendError, Response};
 use serde_json::{json, Value};
 
 /// What a handler returns: the 200 answer, or what went wrong.
@@ -58,13 +58,13 @@ impl ApiError {
     }
 }
 
-impl From<StoreError> for ApiError {
-    fn from(error: StoreError) -> Self {
+impl From<BackendError> for ApiError {
+    fn from(error: BackendError) -> Self {
         match error {
-            StoreError::NotFound(message) => Self::new(404, message),
-            StoreError::Invalid(message) => Self::new(400, message),
-            // The store's own words may name internals: keep them in the log.
-            StoreError::Unavailable(detail) => {
+            BackendError::NotFound(message) => Self::new(404, message),
+            BackendError::Invalid(message) => Self::new(400, message),
+            // The backend's own words may name internals: keep them in the log.
+            BackendError::Unavailable(detail) => {
                 eprintln!("storage unavailable: {detail}");
                 Self::new(503, "storage is unavailable, try again")
             }

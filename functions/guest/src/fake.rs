@@ -1,17 +1,17 @@
-//! An in-memory store behind the same traits as the real one, for the
+//! An in-memory backend behind the same traits as the real one, for the
 //! functions' unit tests. It keeps the contract's rules (not-found, symmetric
 //! and idempotent friendships, fan-out, newest first, pages and their
-//! cursors, made by the real stores' `newsfeed_sql::cursor`), with the real
-//! stores' rules and messages from `newsfeed_sql` (the words search matches,
+//! cursors, made by the real backends' `newsfeed_sql::cursor`), with the real
+//! backends' rules and messages from `newsfeed_sql` (the words search matches,
 //! the keyword limit, the text rule), but none of their durability.
 
-use crate::store::{Friendships, Participants, Publishing, Search, Storage};
-use crate::{FeedItem, FriendsPage, Friendship, Id, InboundPage, OutboundPage, Participant, Post, StoreError};
+use crate::backend::{Friendships, Participants, Publishing, Search, Storage};
+use crate::{BackendError, FeedItem, FriendsPage, Friendship, Id, InboundPage, OutboundPage, Participant, Post};
 use newsfeed_sql::cursor::{List, PageRequest};
 use std::cell::RefCell;
 
 #[derive(Default)]
-pub struct MemoryStore {
+pub struct MemoryBackend {
     state: RefCell<State>,
 }
 
@@ -27,10 +27,10 @@ struct State {
 }
 
 impl State {
-    fn known(&self, id: Id) -> Result<(), StoreError> {
+    fn known(&self, id: Id) -> Result<(), BackendError> {
         match self.participants.iter().any(|p| p.id == id) {
             true => Ok(()),
-            false => Err(StoreError::NotFound(newsfeed_sql::unknown_participant(id))),
+            false => Err(BackendError::NotFound(newsfeed_sql::unknown_participant(id))),
         }
     }
 
@@ -43,31 +43,31 @@ impl State {
     }
 }
 
-/// The fake's cursor key, as a real store's database holds one.
-const KEY: &[u8] = b"the in-memory store's cursor key";
+/// The fake's cursor key, as a real backend's database holds one.
+const KEY: &[u8] = b"the in-memory backend's cursor key";
 
-fn page_request(list: List, id: Id, limit: u32, before: Option<&str>) -> Result<PageRequest, StoreError> {
-    PageRequest::new(list, id, limit, before).map_err(StoreError::Invalid)
+fn page_request(list: List, id: Id, limit: u32, before: Option<&str>) -> Result<PageRequest, BackendError> {
+    PageRequest::new(list, id, limit, before).map_err(BackendError::Invalid)
 }
 
 /// A page of `items` (each with its id, oldest first) for `request`.
 fn page<T>(
     request: &PageRequest,
     items: impl DoubleEndedIterator<Item = (Id, T)>,
-) -> Result<(Vec<T>, Option<String>), StoreError> {
-    let seek = request.seek(KEY).map_err(StoreError::Invalid)?;
+) -> Result<(Vec<T>, Option<String>), BackendError> {
+    let seek = request.seek(KEY).map_err(BackendError::Invalid)?;
     let rows = items.rev().filter(|(id, _)| *id < seek).take(request.rows() as usize).collect();
     Ok(request.page(KEY, rows, false))
 }
 
-impl Storage for MemoryStore {
-    fn get_participant(&self, id: Id) -> Result<Participant, StoreError> {
+impl Storage for MemoryBackend {
+    fn get_participant(&self, id: Id) -> Result<Participant, BackendError> {
         let state = self.state.borrow();
         state.known(id)?;
         Ok(state.participants.iter().find(|p| p.id == id).cloned().expect("known"))
     }
 
-    fn list_friends(&self, id: Id, limit: u32, before: Option<&str>) -> Result<FriendsPage, StoreError> {
+    fn list_friends(&self, id: Id, limit: u32, before: Option<&str>) -> Result<FriendsPage, BackendError> {
         let request = page_request(List::Friends, id, limit, before)?;
         let state = self.state.borrow();
         state.known(id)?;
@@ -75,7 +75,7 @@ impl Storage for MemoryStore {
         Ok(FriendsPage { items, next })
     }
 
-    fn list_outbound(&self, id: Id, limit: u32, before: Option<&str>) -> Result<OutboundPage, StoreError> {
+    fn list_outbound(&self, id: Id, limit: u32, before: Option<&str>) -> Result<OutboundPage, BackendError> {
         let request = page_request(List::Outbound, id, limit, before)?;
         let state = self.state.borrow();
         state.known(id)?;
@@ -85,7 +85,7 @@ impl Storage for MemoryStore {
         Ok(OutboundPage { items, next })
     }
 
-    fn list_inbound(&self, id: Id, limit: u32, before: Option<&str>) -> Result<InboundPage, StoreError> {
+    fn list_inbound(&self, id: Id, limit: u32, before: Option<&str>) -> Result<InboundPage, BackendError> {
         let request = page_request(List::Inbound, id, limit, before)?;
         let state = self.state.borrow();
         state.known(id)?;
@@ -98,9 +98,9 @@ impl Storage for MemoryStore {
     }
 }
 
-impl Participants for MemoryStore {
-    fn create(&self, name: &str) -> Result<Participant, StoreError> {
-        newsfeed_sql::check_text("name", name).map_err(StoreError::Invalid)?;
+impl Participants for MemoryBackend {
+    fn create(&self, name: &str) -> Result<Participant, BackendError> {
+        newsfeed_sql::check_text("name", name).map_err(BackendError::Invalid)?;
         let mut state = self.state.borrow_mut();
         let participant = Participant { id: state.participants.len() as Id + 1, name: name.to_string() };
         state.participants.push(participant.clone());
@@ -108,13 +108,13 @@ impl Participants for MemoryStore {
     }
 }
 
-impl Friendships for MemoryStore {
-    fn befriend(&self, a: Id, b: Id) -> Result<Friendship, StoreError> {
+impl Friendships for MemoryBackend {
+    fn befriend(&self, a: Id, b: Id) -> Result<Friendship, BackendError> {
         let mut state = self.state.borrow_mut();
         state.known(a)?;
         state.known(b)?;
         if a == b {
-            return Err(StoreError::Invalid(newsfeed_sql::SELF_FRIENDSHIP.into()));
+            return Err(BackendError::Invalid(newsfeed_sql::SELF_FRIENDSHIP.into()));
         }
         if let Some(existing) = state.friends_of(a).find(|f| f.to == b) {
             return Ok(existing);
@@ -125,10 +125,10 @@ impl Friendships for MemoryStore {
     }
 }
 
-impl Publishing for MemoryStore {
-    fn publish(&self, post: &Post) -> Result<Post, StoreError> {
+impl Publishing for MemoryBackend {
+    fn publish(&self, post: &Post) -> Result<Post, BackendError> {
         for (field, text) in [("subject", &post.subject), ("story", &post.story)] {
-            newsfeed_sql::check_text(field, text).map_err(StoreError::Invalid)?;
+            newsfeed_sql::check_text(field, text).map_err(BackendError::Invalid)?;
         }
         let mut state = self.state.borrow_mut();
         state.known(post.author)?;
@@ -140,10 +140,10 @@ impl Publishing for MemoryStore {
     }
 }
 
-impl Search for MemoryStore {
-    fn find_posters(&self, keywords: &[String], limit: u32) -> Result<Vec<Id>, StoreError> {
+impl Search for MemoryBackend {
+    fn find_posters(&self, keywords: &[String], limit: u32) -> Result<Vec<Id>, BackendError> {
         let state = self.state.borrow();
-        let wanted = newsfeed_sql::search::keywords(keywords).map_err(StoreError::Invalid)?;
+        let wanted = newsfeed_sql::search::keywords(keywords).map_err(BackendError::Invalid)?;
         // (hits, post index, author), best first.
         let mut scored: Vec<(usize, usize, Id)> = state
             .posts

@@ -34,7 +34,7 @@ pub fn inbound(item: &FeedItem) -> Value {
 
 /// A page of a list, answering `req`: a JSON array of the items, each
 /// shaped by `shape`, and the link to the page after it when there is one
-/// (`next`, the cursor the store gave).
+/// (`next`, the cursor the backend gave).
 pub fn page<T>(req: &Request, limit: u32, items: &[T], next: Option<String>, shape: fn(&T) -> Value) -> Answer {
     Answer {
         body: Value::Array(items.iter().map(shape).collect()),

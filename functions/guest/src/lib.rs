@@ -1,17 +1,18 @@
 //! The guest library: everything the newsfeed functions share.
 //!
 //! A function is a screen of business logic: it parses the request with
-//! [`request`], calls the store through the traits of [`store`], and shapes the
+//! [`request`], calls the backend through the traits of [`backend`], and shapes the
 //! answer with [`json`]. Errors of every kind become [`ApiError`], which
 //! [`respond`] turns into the contract's `{"error": ...}` JSON.
 //!
-//! The traits in [`store`] are the functions' mocking point: in a component
+//! The traits in [`backend`] are the functions' mocking point: in a component
 //! they call the WIT imports ([`Wit`]); in unit tests they call the in-memory
-//! [`fake::MemoryStore`] (feature `fake`).
+//! [`fake::MemoryBackend`] (feature `fake`).
 //!
 //! A component exports its handler with `http_entry!`, which serves
 //! `wasi:http/incoming-handler` through the `entry` module (wasm32 only).
 
+pub mod backend;
 #[cfg(target_arch = "wasm32")]
 pub mod entry;
 pub mod error;
@@ -22,11 +23,10 @@ pub mod identity;
 pub mod json;
 pub mod occurred;
 pub mod request;
-pub mod store;
 
+pub use backend::{Friendships, Participants, Publishing, Search, Storage, Wit};
 pub use error::{respond, Answer, ApiError, Reply};
 pub use spin_sdk::http::{Method, Request, Response};
-pub use store::{Friendships, Participants, Publishing, Search, Storage, Wit};
 
 /// Bindings for the `newsfeed:feed` WIT package (world `guest`).
 ///
@@ -41,5 +41,5 @@ pub mod bindings {
 }
 
 pub use bindings::newsfeed::feed::types::{
-    Error as StoreError, FeedItem, FriendsPage, Friendship, Id, InboundPage, OutboundPage, Participant, Post,
+    Error as BackendError, FeedItem, FriendsPage, Friendship, Id, InboundPage, OutboundPage, Participant, Post,
 };

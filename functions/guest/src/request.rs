@@ -65,7 +65,7 @@ pub fn limit(req: &Request, default: u32, max: u32) -> Result<u32, ApiError> {
 }
 
 /// The `before` query parameter: the cursor of the page to read, as a
-/// previous page's `next` link gave it. Checked by the store.
+/// previous page's `next` link gave it. Checked by the backend.
 pub fn before(req: &Request) -> Option<String> {
     query_param(req, "before")
 }

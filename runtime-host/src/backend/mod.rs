@@ -4,7 +4,7 @@
 //!
 //! Both ways of serving a function reach the data through this trait: the
 //! wasm functions' WIT imports (`wasm::feed`) and the native baseline
-//! (`function::native`). The trait speaks the WIT's own types ([`wit`]).
+//! (`handler::native`). The trait speaks the WIT's own types ([`wit`]).
 //!
 //! Depends on nothing else in the host but `metrics` (the group commit's
 //! batches are counted) and `telemetry` (the group commit's span links the
@@ -26,7 +26,7 @@ pub use wit::types;
 /// What a backend call can fail with. Callers branch on the case: the WIT
 /// error variant has the same three.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum StoreError {
+pub enum BackendError {
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
@@ -35,34 +35,34 @@ pub enum StoreError {
     Unavailable(String),
 }
 
-impl StoreError {
+impl BackendError {
     /// The error's kind, as a span's `error.type`.
     pub fn kind(&self) -> &'static str {
         match self {
-            StoreError::NotFound(_) => "not_found",
-            StoreError::Invalid(_) => "invalid",
-            StoreError::Unavailable(_) => "unavailable",
+            BackendError::NotFound(_) => "not_found",
+            BackendError::Invalid(_) => "invalid",
+            BackendError::Unavailable(_) => "unavailable",
         }
     }
 
     pub fn unknown_participant(id: Id) -> Self {
-        StoreError::NotFound(newsfeed_sql::unknown_participant(id))
+        BackendError::NotFound(newsfeed_sql::unknown_participant(id))
     }
 }
 
-pub type StoreResult<T> = Result<T, StoreError>;
+pub type StoreResult<T> = Result<T, BackendError>;
 
 /// A post's text fields obey [`newsfeed_sql::check_text`].
 pub fn check_post(post: &Post) -> StoreResult<()> {
     newsfeed_sql::check_text("subject", &post.subject)
         .and_then(|()| newsfeed_sql::check_text("story", &post.story))
-        .map_err(StoreError::Invalid)
+        .map_err(BackendError::Invalid)
 }
 
 /// The request for a page of `list`, its cursor `before` well formed (its
 /// tag is checked once the backend has read the key).
 pub fn page_request(list: List, id: Id, limit: u32, before: Option<&str>) -> StoreResult<PageRequest> {
-    PageRequest::new(list, id, limit, before).map_err(StoreError::Invalid)
+    PageRequest::new(list, id, limit, before).map_err(BackendError::Invalid)
 }
 
 /// The bytes of post text a post holds, spent against a list's
@@ -87,6 +87,6 @@ pub trait Backend: Send + Sync + 'static {
     /// indexes it for search, in one transaction.
     async fn publish(&self, post: Post) -> StoreResult<Post>;
     async fn find_posters(&self, keywords: Vec<String>, limit: u32) -> StoreResult<Vec<Id>>;
-    /// Whether the store answers now (for `/readyz`).
+    /// Whether the backend answers now (for `/readyz`).
     async fn ping(&self) -> StoreResult<()>;
 }

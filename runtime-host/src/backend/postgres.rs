@@ -1,4 +1,4 @@
-//! The PostgreSQL backend: the store for several `newsfeed` hosts at once,
+//! The PostgreSQL backend: the backend for several `newsfeed` hosts at once,
 //! each stateless, all on one shared database.
 //!
 //! Async all the way: `tokio-postgres` connections in a `deadpool-postgres`
@@ -14,7 +14,7 @@
 //! returns only once PostgreSQL has made its commit durable.
 //!
 //! A database that is down, unreachable or hung (its processes stopped)
-//! makes a call fail with [`StoreError::Unavailable`] (503) within the call
+//! makes a call fail with [`BackendError::Unavailable`] (503) within the call
 //! bound, half the request deadline, so the answer is a 503 and never the
 //! deadline's 500; the pool drops closed connections and opens new ones, so
 //! the host recovers by itself when the database comes back.
@@ -27,7 +27,7 @@
 //! `/readyz` hang.
 
 use super::types::{FeedItem, FriendsPage, Friendship, Id, InboundPage, OutboundPage, Participant, Post};
-use super::{check_post, page_request, post_text, Backend, StoreError, StoreResult};
+use super::{check_post, page_request, post_text, Backend, BackendError, StoreResult};
 use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod};
 use futures_util::StreamExt;
 use newsfeed_sql::cursor::{List, PageRequest};
@@ -62,7 +62,7 @@ pub struct Postgres {
     /// The most one call may take, waiting for a connection included.
     call_timeout: Duration,
     /// Whether the schema is known to be up to date: until then every call
-    /// answers [`StoreError::Unavailable`].
+    /// answers [`BackendError::Unavailable`].
     schema_ready: Arc<AtomicBool>,
     /// Readiness's own connection, once opened.
     probe: tokio::sync::Mutex<Option<Probe>>,
@@ -84,13 +84,13 @@ impl Drop for Probe {
 /// Why the schema could not be brought up to date.
 enum MigrationFailure {
     /// No answer from the database (down, unreachable, hung): try again.
-    Unreachable(StoreError),
+    Unreachable(BackendError),
     /// The database answered and refused (a newer schema, bad credentials).
-    Refused(StoreError),
+    Refused(BackendError),
 }
 
 impl MigrationFailure {
-    fn classify(error: StoreError, answered: bool) -> Self {
+    fn classify(error: BackendError, answered: bool) -> Self {
         match answered {
             true => MigrationFailure::Refused(error),
             false => MigrationFailure::Unreachable(error),
@@ -112,13 +112,15 @@ impl From<deadpool_postgres::PoolError> for MigrationFailure {
     }
 }
 
-impl From<tokio_postgres::Error> for StoreError {
+impl From<tokio_postgres::Error> for BackendError {
     fn from(error: tokio_postgres::Error) -> Self {
         match error.code() {
             // A post whose words overflow a tsvector (1 MiB): the input's
-            // fault, not the store's.
-            Some(code) if *code == SqlState::PROGRAM_LIMIT_EXCEEDED => StoreError::Invalid(sql::TOO_MANY_WORDS.into()),
-            _ => StoreError::Unavailable(describe(&error)),
+            // fault, not the backend's.
+            Some(code) if *code == SqlState::PROGRAM_LIMIT_EXCEEDED => {
+                BackendError::Invalid(sql::TOO_MANY_WORDS.into())
+            }
+            _ => BackendError::Unavailable(describe(&error)),
         }
     }
 }
@@ -138,11 +140,11 @@ fn describe(error: &tokio_postgres::Error) -> String {
     }
 }
 
-impl From<deadpool_postgres::PoolError> for StoreError {
+impl From<deadpool_postgres::PoolError> for BackendError {
     fn from(error: deadpool_postgres::PoolError) -> Self {
         match error {
             deadpool_postgres::PoolError::Backend(error) => error.into(),
-            other => StoreError::Unavailable(format!("no database connection: {other}")),
+            other => BackendError::Unavailable(format!("no database connection: {other}")),
         }
     }
 }
@@ -156,7 +158,7 @@ impl Postgres {
     /// credentials) is an error.
     pub async fn connect(url: &str, pool_size: usize, call_timeout: Duration) -> StoreResult<Postgres> {
         let mut config: tokio_postgres::Config =
-            url.parse().map_err(|error| StoreError::Invalid(format!("bad PostgreSQL URL: {error}")))?;
+            url.parse().map_err(|error| BackendError::Invalid(format!("bad PostgreSQL URL: {error}")))?;
         config.connect_timeout(CONNECT_TIMEOUT).options("-c synchronous_commit=on").application_name("newsfeed");
         // `Fast` recycling drops a connection the server has closed, so a
         // restarted database is reconnected to on the next call.
@@ -169,7 +171,7 @@ impl Postgres {
             .create_timeout(Some(CONNECT_TIMEOUT))
             .recycle_timeout(Some(CONNECT_TIMEOUT))
             .build()
-            .map_err(|error| StoreError::Unavailable(format!("building the connection pool: {error}")))?;
+            .map_err(|error| BackendError::Unavailable(format!("building the connection pool: {error}")))?;
         let schema_ready = Arc::new(AtomicBool::new(false));
         match migrate(&pool).await {
             Ok(()) => schema_ready.store(true, Ordering::Release),
@@ -185,10 +187,10 @@ impl Postgres {
     /// Runs `call` if the schema is ready, within the call bound.
     async fn bounded<T>(&self, call: impl Future<Output = StoreResult<T>>) -> StoreResult<T> {
         if !self.schema_ready.load(Ordering::Acquire) {
-            return Err(StoreError::Unavailable("PostgreSQL has not answered since start".into()));
+            return Err(BackendError::Unavailable("PostgreSQL has not answered since start".into()));
         }
         tokio::time::timeout(self.call_timeout, call).await.unwrap_or_else(|_| {
-            Err(StoreError::Unavailable(format!("PostgreSQL did not answer within {:?}", self.call_timeout)))
+            Err(BackendError::Unavailable(format!("PostgreSQL did not answer within {:?}", self.call_timeout)))
         })
     }
 
@@ -207,13 +209,13 @@ impl Postgres {
             *probe = Some(Probe { client, driver });
         }
         let Some(Probe { client, .. }) = probe.as_ref() else {
-            return Err(StoreError::Unavailable("no readiness connection".into()));
+            return Err(BackendError::Unavailable("no readiness connection".into()));
         };
         let answered = client.simple_query(sql::PING).await;
         if answered.is_err() {
             *probe = None;
         }
-        answered.map(drop).map_err(StoreError::from)
+        answered.map(drop).map_err(BackendError::from)
     }
 
     /// A page of one of the lists: runs its statement (the columns: the
@@ -239,11 +241,11 @@ impl Postgres {
         let Some(head) = rows.next().await.transpose()? else { return Err(no_row(statement)) };
         let key: Vec<u8> = head.get(0);
         if head.get::<_, Option<Id>>(1).is_none() {
-            return Err(StoreError::unknown_participant(id));
+            return Err(BackendError::unknown_participant(id));
         }
         // The rows were read below the cursor's id before its tag was
         // checked: none leaves here unless it passes.
-        request.seek(&key).map_err(StoreError::Invalid)?;
+        request.seek(&key).map_err(BackendError::Invalid)?;
         let (mut budget, mut items, mut cut_short) = (ListBudget::default(), Vec::new(), false);
         let mut row = Some(head);
         while let Some(current) = row.take() {
@@ -283,7 +285,7 @@ async fn index_every_post(client: &impl GenericClient) -> StoreResult<()> {
         };
         for ((id, subject), story) in ids.iter().zip(&subjects).zip(&stories) {
             let document = search::document(subject, story);
-            sql::check_document(&document).map_err(StoreError::Invalid)?;
+            sql::check_document(&document).map_err(BackendError::Invalid)?;
             query(client, sql::INDEX_POST, &[id, &document]).await?;
         }
         last = ids.last().copied().unwrap_or(last);
@@ -300,7 +302,7 @@ async fn migrate(pool: &Pool) -> Result<(), MigrationFailure> {
     let done: i32 = tx.query_one(sql::READ_SCHEMA_VERSION, &[]).await?.get(0);
     let done = usize::try_from(done).unwrap_or(0);
     if done > sql::SCHEMA_VERSION {
-        return Err(MigrationFailure::Refused(StoreError::Unavailable(format!(
+        return Err(MigrationFailure::Refused(BackendError::Unavailable(format!(
             "the database's schema is version {done}, newer than this newsfeed's {}: upgrade newsfeed",
             sql::SCHEMA_VERSION
         ))));
@@ -349,7 +351,7 @@ impl Backend for Postgres {
         self.bounded(async {
             let row = self.query(sql::PARTICIPANT_NAME, &[&id]).await?.pop();
             let name: Option<String> = row.and_then(|row| row.get(0));
-            name.map(|name| Participant { id, name }).ok_or_else(|| StoreError::unknown_participant(id))
+            name.map(|name| Participant { id, name }).ok_or_else(|| BackendError::unknown_participant(id))
         })
         .await
     }
@@ -381,7 +383,7 @@ impl Backend for Postgres {
 
     async fn create_participant(&self, name: String) -> StoreResult<Participant> {
         self.bounded(async {
-            check_text("name", &name).map_err(StoreError::Invalid)?;
+            check_text("name", &name).map_err(BackendError::Invalid)?;
             let rows = self.query(sql::INSERT_PARTICIPANT, &[&name]).await?;
             let id = rows.first().map(|row| row.get(0)).ok_or_else(|| no_row(sql::INSERT_PARTICIPANT))?;
             Ok(Participant { id, name })
@@ -392,7 +394,7 @@ impl Backend for Postgres {
     async fn befriend(&self, a: Id, b: Id) -> StoreResult<Friendship> {
         self.bounded(async {
             if a == b {
-                return Err(StoreError::Invalid(SELF_FRIENDSHIP.into()));
+                return Err(BackendError::Invalid(SELF_FRIENDSHIP.into()));
             }
             let mut client = self.pool.get().await?;
             let tx = client.transaction().await?;
@@ -401,7 +403,7 @@ impl Backend for Postgres {
             if let Some((missing, _)) =
                 [(a, row.get::<_, bool>(0)), (b, row.get(1))].into_iter().find(|(_, exists)| !exists)
             {
-                return Err(StoreError::unknown_participant(missing));
+                return Err(BackendError::unknown_participant(missing));
             }
             let (low, high) = (a.min(b), a.max(b));
             query(&tx, sql::INSERT_FRIENDSHIP, &[&low, &high]).await?;
@@ -417,12 +419,12 @@ impl Backend for Postgres {
         self.bounded(async {
             check_post(&post)?;
             let document = search::document(&post.subject, &post.story);
-            sql::check_document(&document).map_err(StoreError::Invalid)?;
+            sql::check_document(&document).map_err(BackendError::Invalid)?;
             let params: [&(dyn ToSql + Sync); 5] =
                 [&post.author, &post.occurred, &post.subject, &post.story, &document];
             let stored: i64 = self.query(sql::PUBLISH, &params).await?.first().map_or(0, |row| row.get(0));
             match stored {
-                0 => Err(StoreError::unknown_participant(post.author)),
+                0 => Err(BackendError::unknown_participant(post.author)),
                 _ => Ok(post),
             }
         })
@@ -431,7 +433,7 @@ impl Backend for Postgres {
 
     async fn find_posters(&self, keywords: Vec<String>, limit: u32) -> StoreResult<Vec<Id>> {
         self.bounded(async {
-            let distinct = search::keywords(&keywords).map_err(StoreError::Invalid)?;
+            let distinct = search::keywords(&keywords).map_err(BackendError::Invalid)?;
             if distinct.is_empty() {
                 return Ok(Vec::new());
             }
@@ -443,7 +445,7 @@ impl Backend for Postgres {
 
     async fn ping(&self) -> StoreResult<()> {
         if !self.schema_ready.load(Ordering::Acquire) {
-            return Err(StoreError::Unavailable("PostgreSQL has not answered since start".into()));
+            return Err(BackendError::Unavailable("PostgreSQL has not answered since start".into()));
         }
         match tokio::time::timeout(PROBE_TIMEOUT, self.probe()).await {
             Ok(answered) => answered,
@@ -453,12 +455,12 @@ impl Backend for Postgres {
                 if let Ok(mut probe) = self.probe.try_lock() {
                     *probe = None;
                 }
-                Err(StoreError::Unavailable(format!("PostgreSQL did not answer within {PROBE_TIMEOUT:?}")))
+                Err(BackendError::Unavailable(format!("PostgreSQL did not answer within {PROBE_TIMEOUT:?}")))
             }
         }
     }
 }
 
-fn no_row(statement: &str) -> StoreError {
-    StoreError::Unavailable(format!("no row from {}", statement.lines().next().unwrap_or_default()))
+fn no_row(statement: &str) -> BackendError {
+    BackendError::Unavailable(format!("no row from {}", statement.lines().next().unwrap_or_default()))
 }

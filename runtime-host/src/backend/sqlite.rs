@@ -33,7 +33,7 @@
 //! of the machine.
 
 use super::types::{FeedItem, FriendsPage, Friendship, Id, InboundPage, OutboundPage, Participant, Post};
-use super::{check_post, page_request, post_text, Backend, StoreError, StoreResult};
+use super::{check_post, page_request, post_text, Backend, BackendError, StoreResult};
 use crate::metrics::Metrics;
 use newsfeed_sql::cursor::{List, PageRequest};
 use newsfeed_sql::sqlite::{self as sql, Step};
@@ -95,13 +95,13 @@ pub fn check_free_space(path: &Path) -> StoreResult<()> {
         _ => Path::new("."),
     };
     let stats = rustix::fs::statvfs(dir).map_err(|error| {
-        StoreError::Unavailable(format!("cannot read the free space of {}: {error}", dir.display()))
+        BackendError::Unavailable(format!("cannot read the free space of {}: {error}", dir.display()))
     })?;
     let free = stats.f_bavail.saturating_mul(stats.f_frsize);
     match free >= MIN_FREE_SPACE {
         true => Ok(()),
         false => {
-            Err(StoreError::Unavailable(format!("the disk holding {} is full: {free} bytes free", path.display())))
+            Err(BackendError::Unavailable(format!("the disk holding {} is full: {free} bytes free", path.display())))
         }
     }
 }
@@ -133,9 +133,9 @@ impl Readers {
     }
 }
 
-impl From<rusqlite::Error> for StoreError {
+impl From<rusqlite::Error> for BackendError {
     fn from(error: rusqlite::Error) -> Self {
-        StoreError::Unavailable(error.to_string())
+        BackendError::Unavailable(error.to_string())
     }
 }
 
@@ -145,7 +145,7 @@ impl From<rusqlite::Error> for StoreError {
 const BUSY_RETRY: std::time::Duration = std::time::Duration::from_micros(500);
 const BUSY_RETRIES: i32 = 10_000;
 
-/// The one way the host opens the SQLite file, for its own store and for
+/// The one way the host opens the SQLite file, for its own backend and for
 /// the Spin SQLite interface (`--as-spin`) alike, so that both see the same
 /// database: WAL, every commit synced, foreign keys enforced, and a locked
 /// database retried every 0.5 ms for up to 5 s.
@@ -175,7 +175,7 @@ impl Sqlite {
         let writer = std::thread::Builder::new()
             .name("sqlite-writer".into())
             .spawn(move || write_batches(writer, queue, max_batch, &metrics))
-            .map_err(|error| StoreError::Unavailable(format!("starting the writer thread: {error}")))?;
+            .map_err(|error| BackendError::Unavailable(format!("starting the writer thread: {error}")))?;
         let readers = Readers { path: path.to_path_buf(), idle: Mutex::new(Vec::new()) };
         Ok(Sqlite { writes, writer, readers: Arc::new(readers), cursor_key: cursor_key.into() })
     }
@@ -222,8 +222,10 @@ impl Sqlite {
         });
         self.writes
             .send(Job { requester, run })
-            .map_err(|_| StoreError::Unavailable("the writer has stopped".into()))?;
-        answered.await.unwrap_or_else(|_| Err(StoreError::Unavailable("the write was lost: the writer failed".into())))
+            .map_err(|_| BackendError::Unavailable("the writer has stopped".into()))?;
+        answered
+            .await
+            .unwrap_or_else(|_| Err(BackendError::Unavailable("the write was lost: the writer failed".into())))
     }
 }
 
@@ -232,7 +234,7 @@ impl Sqlite {
 fn in_savepoint<T>(conn: &Connection, change: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
     conn.execute_batch("SAVEPOINT write")?;
     let result = std::panic::catch_unwind(AssertUnwindSafe(|| change(conn)))
-        .unwrap_or_else(|_| Err(StoreError::Unavailable("a write panicked".into())));
+        .unwrap_or_else(|_| Err(BackendError::Unavailable("a write panicked".into())));
     let undo = "ROLLBACK TO write; RELEASE write";
     match result {
         Ok(value) => match conn.execute_batch("RELEASE write") {
@@ -280,7 +282,7 @@ fn write_batches(conn: Connection, queue: mpsc::Receiver<Job>, max_batch: usize,
         };
         crate::telemetry::link(&span, requesters);
         let _entered = span.enter();
-        let begun = conn.execute_batch("BEGIN IMMEDIATE").map_err(StoreError::from);
+        let begun = conn.execute_batch("BEGIN IMMEDIATE").map_err(BackendError::from);
         // Jobs not run are dropped: their waiters hear the write was lost.
         let mut answers: Vec<Answer> = Vec::with_capacity(size);
         let mut entries = Vec::new();
@@ -302,11 +304,11 @@ fn write_batches(conn: Connection, queue: mpsc::Receiver<Job>, max_batch: usize,
         }
         let committed = match (begun, rolled_back) {
             (Err(error), _) => Err(error),
-            (Ok(()), true) => Err(StoreError::Unavailable("the batch was rolled back by a failed write".into())),
+            (Ok(()), true) => Err(BackendError::Unavailable("the batch was rolled back by a failed write".into())),
             (Ok(()), false) => index(&conn, &entries).and_then(|()| conn.execute_batch("COMMIT")).map_err(|error| {
                 // A failed index insert or COMMIT may leave the transaction open.
                 let _ = conn.execute_batch("ROLLBACK");
-                StoreError::from(error)
+                BackendError::from(error)
             }),
         };
         metrics.batch(size, committed.is_ok());
@@ -337,18 +339,18 @@ fn index(conn: &Connection, entries: &[SearchEntry]) -> rusqlite::Result<()> {
 async fn blocking<T: Send + 'static>(work: impl FnOnce() -> StoreResult<T> + Send + 'static) -> StoreResult<T> {
     tokio::task::spawn_blocking(work)
         .await
-        .unwrap_or_else(|error| Err(StoreError::Unavailable(format!("storage task failed: {error}"))))
+        .unwrap_or_else(|error| Err(BackendError::Unavailable(format!("storage task failed: {error}"))))
 }
 
-fn poisoned<E>(_: E) -> StoreError {
-    StoreError::Unavailable("a storage task panicked".into())
+fn poisoned<E>(_: E) -> BackendError {
+    BackendError::Unavailable("a storage task panicked".into())
 }
 
 fn migrate(conn: &mut Connection) -> StoreResult<()> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let done: usize = tx.query_row(sql::READ_SCHEMA_VERSION, [], |row| row.get(0))?;
     if done > sql::SCHEMA_VERSION {
-        return Err(StoreError::Unavailable(format!(
+        return Err(BackendError::Unavailable(format!(
             "the database's schema is version {done}, newer than this newsfeed's {}: upgrade newsfeed",
             sql::SCHEMA_VERSION
         )));
@@ -379,7 +381,7 @@ fn require_participant(tx: &Connection, id: Id) -> StoreResult<()> {
     if known {
         Ok(())
     } else {
-        Err(StoreError::unknown_participant(id))
+        Err(BackendError::unknown_participant(id))
     }
 }
 
@@ -410,7 +412,7 @@ fn page<T>(
         Ok(seek) => seek,
         Err(refused) => {
             require_participant(conn, id)?;
-            return Err(StoreError::Invalid(refused));
+            return Err(BackendError::Invalid(refused));
         }
     };
     let mut stmt = conn.prepare_cached(statement)?;
@@ -439,7 +441,7 @@ impl Backend for Sqlite {
             conn.prepare_cached(sql::PARTICIPANT_NAME)?
                 .query_row(params![id], |row| Ok(Participant { id, name: row.get(0)? }))
                 .optional()?
-                .ok_or_else(|| StoreError::unknown_participant(id))
+                .ok_or_else(|| BackendError::unknown_participant(id))
         })
     }
 
@@ -487,7 +489,7 @@ impl Backend for Sqlite {
     }
 
     async fn create_participant(&self, name: String) -> StoreResult<Participant> {
-        check_text("name", &name).map_err(StoreError::Invalid)?;
+        check_text("name", &name).map_err(BackendError::Invalid)?;
         self.write(move |tx| {
             let id = tx.prepare_cached(sql::INSERT_PARTICIPANT)?.query_row(params![name], |row| row.get(0))?;
             Ok(Participant { id, name })
@@ -497,7 +499,7 @@ impl Backend for Sqlite {
 
     async fn befriend(&self, a: Id, b: Id) -> StoreResult<Friendship> {
         if a == b {
-            return Err(StoreError::Invalid(SELF_FRIENDSHIP.into()));
+            return Err(BackendError::Invalid(SELF_FRIENDSHIP.into()));
         }
         self.write(move |tx| {
             require_participant(tx, a)?;
@@ -526,7 +528,7 @@ impl Backend for Sqlite {
     }
 
     async fn find_posters(&self, keywords: Vec<String>, limit: u32) -> StoreResult<Vec<Id>> {
-        let distinct = search::keywords(&keywords).map_err(StoreError::Invalid)?;
+        let distinct = search::keywords(&keywords).map_err(BackendError::Invalid)?;
         if distinct.is_empty() {
             return Ok(Vec::new());
         }
@@ -544,7 +546,7 @@ impl Backend for Sqlite {
     /// Ready while the writer runs, the disk has room and a reader answers.
     async fn ping(&self) -> StoreResult<()> {
         if self.writer.is_finished() {
-            return Err(StoreError::Unavailable("the writer has stopped".into()));
+            return Err(BackendError::Unavailable("the writer has stopped".into()));
         }
         check_free_space(&self.readers.path)?;
         self.readers.with(|conn| Ok(conn.query_row("SELECT 1", [], |_| Ok(()))?))
@@ -559,55 +561,55 @@ mod tests {
         Post { author, occurred: "2026-11-24".into(), subject: subject.into(), story: story.into() }
     }
 
-    async fn store_with(names: &[&str]) -> (tempfile::TempDir, Sqlite) {
+    async fn backend_with(names: &[&str]) -> (tempfile::TempDir, Sqlite) {
         let dir = tempfile::tempdir().unwrap();
-        let store = Sqlite::open(&dir.path().join("feed.db"), DEFAULT_MAX_BATCH, Arc::default()).unwrap();
+        let backend = Sqlite::open(&dir.path().join("feed.db"), DEFAULT_MAX_BATCH, Arc::default()).unwrap();
         for name in names {
-            store.create_participant(name.to_string()).await.unwrap();
+            backend.create_participant(name.to_string()).await.unwrap();
         }
-        (dir, store)
+        (dir, backend)
     }
 
     #[tokio::test]
     async fn publish_fans_out_to_current_friends_only() {
-        let (_dir, store) = store_with(&["a", "b", "c"]).await;
-        store.befriend(1, 2).await.unwrap();
-        store.publish(post(1, "s", "early")).await.unwrap();
-        store.befriend(3, 1).await.unwrap();
-        store.publish(post(1, "s", "late")).await.unwrap();
-        let feed = |id| store.list_inbound(id, 10, None);
+        let (_dir, backend) = backend_with(&["a", "b", "c"]).await;
+        backend.befriend(1, 2).await.unwrap();
+        backend.publish(post(1, "s", "early")).await.unwrap();
+        backend.befriend(3, 1).await.unwrap();
+        backend.publish(post(1, "s", "late")).await.unwrap();
+        let feed = |id| backend.list_inbound(id, 10, None);
         let stories = feed(2).await.unwrap().items.into_iter().map(|i| i.post.story).collect::<Vec<_>>();
         assert_eq!(stories, ["late", "early"]);
         assert_eq!(feed(3).await.unwrap().items.len(), 1);
-        assert_eq!(store.list_outbound(1, 1, None).await.unwrap().items[0].story, "late");
+        assert_eq!(backend.list_outbound(1, 1, None).await.unwrap().items[0].story, "late");
     }
 
     #[tokio::test]
     async fn friendships_are_symmetric_idempotent_and_checked() {
-        let (_dir, store) = store_with(&["a", "b"]).await;
-        let first = store.befriend(2, 1).await.unwrap();
-        assert_eq!(store.befriend(1, 2).await.unwrap(), Friendship { id: first.id, from: 1, to: 2 });
-        let friends = store.list_friends(1, 10, None).await.unwrap();
+        let (_dir, backend) = backend_with(&["a", "b"]).await;
+        let first = backend.befriend(2, 1).await.unwrap();
+        assert_eq!(backend.befriend(1, 2).await.unwrap(), Friendship { id: first.id, from: 1, to: 2 });
+        let friends = backend.list_friends(1, 10, None).await.unwrap();
         assert_eq!(friends, FriendsPage { items: vec![Friendship { id: first.id, from: 1, to: 2 }], next: None });
-        assert!(matches!(store.befriend(1, 1).await, Err(StoreError::Invalid(_))));
-        assert!(matches!(store.befriend(1, 9).await, Err(StoreError::NotFound(_))));
-        assert!(matches!(store.list_friends(9, 10, None).await, Err(StoreError::NotFound(_))));
+        assert!(matches!(backend.befriend(1, 1).await, Err(BackendError::Invalid(_))));
+        assert!(matches!(backend.befriend(1, 9).await, Err(BackendError::NotFound(_))));
+        assert!(matches!(backend.list_friends(9, 10, None).await, Err(BackendError::NotFound(_))));
     }
 
     #[tokio::test]
     async fn a_failed_publish_writes_nothing() {
-        let (_dir, store) = store_with(&["a"]).await;
-        assert!(matches!(store.publish(post(9, "s", "ghost")).await, Err(StoreError::NotFound(_))));
-        assert!(store.find_posters(vec!["ghost".into()], 10).await.unwrap().is_empty());
+        let (_dir, backend) = backend_with(&["a"]).await;
+        assert!(matches!(backend.publish(post(9, "s", "ghost")).await, Err(BackendError::NotFound(_))));
+        assert!(backend.find_posters(vec!["ghost".into()], 10).await.unwrap().is_empty());
     }
 
     #[tokio::test]
     async fn search_ranks_by_best_post_and_ignores_query_syntax() {
-        let (_dir, store) = store_with(&["a", "b", "c"]).await;
-        store.publish(post(1, "s", "the quick fox")).await.unwrap();
-        store.publish(post(2, "s", "a quick brown fox")).await.unwrap();
-        store.publish(post(3, "Fox News", "nothing")).await.unwrap();
-        let find = |words: &[&str], limit| store.find_posters(words.iter().map(|w| w.to_string()).collect(), limit);
+        let (_dir, backend) = backend_with(&["a", "b", "c"]).await;
+        backend.publish(post(1, "s", "the quick fox")).await.unwrap();
+        backend.publish(post(2, "s", "a quick brown fox")).await.unwrap();
+        backend.publish(post(3, "Fox News", "nothing")).await.unwrap();
+        let find = |words: &[&str], limit| backend.find_posters(words.iter().map(|w| w.to_string()).collect(), limit);
         assert_eq!(find(&["brown", "FOX"], 10).await.unwrap(), vec![2, 3, 1]);
         assert_eq!(find(&["fox"], 2).await.unwrap(), vec![3, 2]);
         assert_eq!(find(&["qui"], 10).await.unwrap(), Vec::<Id>::new());
@@ -620,19 +622,19 @@ mod tests {
         assert_eq!(find(&["brown-fox"], 10).await.unwrap(), vec![2, 3, 1]);
     }
 
-    fn segments(store: &Sqlite) -> i64 {
-        store.readers.with(|conn| Ok(conn.query_row(sql::INDEX_SEGMENTS, [], |row| row.get(0))?)).unwrap()
+    fn segments(backend: &Sqlite) -> i64 {
+        backend.readers.with(|conn| Ok(conn.query_row(sql::INDEX_SEGMENTS, [], |row| row.get(0))?)).unwrap()
     }
 
     #[tokio::test]
     async fn a_batch_of_posts_is_indexed_as_one_segment() {
-        let (_dir, store) = store_with(&["a"]).await;
+        let (_dir, backend) = backend_with(&["a"]).await;
         // Hold the writer, and queue the three posts only once it is inside
         // the hold: they then wait behind it and commit together (three
         // segments would still be too few to merge). Sent at once, the
         // writer could take the hold with the first post as one batch.
         let (entered, inside) = tokio::sync::oneshot::channel();
-        let hold = store.write(move |_| {
+        let hold = backend.write(move |_| {
             let _ = entered.send(());
             std::thread::sleep(std::time::Duration::from_millis(300));
             Ok(())
@@ -641,45 +643,45 @@ mod tests {
         let posts = async {
             let _ = inside.await;
             tokio::join!(
-                store.publish(post(1, "s", words[0])),
-                store.publish(post(1, "s", words[1])),
-                store.publish(post(1, "s", words[2]))
+                backend.publish(post(1, "s", words[0])),
+                backend.publish(post(1, "s", words[1])),
+                backend.publish(post(1, "s", words[2]))
             )
         };
         let (held, (first, second, third)) = tokio::join!(hold, posts);
         assert!(held.is_ok() && first.is_ok() && second.is_ok() && third.is_ok());
-        assert_eq!(segments(&store), 1);
+        assert_eq!(segments(&backend), 1);
         for word in words {
-            assert_eq!(store.find_posters(vec![word.into()], 10).await.unwrap(), vec![1], "{word}");
+            assert_eq!(backend.find_posters(vec![word.into()], 10).await.unwrap(), vec![1], "{word}");
         }
     }
 
     #[tokio::test]
     async fn a_write_whose_savepoint_cannot_be_released_is_not_committed() {
-        let (_dir, store) = store_with(&["a"]).await;
+        let (_dir, backend) = backend_with(&["a"]).await;
         // The change ends its own savepoint, so releasing it fails.
-        let failed = store
+        let failed = backend
             .write(|tx| {
                 tx.execute("INSERT INTO participant (name) VALUES ('ghost')", [])?;
                 tx.execute_batch("RELEASE write")?;
                 Ok(())
             })
             .await;
-        assert!(matches!(failed, Err(StoreError::Unavailable(_))), "{failed:?}");
+        assert!(matches!(failed, Err(BackendError::Unavailable(_))), "{failed:?}");
         assert!(
-            matches!(store.get_participant(2).await, Err(StoreError::NotFound(_))),
+            matches!(backend.get_participant(2).await, Err(BackendError::NotFound(_))),
             "the failed write was committed"
         );
-        assert_eq!(store.create_participant("b".into()).await.unwrap().name, "b", "the writer goes on");
+        assert_eq!(backend.create_participant("b".into()).await.unwrap().name, "b", "the writer goes on");
     }
 
     #[tokio::test]
     async fn a_dead_writer_is_not_ready() {
-        let (_dir, store) = store_with(&["a"]).await;
-        assert_eq!(store.ping().await, Ok(()));
+        let (_dir, backend) = backend_with(&["a"]).await;
+        assert_eq!(backend.ping().await, Ok(()));
         // A job that panics outside any savepoint ends the writer thread.
         let (answered, dead) = std::sync::mpsc::channel::<()>();
-        store
+        backend
             .writes
             .send(Job {
                 requester: None,
@@ -691,30 +693,30 @@ mod tests {
             .unwrap();
         let _ = dead.recv();
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-        while store.ping().await.is_ok() {
+        while backend.ping().await.is_ok() {
             assert!(std::time::Instant::now() < deadline, "a dead writer still reads as ready");
             std::thread::sleep(std::time::Duration::from_millis(10));
         }
-        assert!(matches!(store.ping().await, Err(StoreError::Unavailable(_))));
+        assert!(matches!(backend.ping().await, Err(BackendError::Unavailable(_))));
     }
 
     #[tokio::test]
     async fn the_search_index_is_merged_as_it_is_written() {
-        let (_dir, store) = store_with(&["a"]).await;
+        let (_dir, backend) = backend_with(&["a"]).await;
         for n in 0..100 {
-            store.publish(post(1, "s", &format!("story {n}"))).await.unwrap();
+            backend.publish(post(1, "s", &format!("story {n}"))).await.unwrap();
         }
         // One segment a commit, merged four at a time: 100 commits leave 4
         // (1 + 2 + 1 + 0, the digits of 100 in base 4). Unmerged but for
         // FTS5's last resort (16 segments of a level), they would leave 10.
-        assert!(segments(&store) <= 6, "{} segments", segments(&store));
-        assert_eq!(store.find_posters(vec!["story".into()], 10).await.unwrap(), vec![1]);
+        assert!(segments(&backend) <= 6, "{} segments", segments(&backend));
+        assert_eq!(backend.find_posters(vec!["story".into()], 10).await.unwrap(), vec![1]);
     }
 
     #[tokio::test]
     async fn a_database_newer_than_the_code_is_refused() {
-        let (dir, store) = store_with(&["a"]).await;
-        drop(store);
+        let (dir, backend) = backend_with(&["a"]).await;
+        drop(backend);
         let path = dir.path().join("feed.db");
         Connection::open(&path).unwrap().pragma_update(None, "user_version", sql::SCHEMA_VERSION + 1).unwrap();
         let refused = Sqlite::open(&path, DEFAULT_MAX_BATCH, Arc::default()).err().expect("a newer schema opened");
@@ -737,18 +739,18 @@ mod tests {
         )
         .unwrap();
         drop(old);
-        let store = Sqlite::open(&path, DEFAULT_MAX_BATCH, Arc::default()).unwrap();
+        let backend = Sqlite::open(&path, DEFAULT_MAX_BATCH, Arc::default()).unwrap();
         for word in ["old", "kept", "words"] {
-            assert_eq!(store.find_posters(vec![word.into()], 10).await.unwrap(), vec![1], "{word}");
+            assert_eq!(backend.find_posters(vec![word.into()], 10).await.unwrap(), vec![1], "{word}");
         }
     }
 
     #[tokio::test]
     async fn data_survives_reopening() {
-        let (dir, store) = store_with(&["a", "b"]).await;
-        store.befriend(1, 2).await.unwrap();
-        store.publish(post(1, "s", "kept")).await.unwrap();
-        drop(store);
+        let (dir, backend) = backend_with(&["a", "b"]).await;
+        backend.befriend(1, 2).await.unwrap();
+        backend.publish(post(1, "s", "kept")).await.unwrap();
+        drop(backend);
         let reopened = Sqlite::open(&dir.path().join("feed.db"), DEFAULT_MAX_BATCH, Arc::default()).unwrap();
         assert_eq!(reopened.list_inbound(2, 10, None).await.unwrap().items[0].post.story, "kept");
         assert_eq!(reopened.find_posters(vec!["kept".into()], 10).await.unwrap(), vec![1]);

@@ -1,11 +1,11 @@
 //! A [`Backend`] that makes a span of every call to another: the host calls
 //! a function makes, with the semantic conventions' database attributes
 //! (`db.system`, `db.operation.name`, `db.response.returned_rows`). Put in
-//! front of the store at start when spans are exported, so that without
+//! front of the backend at start when spans are exported, so that without
 //! export a call costs nothing more.
 
 use super::types::{FriendsPage, Friendship, Id, InboundPage, OutboundPage, Participant, Post};
-use super::{Backend, StoreError, StoreResult};
+use super::{Backend, BackendError, StoreResult};
 use std::future::Future;
 use std::sync::Arc;
 use tracing::field::Empty;
@@ -47,8 +47,8 @@ impl Traced {
         match &result {
             Ok(value) => span.record("db.response.returned_rows", rows(value) as i64),
             // A missing or invalid row is an answer; only an unavailable
-            // store is the call's failure.
-            Err(error @ StoreError::Unavailable(_)) => {
+            // backend is the call's failure.
+            Err(error @ BackendError::Unavailable(_)) => {
                 span.record("error.type", error.kind());
                 span.record("otel.status_description", error.to_string().as_str())
             }

@@ -2,7 +2,7 @@
 //! [`Readiness`](crate::http::server::Readiness) for each way the functions
 //! reach their data, chosen at start:
 //!
-//! - [`Store`]: the host's own backend (SQLite or PostgreSQL) answers;
+//! - [`HostBackend`]: the host's own backend (SQLite or PostgreSQL) answers;
 //! - [`SpinSqlite`] (`--as-spin`, `spin.toml`): the database file that Spin's
 //!   SQLite interface serves opens and reads, and its disk has room;
 //! - [`SpinPostgres`] (`--as-spin`, `spin-postgres.toml`): the address each
@@ -12,10 +12,10 @@
 //! Each check is bounded by [`CHECK_TIMEOUT`], so `/readyz` answers within
 //! about two seconds whatever the database does.
 
+use crate::backend::sqlite::check_free_space;
+use crate::backend::Backend;
 use crate::http::server::Readiness;
 use crate::spin::postgres::{permits, AllowedHost};
-use crate::store::sqlite::check_free_space;
-use crate::store::Backend;
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -34,10 +34,10 @@ async fn bounded(check: impl Future<Output = Result<(), String>>) -> Result<(), 
 }
 
 /// The host's own backend.
-pub struct Store(pub Arc<dyn Backend>);
+pub struct HostBackend(pub Arc<dyn Backend>);
 
 #[async_trait::async_trait]
-impl Readiness for Store {
+impl Readiness for HostBackend {
     async fn check(&self) -> Result<(), String> {
         bounded(async { self.0.ping().await.map_err(|error| error.to_string()) }).await
     }

@@ -1,11 +1,14 @@
 //! `newsfeed up` and `newsfeed watch`: load the app from the manifest, open
-//! the store, compile (or load from cache) every component, and serve HTTP
+//! the backend, compile (or load from cache) every component, and serve HTTP
 //! until Ctrl-C or SIGTERM, hot-swapping functions as their files change;
 //! then drain (every accepted request answered) and exit.
 
 use super::readiness;
 use super::watch::{watch_sources, watch_wasm_files};
 use crate::assembly::{assemble, Assembly, Options};
+use crate::backend::postgres::Postgres;
+use crate::backend::sqlite::Sqlite;
+use crate::backend::Backend;
 use crate::cli::{Database, UpArgs};
 use crate::http::admin::Admin;
 use crate::http::metrics::serve_metrics;
@@ -16,9 +19,6 @@ use crate::spin::postgres::AllowedHost;
 use crate::spin::routing::Router;
 use crate::spin::variables::Values;
 use crate::spin::Capabilities;
-use crate::store::postgres::Postgres;
-use crate::store::sqlite::Sqlite;
-use crate::store::Backend;
 use crate::wasm::engine::Compiler;
 use crate::wasm::hot_swap::HotSwap;
 use crate::wasm::loader::Platform;
@@ -74,7 +74,7 @@ fn admin_token(args: &UpArgs) -> Result<Option<String>> {
     }
 }
 
-/// The runtime the flags describe: its store opened, and (as Spin) the
+/// The runtime the flags describe: its backend opened, and (as Spin) the
 /// application variables resolved from the environment.
 async fn options(args: &UpArgs, app: &App) -> Result<Options> {
     let limits = args.limits()?;
@@ -84,7 +84,7 @@ async fn options(args: &UpArgs, app: &App) -> Result<Options> {
     // Under Spin the adapter creates and migrates the schema itself; opening
     // the backend here would do it first and hide a broken adapter.
     let backend: Option<Arc<dyn Backend>> = match (platform, &database) {
-        (Platform::Newsfeed, database) => Some(traced(open_store(database, args, &metrics).await?, database)),
+        (Platform::Newsfeed, database) => Some(traced(open_backend(database, args, &metrics).await?, database)),
         (Platform::Spin, Database::Sqlite(path)) => {
             tracing::info!(
                 "running as Spin would: functions composed with their dependencies, serving {}",
@@ -224,11 +224,11 @@ fn spin_sqlite_file(args: &UpArgs) -> std::path::PathBuf {
     }
 }
 
-/// How `/readyz` tells the truth in this mode: the host's store answers, or
+/// How `/readyz` tells the truth in this mode: the host's backend answers, or
 /// under `--as-spin` the database the manifest grants does.
 fn readiness_of(args: &UpArgs, app: &App, runtime: &Runtime) -> Result<Arc<dyn Readiness>> {
     if let Some(backend) = &runtime.backend {
-        return Ok(Arc::new(readiness::Store(backend.clone())));
+        return Ok(Arc::new(readiness::HostBackend(backend.clone())));
     }
     let targets = spin_postgres_targets(app, &runtime.variables)?;
     Ok(match targets.is_empty() {
@@ -254,8 +254,8 @@ fn spin_postgres_targets(app: &App, variables: &Values) -> Result<Vec<(String, A
     Ok(targets)
 }
 
-/// Opens the store the flags name.
-async fn open_store(database: &Database, args: &UpArgs, metrics: &Arc<Metrics>) -> Result<Arc<dyn Backend>> {
+/// Opens the backend the flags name.
+async fn open_backend(database: &Database, args: &UpArgs, metrics: &Arc<Metrics>) -> Result<Arc<dyn Backend>> {
     Ok(match database {
         Database::Sqlite(path) => Arc::new(
             Sqlite::open(path, args.max_write_batch, metrics.clone())
@@ -265,23 +265,23 @@ async fn open_store(database: &Database, args: &UpArgs, metrics: &Arc<Metrics>) 
             // Half the request deadline: a function stopped by a hung
             // database still answers its 503 in time.
             let call_timeout = args.limits()?.request_timeout / 2;
-            let store =
+            let backend =
                 Postgres::connect(url, args.database_pool, call_timeout).await.context("connecting to PostgreSQL")?;
             tracing::info!("storing in PostgreSQL");
-            Arc::new(store)
+            Arc::new(backend)
         }
     })
 }
 
-/// `store`, with a span for every call when spans are exported.
-fn traced(store: Arc<dyn Backend>, database: &Database) -> Arc<dyn Backend> {
+/// `backend`, with a span for every call when spans are exported.
+fn traced(backend: Arc<dyn Backend>, database: &Database) -> Arc<dyn Backend> {
     let system = match database {
         Database::Sqlite(_) => "sqlite",
         Database::Postgres(_) => "postgresql",
     };
     match crate::telemetry::traces_on() {
-        true => Arc::new(crate::store::traced::Traced::new(store, system)),
-        false => store,
+        true => Arc::new(crate::backend::traced::Traced::new(backend, system)),
+        false => backend,
     }
 }
 

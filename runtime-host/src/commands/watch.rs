@@ -47,7 +47,7 @@ fn changed_paths(events: DebounceEventResult) -> Vec<PathBuf> {
 }
 
 /// Swaps a function whenever its wasm file changes.
-pub fn watch_wasm_files(hot_swap: Arc<HotSwap>, runtime: Handle) -> Result<Watcher> {
+pub fn watch_wasm_files(hot_swap: Arc<HotSwap>, executor: Handle) -> Result<Watcher> {
     let sources: Vec<(PathBuf, String)> = hot_swap.sources().into_iter().map(|(name, path)| (path, name)).collect();
     let watched = sources.clone();
     let mut debouncer = new_debouncer(DEBOUNCE, None, move |events: DebounceEventResult| {
@@ -61,7 +61,7 @@ pub fn watch_wasm_files(hot_swap: Arc<HotSwap>, runtime: Handle) -> Result<Watch
             let hot_swap = hot_swap.clone();
             let name = name.clone();
             // The outcome is logged by the swap itself.
-            runtime.spawn(async move { hot_swap.swap_from_file(&name).await });
+            executor.spawn(async move { hot_swap.swap_from_file(&name).await });
         }
     })?;
     let dirs: BTreeSet<&Path> = sources.iter().filter_map(|(path, _)| path.parent()).collect();
@@ -79,7 +79,7 @@ struct Sources {
 }
 
 /// Rebuilds and swaps a function whenever its sources change.
-pub fn watch_sources(hot_swap: Arc<HotSwap>, app: &App, runtime: Handle) -> Result<Watcher> {
+pub fn watch_sources(hot_swap: Arc<HotSwap>, app: &App, executor: Handle) -> Result<Watcher> {
     let mut watched = Vec::new();
     let mut roots = BTreeSet::new();
     for (name, spec) in &app.components {
@@ -104,7 +104,7 @@ pub fn watch_sources(hot_swap: Arc<HotSwap>, app: &App, runtime: Handle) -> Resu
         // One at a time, in this watcher's own thread: builds share cargo's
         // lock anyway, and requests keep being served meanwhile.
         for name in changed {
-            rebuild_and_swap(&hot_swap, &app, name, &runtime);
+            rebuild_and_swap(&hot_swap, &app, name, &executor);
         }
     })?;
     for (root, recursive) in roots {
@@ -120,7 +120,7 @@ pub fn watch_sources(hot_swap: Arc<HotSwap>, app: &App, runtime: Handle) -> Resu
 /// stdout: rebuilt and swapped; rebuilt and already live (the file watcher,
 /// seeing the new wasm file, swapped it first, or the build made the same
 /// bytes); or a failure, after which the old version keeps serving.
-fn rebuild_and_swap(hot_swap: &HotSwap, app: &App, name: &str, runtime: &Handle) {
+fn rebuild_and_swap(hot_swap: &HotSwap, app: &App, name: &str, executor: &Handle) {
     let started = Instant::now();
     if let Err(error) = build_component(app, name) {
         println!("{name}: build failed, the old version keeps serving: {}", one_line(&format!("{error:#}")));
@@ -128,7 +128,7 @@ fn rebuild_and_swap(hot_swap: &HotSwap, app: &App, name: &str, runtime: &Handle)
     }
     let rebuild = started.elapsed().as_secs_f64();
     let swapped = Instant::now();
-    match runtime.block_on(hot_swap.swap_from_file(name)) {
+    match executor.block_on(hot_swap.swap_from_file(name)) {
         Ok(Some(report)) => println!(
             "{name}: rebuilt in {rebuild:.1} s and swapped in {:.1} ms ({} -> {}, {} code)",
             duration_ms(swapped.elapsed()),

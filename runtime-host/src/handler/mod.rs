@@ -1,15 +1,16 @@
-//! A function: what answers the requests of one component of the manifest,
-//! and the slot it lives in while the server runs.
+//! A function's handler: what answers the requests of one function (one
+//! component of the manifest), and the slot it lives in while the server
+//! runs.
 //!
 //! [`Handler`] is the one small interface the HTTP server calls. It has two
 //! implementations, chosen when the app loads, never per request:
-//! `wasm::Function` (a fresh sandboxed instance per request: the product) and
-//! [`native::NativeFunction`] (the same logic compiled natively: the baseline
+//! `wasm::WasmHandler` (a fresh sandboxed instance per request: the product) and
+//! [`native::NativeHandler`] (the same logic compiled natively: the baseline
 //! that prices the sandbox). A [`FunctionSlot`] holds the version serving
 //! now, the one before it (for a rollback) and the history of both; hot
 //! swap replaces the current one atomically.
 //!
-//! Depends on `store` (the native baseline reads it), nothing else.
+//! Depends on `backend` (the native baseline reads it), nothing else.
 
 pub mod native;
 

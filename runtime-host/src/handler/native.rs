@@ -3,13 +3,13 @@
 //! backend, routing and server, with no wasm in between. It exists so that
 //! the cost of the sandbox is a measured number, not a guess.
 //!
-//! The functions' store traits (`newsfeed_guest::store`) are implemented here
+//! The traits the functions reach their data through (`newsfeed_guest::backend`) are implemented here
 //! over [`Backend`], as the WIT imports are in a component.
 
 use super::{FunctionError, Handler, Mode, Request, Response, Version};
+use crate::backend::types as host;
+use crate::backend::{Backend, BackendError};
 use crate::metrics::Metrics;
-use crate::store::types as host;
-use crate::store::{Backend, StoreError};
 use crate::telemetry::cpu::thread_cpu_time;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -19,10 +19,10 @@ use std::time::{Duration, SystemTime};
 use tokio::runtime::Handle;
 
 /// A function's logic, natively compiled.
-type Logic = fn(&guest::Request, &BlockingStore) -> guest::Response;
+type Logic = fn(&guest::Request, &BlockingBackend) -> guest::Response;
 
 /// One function served natively.
-pub struct NativeFunction {
+pub struct NativeHandler {
     name: String,
     logic: Logic,
     backend: Arc<dyn Backend>,
@@ -32,14 +32,14 @@ pub struct NativeFunction {
     deadline: Duration,
 }
 
-/// The store as a native function sees it: each call waits on the backend.
+/// The backend as a native function sees it: each call waits on it.
 /// Runs on a blocking-pool thread, never on the reactor.
-pub struct BlockingStore {
+pub struct BlockingBackend {
     backend: Arc<dyn Backend>,
-    runtime: Handle,
+    executor: Handle,
 }
 
-impl NativeFunction {
+impl NativeHandler {
     /// The native build of a component's logic, if it has one; components
     /// without one (the test-only ones) keep running in wasm.
     pub fn new(
@@ -47,7 +47,7 @@ impl NativeFunction {
         backend: Arc<dyn Backend>,
         metrics: Arc<Metrics>,
         deadline: Duration,
-    ) -> Option<NativeFunction> {
+    ) -> Option<NativeHandler> {
         let logic: Logic = match function {
             "participant" => |r, s| participant::handle(r, s),
             "friends" => |r, s| friends::handle(r, s),
@@ -56,7 +56,7 @@ impl NativeFunction {
             "search" => |r, s| search::handle(r, s),
             _ => return None,
         };
-        Some(NativeFunction { name: function.to_string(), logic, backend, metrics, deadline })
+        Some(NativeHandler { name: function.to_string(), logic, backend, metrics, deadline })
     }
 
     /// This function as the version a slot serves. A native build has no
@@ -75,24 +75,24 @@ impl NativeFunction {
 }
 
 #[async_trait::async_trait]
-impl Handler for NativeFunction {
+impl Handler for NativeHandler {
     async fn handle(&self, request: Request) -> Result<Response, FunctionError> {
-        let store = BlockingStore { backend: self.backend.clone(), runtime: Handle::current() };
+        let blocking = BlockingBackend { backend: self.backend.clone(), executor: Handle::current() };
         let logic = self.logic;
         let (parts, body) = request.into_parts();
         let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
-        // The store's spans, on the blocking thread, are the execution's children.
+        // The backend's spans, on the blocking thread, are the execution's children.
         let span = tracing::Span::current();
         let (metrics, name) = (self.metrics.clone(), self.name.clone());
         let work = tokio::task::spawn_blocking(move || {
             let _entered = span.enter();
             // The CPU time of the thread that runs the logic and waits on
-            // the store, as a wasm function's is of the threads that poll it;
+            // the backend, as a wasm function's is of the threads that poll it;
             // a native function has no linear memory to report.
             let before = thread_cpu_time();
             let uri = parts.uri.path_and_query().map(|pq| pq.as_str()).unwrap_or("/");
             let request = guest::Request::builder().method(method(&parts.method)).uri(uri).body(body.to_vec()).build();
-            let answer = logic(&request, &store);
+            let answer = logic(&request, &blocking);
             metrics.cost(&name, thread_cpu_time().saturating_sub(before), None);
             answer
         });
@@ -123,11 +123,11 @@ fn method(method: &http::Method) -> guest::Method {
     }
 }
 
-fn error(error: StoreError) -> guest::StoreError {
+fn error(error: BackendError) -> guest::BackendError {
     match error {
-        StoreError::NotFound(m) => guest::StoreError::NotFound(m),
-        StoreError::Invalid(m) => guest::StoreError::Invalid(m),
-        StoreError::Unavailable(m) => guest::StoreError::Unavailable(m),
+        BackendError::NotFound(m) => guest::BackendError::NotFound(m),
+        BackendError::Invalid(m) => guest::BackendError::Invalid(m),
+        BackendError::Unavailable(m) => guest::BackendError::Unavailable(m),
     }
 }
 
@@ -143,18 +143,18 @@ fn post(p: host::Post) -> guest::Post {
     guest::Post { author: p.author, occurred: p.occurred, subject: p.subject, story: p.story }
 }
 
-impl BlockingStore {
+impl BlockingBackend {
     fn call<T, U>(
         &self,
-        call: impl std::future::Future<Output = Result<T, StoreError>>,
+        call: impl std::future::Future<Output = Result<T, BackendError>>,
         shape: impl Fn(T) -> U,
-    ) -> Result<U, guest::StoreError> {
-        self.runtime.block_on(call).map(shape).map_err(error)
+    ) -> Result<U, guest::BackendError> {
+        self.executor.block_on(call).map(shape).map_err(error)
     }
 }
 
-impl Storage for BlockingStore {
-    fn get_participant(&self, id: guest::Id) -> Result<guest::Participant, guest::StoreError> {
+impl Storage for BlockingBackend {
+    fn get_participant(&self, id: guest::Id) -> Result<guest::Participant, guest::BackendError> {
         self.call(self.backend.get_participant(id), participant)
     }
     fn list_friends(
@@ -162,7 +162,7 @@ impl Storage for BlockingStore {
         id: guest::Id,
         limit: u32,
         before: Option<&str>,
-    ) -> Result<guest::FriendsPage, guest::StoreError> {
+    ) -> Result<guest::FriendsPage, guest::BackendError> {
         self.call(self.backend.list_friends(id, limit, before.map(str::to_string)), |page| guest::FriendsPage {
             items: page.items.into_iter().map(friendship).collect(),
             next: page.next,
@@ -173,7 +173,7 @@ impl Storage for BlockingStore {
         id: guest::Id,
         limit: u32,
         before: Option<&str>,
-    ) -> Result<guest::OutboundPage, guest::StoreError> {
+    ) -> Result<guest::OutboundPage, guest::BackendError> {
         self.call(self.backend.list_outbound(id, limit, before.map(str::to_string)), |page| guest::OutboundPage {
             items: page.items.into_iter().map(post).collect(),
             next: page.next,
@@ -184,7 +184,7 @@ impl Storage for BlockingStore {
         id: guest::Id,
         limit: u32,
         before: Option<&str>,
-    ) -> Result<guest::InboundPage, guest::StoreError> {
+    ) -> Result<guest::InboundPage, guest::BackendError> {
         self.call(self.backend.list_inbound(id, limit, before.map(str::to_string)), |page| guest::InboundPage {
             items: page
                 .items
@@ -196,20 +196,20 @@ impl Storage for BlockingStore {
     }
 }
 
-impl Participants for BlockingStore {
-    fn create(&self, name: &str) -> Result<guest::Participant, guest::StoreError> {
+impl Participants for BlockingBackend {
+    fn create(&self, name: &str) -> Result<guest::Participant, guest::BackendError> {
         self.call(self.backend.create_participant(name.to_string()), participant)
     }
 }
 
-impl Friendships for BlockingStore {
-    fn befriend(&self, a: guest::Id, b: guest::Id) -> Result<guest::Friendship, guest::StoreError> {
+impl Friendships for BlockingBackend {
+    fn befriend(&self, a: guest::Id, b: guest::Id) -> Result<guest::Friendship, guest::BackendError> {
         self.call(self.backend.befriend(a, b), friendship)
     }
 }
 
-impl Publishing for BlockingStore {
-    fn publish(&self, p: &guest::Post) -> Result<guest::Post, guest::StoreError> {
+impl Publishing for BlockingBackend {
+    fn publish(&self, p: &guest::Post) -> Result<guest::Post, guest::BackendError> {
         let stored = host::Post {
             author: p.author,
             occurred: p.occurred.clone(),
@@ -220,8 +220,8 @@ impl Publishing for BlockingStore {
     }
 }
 
-impl Search for BlockingStore {
-    fn find_posters(&self, keywords: &[String], limit: u32) -> Result<Vec<guest::Id>, guest::StoreError> {
+impl Search for BlockingBackend {
+    fn find_posters(&self, keywords: &[String], limit: u32) -> Result<Vec<guest::Id>, guest::BackendError> {
         self.call(self.backend.find_posters(keywords.to_vec(), limit), |ids| ids)
     }
 }

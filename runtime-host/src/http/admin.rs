@@ -30,7 +30,7 @@ use super::answer::{closing, error, has_body, json, text};
 use super::listen::serve_http;
 use super::metrics::exposition;
 use super::server::Server;
-use crate::function::{FunctionSlot, Origin, Response};
+use crate::handler::{FunctionSlot, Origin, Response};
 use crate::metrics::Metrics;
 use crate::wasm::hot_swap::{HotSwap, RollbackError, SwapError};
 use bytes::Bytes;

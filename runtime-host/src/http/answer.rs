@@ -1,7 +1,7 @@
 //! The answers the host gives itself, rather than a function: JSON (the
 //! contract's error shape among them) and plain text.
 
-use crate::function::Response;
+use crate::handler::Response;
 use bytes::Bytes;
 use http::{header, StatusCode};
 use http_body_util::{BodyExt, Full};

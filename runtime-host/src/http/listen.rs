@@ -3,7 +3,7 @@
 //! endpoint share, and the public server's graceful drain.
 
 use super::timeouts::{Clock, Timeouts, Watched};
-use crate::function::Response;
+use crate::handler::Response;
 use crate::telemetry;
 use http::{header, HeaderValue};
 use hyper::body::Incoming;

@@ -3,7 +3,7 @@
 
 use super::answer::{error, text};
 use super::listen::serve_http;
-use crate::function::Response;
+use crate::handler::Response;
 use crate::metrics::Metrics;
 use http::StatusCode;
 use std::sync::Arc;

@@ -3,13 +3,13 @@
 //! - [`listen`]: the one accept loop, shared by every address below;
 //! - [`timeouts`]: how long a slow or idle client may hold a connection;
 //! - [`server`]: the public API: routes each request to its function's
-//!   [`Handler`](crate::function::Handler), enforces the body limit, and
+//!   [`Handler`](crate::handler::Handler), enforces the body limit, and
 //!   turns every failure into the contract's JSON error;
 //! - [`admin`]: the token-guarded admin API (list functions, hot swap);
 //! - [`metrics`]: `GET /metrics` for Prometheus;
 //! - [`answer`]: the JSON and text answers all of them give.
 //!
-//! Depends on `function` (what it calls), `wasm::hot_swap` (what the admin
+//! Depends on `handler` (what it calls), `wasm::hot_swap` (what the admin
 //! API drives), `spin::routing`, `limits`, `metrics` and `telemetry` (the
 //! server span of each request).
 

@@ -1,7 +1,7 @@
 //! The public API's server: routes each request to its function (or answers
 //! it from the host), enforces the body limit, and turns every failure into
 //! the contract's JSON error. It calls each function through its
-//! [`Handler`](crate::function::Handler) and never asks how it runs.
+//! [`Handler`](crate::handler::Handler) and never asks how it runs.
 //!
 //! The host's own endpoints sit beside the API: `GET /openapi.yaml`,
 //! `GET /healthz` (the process answers) and `GET /readyz` (the functions'
@@ -11,7 +11,7 @@
 use super::answer::{closing, error, has_body, json, text};
 use super::listen::serve_until;
 use super::timeouts::Timeouts;
-use crate::function::{FunctionError, FunctionSlot, Request, Response};
+use crate::handler::{FunctionError, FunctionSlot, Request, Response};
 use crate::limits::Limits;
 use crate::metrics::Metrics;
 use crate::spin::routing::Router;
@@ -144,7 +144,7 @@ impl Server {
         })
     }
 
-    /// `/readyz`: ready while the store answers (always, when the functions
+    /// `/readyz`: ready while the backend answers (always, when the functions
     /// reach their storage on their own).
     pub async fn readiness(&self) -> Response {
         match self.readiness.check().await {

@@ -7,13 +7,13 @@
 //! - [`compose`]: plugging a component's dependencies into it, with Spin's
 //!   rules for matching dependency names to imports (`--as-spin`);
 //! - [`sqlite`]: Spin's SQLite interface, `fermyon:spin/sqlite@2.0.0`, served
-//!   by our host over the same database file as the embedded store;
+//!   by our host over the same database file as the embedded backend;
 //! - [`postgres`]: Spin's PostgreSQL interface, `spin:postgres/postgres@4.0.0`,
 //!   with Spin's `allowed_outbound_hosts` check;
 //! - [`variables`]: application and component variables, and Spin's
 //!   variables interface, `fermyon:spin/variables@2.0.0`.
 //!
-//! Depends on nothing else in the host but `store::sqlite::open_connection`,
+//! Depends on nothing else in the host but `backend::sqlite::open_connection`,
 //! the one way the host opens the SQLite file.
 
 pub mod compose;

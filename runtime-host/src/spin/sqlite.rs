@@ -67,7 +67,7 @@ impl Databases {
     }
 
     fn connect(&self) -> rusqlite::Result<rusqlite::Connection> {
-        crate::store::sqlite::open_connection(&self.path)
+        crate::backend::sqlite::open_connection(&self.path)
     }
 
     fn give_back(&self, conn: rusqlite::Connection) {
@@ -173,7 +173,7 @@ impl sqlite::HostConnection for SpinSqliteView<'_> {
                 return Ok(Err(Error::InvalidConnection));
             };
             // A statement outside the writer's turn is a read: it runs in
-            // place, as the store's reads do. In WAL mode it never waits on
+            // place, as the backend's reads do. In WAL mode it never waits on
             // a writer, and it holds the thread as the guest's own code
             // does; a hop to the blocking pool cost more than most of these
             // statements take. A write (its commit waits on the disk) hops.

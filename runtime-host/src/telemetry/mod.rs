@@ -13,8 +13,8 @@
 //!
 //! The spans are made where the work happens, with plain `tracing` macros on
 //! this target: the server span (`http::server`), instantiation and execution
-//! (`wasm::function`, `function::native`), host calls (`store::traced`,
-//! `spin::sqlite`, `spin::postgres`) and the group commit (`store::sqlite`).
+//! (`wasm::instance`, `handler::native`), host calls (`backend::traced`,
+//! `spin::sqlite`, `spin::postgres`) and the group commit (`backend::sqlite`).
 //! This module holds what they share: the sampler's decision and the
 //! caller's trace ([`server`]), the answer's `traceparent`, marking a failure, linking a commit to its
 //! requests, and the per-thread CPU clock ([`cpu`]).

@@ -10,7 +10,7 @@
 //! for its keys, the host refuses a cache folder that another user owns or
 //! that its group or others may write, and ignores any such file in it.
 
-use crate::function::Tier;
+use crate::handler::Tier;
 use anyhow::{bail, Context, Result};
 use sha2::{Digest, Sha256};
 use std::hash::{DefaultHasher, Hash, Hasher};

@@ -2,7 +2,7 @@
 //! the compiler; the pooling allocator, tuned for a fresh instance per
 //! request; and the epoch clock that enforces request deadlines.
 
-use crate::function::Tier;
+use crate::handler::Tier;
 use crate::limits::Limits;
 use anyhow::Result;
 use std::time::Duration;

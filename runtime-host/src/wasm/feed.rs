@@ -2,15 +2,15 @@
 //!
 //! [`FeedCtx`] is the per-request state behind them: a handle on the shared
 //! [`Backend`]. Each generated `Host` trait is implemented by forwarding to
-//! the backend, turning its [`StoreError`] into the WIT `error` variant.
+//! the backend, turning its [`BackendError`] into the WIT `error` variant.
 //! Under `--as-spin` there is no backend, and these imports are not linked:
 //! the Spin adapter composed into each function serves them instead.
 
-use crate::store::types::{
+use crate::backend::types::{
     self, Cursor, Error, FriendsPage, Friendship, Id, InboundPage, OutboundPage, Participant, Post,
 };
-use crate::store::wit::{friendships, participants, publishing, search, storage};
-use crate::store::{Backend, StoreError};
+use crate::backend::wit::{friendships, participants, publishing, search, storage};
+use crate::backend::{Backend, BackendError};
 use std::sync::Arc;
 
 /// What one instance's feed imports reach.
@@ -24,12 +24,12 @@ impl FeedCtx {
     }
 }
 
-impl From<StoreError> for Error {
-    fn from(error: StoreError) -> Self {
+impl From<BackendError> for Error {
+    fn from(error: BackendError) -> Self {
         match error {
-            StoreError::NotFound(message) => Error::NotFound(message),
-            StoreError::Invalid(message) => Error::Invalid(message),
-            StoreError::Unavailable(message) => Error::Unavailable(message),
+            BackendError::NotFound(message) => Error::NotFound(message),
+            BackendError::Invalid(message) => Error::Invalid(message),
+            BackendError::Unavailable(message) => Error::Unavailable(message),
         }
     }
 }

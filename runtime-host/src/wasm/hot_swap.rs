@@ -14,7 +14,7 @@
 
 use super::compile_cache::sha256_hex;
 use super::loader::Loader;
-use crate::function::{FunctionSlot, Origin, Tier, Version};
+use crate::handler::{FunctionSlot, Origin, Tier, Version};
 use crate::metrics::Metrics;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -106,7 +106,7 @@ pub enum RollbackError {
     #[error("no function {0:?}")]
     UnknownFunction(String),
     #[error(transparent)]
-    NothingToRollBackTo(#[from] crate::function::RollbackError),
+    NothingToRollBackTo(#[from] crate::handler::RollbackError),
 }
 
 /// The error's causes on one line: some (wasmparser's, for one) format

@@ -20,7 +20,7 @@ use super::feed::FeedCtx;
 use super::host_state::{HostState, SpinCtx};
 use super::lean::{self, LeanEntry, LeanEntryPre};
 use super::Runtime;
-use crate::function::{Entry, FunctionError, Handler, Request, Response};
+use crate::handler::{Entry, FunctionError, Handler, Request, Response};
 use crate::spin::postgres::SpinPostgresCtx;
 use crate::spin::sqlite::SpinSqliteCtx;
 use crate::spin::variables::SpinVariablesCtx;
@@ -37,7 +37,7 @@ use wasmtime_wasi_http::p2::bindings::{Proxy, ProxyPre};
 use wasmtime_wasi_http::WasiHttpView;
 
 /// A loaded function, ready to serve.
-pub struct Function {
+pub struct WasmHandler {
     pub name: String,
     runtime: Arc<Runtime>,
     /// What it may use of Spin's interfaces (its manifest entry's).
@@ -84,7 +84,7 @@ impl Instance {
     }
 }
 
-impl Function {
+impl WasmHandler {
     /// Links `component` against `linker` and checks that it exports the
     /// HTTP handler (which Spin calls, so every function keeps it). Fails,
     /// naming the missing piece, if it imports anything the linker lacks.
@@ -94,14 +94,14 @@ impl Function {
         component: &Component,
         linker: &Linker<HostState>,
         capabilities: Capabilities,
-    ) -> anyhow::Result<Function> {
+    ) -> anyhow::Result<WasmHandler> {
         let instance_pre = linker.instantiate_pre(component)?;
         let standard = ProxyPre::new(instance_pre.clone())?;
         let pre = match component.get_export_index(None, lean::EXPORT) {
             Some(_) => Pre::Lean(LeanEntryPre::new(instance_pre)?),
             None => Pre::Standard(standard),
         };
-        Ok(Function { name: name.to_string(), runtime, capabilities, pre, idle: Arc::default() })
+        Ok(WasmHandler { name: name.to_string(), runtime, capabilities, pre, idle: Arc::default() })
     }
 
     /// Which export its requests go to.
@@ -280,7 +280,7 @@ impl Function {
 }
 
 #[async_trait::async_trait]
-impl Handler for Function {
+impl Handler for WasmHandler {
     /// Serves one request in a fresh instance (or, with instance reuse, in
     /// one that may serve again), through the entry chosen at load.
     async fn handle(&self, request: Request) -> Result<Response, FunctionError> {

@@ -6,7 +6,7 @@
 //! A component that exports it is called through it (see `function.rs`);
 //! no `wasi:http` resource, stream or poll is made for the request.
 
-use crate::function::{FunctionError, Request, Response};
+use crate::handler::{FunctionError, Request, Response};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 

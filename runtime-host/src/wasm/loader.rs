@@ -1,4 +1,4 @@
-//! Turning wasm bytes into a servable [`Function`]: compose in the
+//! Turning wasm bytes into a servable [`WasmHandler`]: compose in the
 //! component's dependencies, compile (or fetch from the compile cache), link
 //! against what the [`Platform`] serves, and check that it exports the HTTP
 //! handler. Used at start, by the file watcher and by the admin API alike, so
@@ -12,10 +12,10 @@
 
 use super::compile_cache::{sha256_hex, CompileCache};
 use super::engine::{Compiler, Engines};
-use super::function::Function;
+use super::instance::WasmHandler;
 use super::worlds::{linker, HostInterface, Worlds};
 use super::Runtime;
-use crate::function::{Mode, Tier, Version};
+use crate::handler::{Mode, Tier, Version};
 use crate::spin::compose::{compose, Dependency};
 use crate::spin::manifest::ComponentSpec;
 use crate::spin::Capabilities;
@@ -130,7 +130,7 @@ impl Loader {
 
     /// `wasm` compiled (by `tier`, or the first tier the compiler choice
     /// gives), linked and checked as `name`, and the tier that compiled it.
-    pub fn function(&self, name: &str, wasm: &[u8], tier: Option<Tier>) -> Result<(Function, Tier)> {
+    pub fn function(&self, name: &str, wasm: &[u8], tier: Option<Tier>) -> Result<(WasmHandler, Tier)> {
         let spec = self.spec(name).with_context(|| format!("no component {name:?} in the manifest"))?;
         // Said plainly here: the parser's own message prints both headers
         // as byte arrays.
@@ -160,7 +160,7 @@ impl Loader {
             }
         };
         let linker = linker(engine, &interfaces)?;
-        let function = Function::new(name, self.runtime.clone(), &component, &linker, capabilities);
+        let function = WasmHandler::new(name, self.runtime.clone(), &component, &linker, capabilities);
         let function = function.with_context(|| match (world, spin_sqlite) {
             (Some(world), _) => {
                 format!("it does not fit world {world:?} (imports beyond it, or no wasi:http/incoming-handler export)")

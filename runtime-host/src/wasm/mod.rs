@@ -3,36 +3,36 @@
 //!
 //! - [`engine`]: the wasmtime engines, one per compiler tier (Winch,
 //!   Cranelift), their pooling allocators and epoch clocks;
-//! - [`loader`]: wasm bytes to a servable [`function::Function`], through
+//! - [`loader`]: wasm bytes to a servable [`instance::WasmHandler`], through
 //!   the [`compile_cache`] and the WIT [`worlds`] a component may import;
-//! - [`function`]: serving one request in a fresh instance, whose store holds
+//! - [`instance`]: serving one request in a fresh instance, whose store holds
 //!   the [`host_state`], with the `newsfeed:feed` imports of [`feed`],
 //!   through the [`lean`] entry when the component exports it;
 //! - [`memory`]: the store's memory limiter, which keeps each instance's peak;
 //! - [`hot_swap`]: loading a new version of one function while the rest
 //!   serve, Winch's code first and Cranelift's after; rolling back.
 //!
-//! Depends on `function` (it implements its `Handler`), `store`, `spin` (the
+//! Depends on `handler` (it implements its `Handler`), `backend`, `spin` (the
 //! manifest, composition, and the Spin interfaces a composed app imports),
 //! `limits`, `metrics` and `telemetry`. Nothing here knows about HTTP serving.
 
 pub mod compile_cache;
 pub mod engine;
 pub mod feed;
-pub mod function;
 pub mod host_state;
 pub mod hot_swap;
+pub mod instance;
 pub mod lean;
 pub mod loader;
 pub mod memory;
 pub mod worlds;
 
+use crate::backend::Backend;
 use crate::limits::Limits;
 use crate::metrics::Metrics;
 use crate::spin::postgres::Pools;
 use crate::spin::sqlite::Databases;
 use crate::spin::variables::Values;
-use crate::store::Backend;
 use std::sync::Arc;
 
 /// What every instance of every function shares.

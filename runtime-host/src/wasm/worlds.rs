@@ -7,7 +7,7 @@
 
 use super::feed::FeedCtx;
 use super::host_state::HostState;
-use crate::store::wit as feed;
+use crate::backend::wit as feed;
 use anyhow::{bail, Context, Result};
 use wasmtime::component::{HasSelf, Linker};
 use wasmtime::Engine;

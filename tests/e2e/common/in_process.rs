@@ -3,12 +3,12 @@
 //! a function past the server in front of it.
 
 use newsfeed::assembly::{assemble, Options};
+use newsfeed::backend::Backend;
 use newsfeed::limits::Limits;
 use newsfeed::spin::manifest::App;
 use newsfeed::spin::variables::Values;
-use newsfeed::store::Backend;
 use newsfeed::wasm::engine::Compiler;
-use newsfeed::wasm::function::Function;
+use newsfeed::wasm::instance::WasmHandler;
 use newsfeed::wasm::loader::Platform;
 use std::path::Path;
 use std::sync::Arc;
@@ -22,7 +22,7 @@ pub fn load(
     platform: Platform,
     backend: Option<Arc<dyn Backend>>,
     names: &[&str],
-) -> Vec<(String, Function)> {
+) -> Vec<(String, WasmHandler)> {
     super::build_components();
     let app = App::load(&super::repo_root().join("spin.toml")).unwrap();
     let options = Options {

@@ -15,6 +15,7 @@
 //! another list or participant) is refused with [`INVALID`], before any item
 //! is returned.
 
+use crate::ListBudget;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use hmac::{KeyInit, Mac};
@@ -111,6 +112,33 @@ impl PageRequest {
         (items, next)
     }
 
+    /// The page from rows at hand (newest first, at most
+    /// [`rows`](Self::rows)), read one at a time: each is decoded (`decode`
+    /// gives its id and item) until the page holds `limit` items or the
+    /// list's byte budget is spent (`text`: the bytes of post text an item
+    /// holds; [`ListBudget`]). A row past that is not decoded: it only says
+    /// that a next page exists. The adapters read their pages so, and so
+    /// answer as the host's backends do.
+    pub fn page_from<R, T, E>(
+        &self,
+        key: &[u8],
+        rows: impl IntoIterator<Item = R>,
+        mut decode: impl FnMut(R) -> Result<(i64, T), E>,
+        text: fn(&T) -> usize,
+    ) -> Result<(Vec<T>, Option<String>), E> {
+        let (mut items, mut last, mut budget) = (Vec::new(), None, ListBudget::default());
+        for row in rows {
+            if items.len() == self.limit() || !budget.has_room() {
+                return Ok((items, last.map(|id| self.cursor_after(key, id))));
+            }
+            let (id, item) = decode(row)?;
+            budget.spend(text(&item));
+            last = Some(id);
+            items.push(item);
+        }
+        Ok((items, None))
+    }
+
     /// The cursor of the page that follows the item `id`: a token naming
     /// `id` in this list, for a reader that builds its page row by row.
     pub fn cursor_after(&self, key: &[u8], id: i64) -> String {
@@ -160,6 +188,35 @@ mod tests {
 
     fn seek(list: List, participant: i64, token: &str) -> Result<i64, String> {
         PageRequest::new(list, participant, 10, Some(token))?.seek(KEY)
+    }
+
+    #[test]
+    fn a_page_read_row_by_row_ends_at_its_limit_or_its_byte_budget_and_decodes_no_row_past_it() {
+        let request = PageRequest::new(List::Inbound, 7, 3, None).unwrap();
+        // (id, bytes of text): newest first.
+        let read = |rows: &[(i64, usize)]| {
+            let mut decoded = 0;
+            let page = request.page_from(
+                KEY,
+                rows.iter().copied(),
+                |row| {
+                    decoded += 1;
+                    Ok::<_, ()>((row.0, row))
+                },
+                |&(_, bytes)| bytes,
+            );
+            let (items, next) = page.unwrap();
+            let ids: Vec<i64> = items.iter().map(|&(id, _)| id).collect();
+            (ids, next.map(|token| seek(List::Inbound, 7, &token).unwrap()), decoded)
+        };
+        let small = [(9, 10), (8, 10), (7, 10), (6, 10)];
+        assert_eq!(read(&small), (vec![9, 8, 7], Some(7), 3), "the limit: the fourth row is not decoded");
+        assert_eq!(read(&small[..3]), (vec![9, 8, 7], None, 3), "exactly full: the end");
+        let big = [(9, 3 << 20), (8, 1 << 20), (7, 10)];
+        assert_eq!(read(&big), (vec![9, 8], Some(8), 2), "4 MiB reached: cut after the item that reached it");
+        assert_eq!(read(&big[..2]), (vec![9, 8], None, 2), "no row after the cut: the end");
+        let under = [(9, 3 << 20), (8, (1 << 20) - 1), (7, 10)];
+        assert_eq!(read(&under), (vec![9, 8, 7], None, 3), "a byte under the budget: the page goes on");
     }
 
     #[test]

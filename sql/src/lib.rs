@@ -31,8 +31,8 @@ pub fn unknown_participant(id: i64) -> String {
 /// the item whose subject and story bring the list's total (in UTF-8 bytes)
 /// to this, even short of its `limit`. It bounds one request's memory, in
 /// the host and in the function, whatever the posts weigh; a post is at most
-/// 1 MiB, so a list holds at most 5 MiB of text. The host's SQLite and
-/// PostgreSQL backends apply it; the Spin adapters do not yet.
+/// 1 MiB, so a list holds at most 5 MiB of text. Every backend and adapter
+/// applies it, so that a page ends at the same item on each.
 pub const LIST_BYTES: usize = 4 << 20;
 
 /// What a list read has gathered so far, against [`LIST_BYTES`].

@@ -37,11 +37,13 @@ fn page_request(list: List, id: Id, limit: u32, before: Option<Cursor>) -> Resul
 /// A page of one of the lists: runs its statement (the columns: the cursor
 /// key, the participant's id, then the item's id, NULL for an empty list,
 /// and its fields; always one row at least), checks the cursor with the key,
-/// and reads each item's fields with `item`.
+/// and reads each item's fields with `item` until the page is full: its
+/// limit, or its byte budget (`text`).
 fn page<T>(
     statement: &str,
     request: &PageRequest,
     item: impl Fn(&[DbValue]) -> Result<T, Error>,
+    text: fn(&T) -> usize,
 ) -> Result<(Vec<T>, Option<String>), Error> {
     let id = request.participant();
     let params = [
@@ -59,8 +61,12 @@ fn page<T>(
     // none leaves here unless it passes.
     request.seek(&key).map_err(Error::Invalid)?;
     let items = rows.iter().filter(|row| !matches!(row[2], DbValue::DbNull));
-    let items = items.map(|row| Ok((int(&row[2])?, item(row)?)));
-    Ok(request.page(&key, items.collect::<Result<_, Error>>()?, false))
+    request.page_from(&key, items, |row| Ok((int(&row[2])?, item(row)?)), text)
+}
+
+/// The bytes of post text a post holds, against the list's byte budget.
+fn post_text(post: &Post) -> usize {
+    post.subject.len() + post.story.len()
 }
 
 impl storage::Guest for Adapter {
@@ -74,7 +80,7 @@ impl storage::Guest for Adapter {
     fn list_friends(id: Id, limit: u32, before: Option<Cursor>) -> Result<FriendsPage, Error> {
         let request = page_request(List::Friends, id, limit, before)?;
         let friendship = |row: &[DbValue]| Ok(Friendship { id: int(&row[2])?, from: id, to: int(&row[3])? });
-        let (items, next) = page(sql::LIST_FRIENDS, &request, friendship)?;
+        let (items, next) = page(sql::LIST_FRIENDS, &request, friendship, |_| 0)?;
         Ok(FriendsPage { items, next })
     }
 
@@ -83,7 +89,7 @@ impl storage::Guest for Adapter {
         let post = |row: &[DbValue]| {
             Ok(Post { author: id, occurred: text(&row[3])?, subject: text(&row[4])?, story: text(&row[5])? })
         };
-        let (items, next) = page(sql::LIST_OUTBOUND, &request, post)?;
+        let (items, next) = page(sql::LIST_OUTBOUND, &request, post, post_text)?;
         Ok(OutboundPage { items, next })
     }
 
@@ -98,7 +104,7 @@ impl storage::Guest for Adapter {
             };
             Ok(FeedItem { reader: id, post })
         };
-        let (items, next) = page(sql::LIST_INBOUND, &request, item)?;
+        let (items, next) = page(sql::LIST_INBOUND, &request, item, |item| post_text(&item.post))?;
         Ok(InboundPage { items, next })
     }
 }

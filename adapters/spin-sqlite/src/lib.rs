@@ -44,25 +44,26 @@ impl storage::Guest for Adapter {
 
     fn list_friends(id: Id, limit: u32, before: Option<Cursor>) -> Result<FriendsPage, Error> {
         let request = page_request(List::Friends, id, limit, before)?;
-        let (items, next) =
-            page(sql::LIST_FRIENDS, &request, |item, row| Ok(Friendship { id: item, from: id, to: row.int()? }))?;
+        let friendship = |item, row: &mut Row| Ok(Friendship { id: item, from: id, to: row.int()? });
+        let (items, next) = page(sql::LIST_FRIENDS, &request, friendship, |_| 0)?;
         Ok(FriendsPage { items, next })
     }
 
     fn list_outbound(id: Id, limit: u32, before: Option<Cursor>) -> Result<OutboundPage, Error> {
         let request = page_request(List::Outbound, id, limit, before)?;
-        let (items, next) = page(sql::LIST_OUTBOUND, &request, |_, row| {
-            Ok(Post { author: id, occurred: row.text()?, subject: row.text()?, story: row.text()? })
-        })?;
+        let post =
+            |_, row: &mut Row| Ok(Post { author: id, occurred: row.text()?, subject: row.text()?, story: row.text()? });
+        let (items, next) = page(sql::LIST_OUTBOUND, &request, post, post_text)?;
         Ok(OutboundPage { items, next })
     }
 
     fn list_inbound(id: Id, limit: u32, before: Option<Cursor>) -> Result<InboundPage, Error> {
         let request = page_request(List::Inbound, id, limit, before)?;
-        let (items, next) = page(sql::LIST_INBOUND, &request, |_, row| {
+        let item = |_, row: &mut Row| {
             let post = Post { author: row.int()?, occurred: row.text()?, subject: row.text()?, story: row.text()? };
             Ok(FeedItem { reader: id, post })
-        })?;
+        };
+        let (items, next) = page(sql::LIST_INBOUND, &request, item, |item| post_text(&item.post))?;
         Ok(InboundPage { items, next })
     }
 }
@@ -71,14 +72,20 @@ fn page_request(list: List, id: Id, limit: u32, before: Option<Cursor>) -> Resul
     PageRequest::new(list, id, limit, before.as_deref()).map_err(Error::Invalid)
 }
 
+/// The bytes of post text a post holds, against the list's byte budget.
+fn post_text(post: &Post) -> usize {
+    post.subject.len() + post.story.len()
+}
+
 /// A page of one of the lists (`statement`, whose first column is each
 /// item's id; `item` reads the rest of a row, given that id), with the
 /// list's head (the cursor key, the participant's existence) read in the
-/// same snapshot.
+/// same snapshot, ended by its limit or its byte budget (`text`).
 fn page<T>(
     statement: &str,
     request: &PageRequest,
     item: impl Fn(Id, &mut Row) -> Result<T, Error>,
+    text: fn(&T) -> usize,
 ) -> Result<(Vec<T>, Option<String>), Error> {
     let id = request.participant();
     read(|db| {
@@ -89,11 +96,11 @@ fn page<T>(
         }
         let seek = request.seek(&key).map_err(Error::Invalid)?;
         let rows = db.query(statement, &[Value::Integer(id), Value::Integer(request.rows()), Value::Integer(seek)])?;
-        let rows = rows.into_iter().map(|mut row| {
+        let decode = |mut row: Row| {
             let item_id = row.int()?;
             Ok((item_id, item(item_id, &mut row)?))
-        });
-        Ok(request.page(&key, rows.collect::<Result<_, Error>>()?, false))
+        };
+        request.page_from(&key, rows, decode, text)
     })
 }
 

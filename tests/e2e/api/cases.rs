@@ -559,6 +559,30 @@ pub fn the_last_page_and_an_empty_list_have_no_next_link(host: &Host) {
     assert_eq!(next_page(&host.get("/outbound?keywords=s&limit=1")), None, "search does not page");
 }
 
+/// Six posts of about 900 KB: the first page of either list ends after the
+/// fifth, whose text brings the page past its 4 MiB byte budget (as
+/// openapi.yaml says), short of the limit, with a next link; the second page
+/// holds the oldest post and ends the list.
+pub fn a_list_of_big_posts_ends_at_its_byte_budget_and_the_next_page_goes_on(host: &Host) {
+    let (author, reader) = (host.participant("author"), host.participant("reader"));
+    host.befriend(author, reader);
+    for n in 0..6 {
+        let story = format!("big{n} {}", "heavy words repeated ".repeat(900_000 / 21));
+        assert_eq!(host.publish(author, &format!("s{n}"), &story).status, 200);
+    }
+    for path in [format!("/participant/{author}/outbound"), format!("/participant/{reader}/inbound")] {
+        let first = host.get(&format!("{path}?limit=10"));
+        let subjects = |answer: &crate::common::Answer| -> Vec<String> {
+            let items = answer.json.as_array().unwrap_or_else(|| panic!("{path}: {answer:?}"));
+            items.iter().map(|item| item["subject"].as_str().unwrap().to_string()).collect()
+        };
+        assert_eq!(subjects(&first), ["s5", "s4", "s3", "s2", "s1"], "{path}: cut after the item past 4 MiB");
+        let second = host.get(&next_page(&first).unwrap_or_else(|| panic!("{path}: no next link after the cut")));
+        assert_eq!(subjects(&second), ["s0"], "{path}");
+        assert_eq!(next_page(&second), None, "{path}: the last page");
+    }
+}
+
 /// One `#[test]` per case, each on a new host from the enclosing module's
 /// `fn start() -> Host`. A new case is a function above and a name here.
 macro_rules! every_case {
@@ -579,6 +603,7 @@ macro_rules! every_case {
             pages_hold_still_while_posts_go_on,
             a_cursor_not_given_out_by_the_list_itself_is_a_400,
             the_last_page_and_an_empty_list_have_no_next_link,
+            a_list_of_big_posts_ends_at_its_byte_budget_and_the_next_page_goes_on,
         );
     };
     ($($case:ident),+ $(,)?) => {

@@ -503,6 +503,9 @@ fn each_functions_cost_is_exported_scraped_and_listed() {
     let (unit, instantiation) = receiver.histogram("newsfeed.function.instantiation.duration", "participant");
     assert_eq!(unit, "s");
     assert!(!instantiation.is_empty());
+    let (unit, duration) = receiver.histogram("http.server.request.duration", "participant");
+    assert_eq!(unit, "s");
+    assert!(duration.iter().any(|point| point.count >= 5), "{duration:?}");
 
     let scraped = host.scrape();
     assert!(common::metric(&scraped, r#"newsfeed_function_cpu_time_seconds_count{function="participant"}"#) >= 5.0);

@@ -5,6 +5,7 @@
 use super::timeouts::{Clock, Timeouts, Watched};
 use crate::handler::Response;
 use crate::telemetry;
+use crate::telemetry::server::ClientAddress;
 use http::{header, HeaderValue};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
@@ -28,6 +29,7 @@ where
     H: Fn(http::Request<Incoming>) -> F + Clone + Send + Sync + 'static,
     F: Future<Output = Response> + Send + 'static,
 {
+    let handle = move |req, _client| handle(req);
     serve_until(listener, handle, std::future::pending(), Duration::ZERO, DEFAULT_TIMEOUTS).await;
 }
 
@@ -48,6 +50,11 @@ const DEFAULT_TIMEOUTS: Timeouts = Timeouts { header: Duration::from_secs(10), i
 ///
 /// A connection is closed when it overruns `timeouts`: a request's head
 /// that takes too long, or an idle keep-alive connection that sends nothing.
+///
+/// `handle` is given each request with its client's address, known while
+/// spans are exported (for the server span): read once a connection, and
+/// handed over beside the request rather than in its extensions, which
+/// would allocate their map on every request.
 pub async fn serve_until<H, F>(
     listener: TcpListener,
     handle: H,
@@ -56,7 +63,7 @@ pub async fn serve_until<H, F>(
     timeouts: Timeouts,
 ) -> bool
 where
-    H: Fn(http::Request<Incoming>) -> F + Clone + Send + Sync + 'static,
+    H: Fn(http::Request<Incoming>, Option<ClientAddress>) -> F + Clone + Send + Sync + 'static,
     F: Future<Output = Response> + Send + 'static,
 {
     // `true` once draining; every connection's task holds a receiver, so
@@ -100,7 +107,7 @@ where
 /// turns `true`, until it has answered what it was sent.
 fn serve<H, F>(stream: TcpStream, handle: H, mut drain: watch::Receiver<bool>, timeouts: Timeouts)
 where
-    H: Fn(http::Request<Incoming>) -> F + Clone + Send + Sync + 'static,
+    H: Fn(http::Request<Incoming>, Option<ClientAddress>) -> F + Clone + Send + Sync + 'static,
     F: Future<Output = Response> + Send + 'static,
 {
     let _ = stream.set_nodelay(true);
@@ -110,18 +117,14 @@ where
     let started = Arc::new(AtomicBool::new(false));
     let clock = Clock::start(timeouts);
     // The client address, for the server span (when spans are exported).
-    let client =
-        telemetry::traces_on().then(|| stream.peer_addr().ok()).flatten().map(telemetry::server::ClientAddress);
+    let client = telemetry::traces_on().then(|| stream.peer_addr().ok()).flatten().map(ClientAddress);
     let service = {
         let (started, drain, clock) = (started.clone(), drain.clone(), clock.clone());
-        hyper::service::service_fn(move |mut req: http::Request<Incoming>| {
-            if let Some(client) = client {
-                req.extensions_mut().insert(client);
-            }
+        hyper::service::service_fn(move |req: http::Request<Incoming>| {
             started.store(true, Ordering::Relaxed);
             clock.request_started();
             let closing = *drain.borrow();
-            let answer = handle(req);
+            let answer = handle(req, client);
             let clock = clock.clone();
             async move {
                 let mut response = answer.await;

@@ -59,9 +59,10 @@ impl Server {
         // more, so that a request at its deadline still gets its 500 written.
         let drain_for = self.limits.body_timeout + self.limits.request_timeout + Duration::from_secs(1);
         let server = self.clone();
-        let handle = move |req: http::Request<Incoming>| {
+        let handle = move |req: http::Request<Incoming>, client| {
             let server = server.clone();
-            let traced = telemetry::server::span(&req, |path| server.router.find_route(path).map(|(route, _)| route));
+            let route = |path: &str| server.router.find_route(path).map(|(route, _)| route);
+            let traced = telemetry::server::span(&req, client, route);
             async move {
                 let mut response = server.handle(req).instrument(traced.span().clone()).await;
                 telemetry::server::answered(&traced, &mut response);

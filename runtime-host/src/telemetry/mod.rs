@@ -47,6 +47,11 @@ use tracing_subscriber::Layer;
 /// output never shows these spans; the exporter sees nothing else.
 pub const TARGET: &str = "otel";
 
+/// The W3C header naming a request's trace, as the caller sends it and as
+/// the answer gives it back. A constant: a header named by a string has its
+/// name parsed on every lookup and insert.
+const TRACEPARENT: http::HeaderName = http::HeaderName::from_static("traceparent");
+
 /// How log lines are written to stderr.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogFormat {
@@ -231,7 +236,7 @@ impl<T: opentelemetry_otlp::WithExportConfig> WithEndpointFrom for T {
 /// The context of the caller's trace, from an incoming W3C `traceparent`
 /// (and `tracestate`); an empty context when there is none.
 fn caller(headers: &http::HeaderMap) -> opentelemetry::Context {
-    match headers.contains_key("traceparent") {
+    match headers.contains_key(TRACEPARENT) {
         true => TraceContextPropagator::new().extract(&Headers(headers)),
         false => opentelemetry::Context::new(),
     }

@@ -10,7 +10,7 @@
 //! span made below a sampled server span is kept (the SDK's own sampler is
 //! always-on).
 
-use super::{caller, sampler, traceparent, traces_on, TARGET};
+use super::{caller, sampler, traceparent, traces_on, TARGET, TRACEPARENT};
 use opentelemetry::trace::{SpanContext, SpanKind, TraceContextExt, TraceFlags, TraceId, TraceState};
 use opentelemetry_sdk::trace::{IdGenerator, RandomIdGenerator, SamplingDecision, ShouldSample};
 use std::net::SocketAddr;
@@ -18,7 +18,7 @@ use tracing::field::Empty;
 use tracing::Span;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
-/// The client's address, put in a request's extensions by the accept loop
+/// The client's address, which the accept loop hands over with each request
 /// while spans are exported.
 #[derive(Clone, Copy, Debug)]
 pub struct ClientAddress(pub SocketAddr);
@@ -40,7 +40,11 @@ impl ServerSpan {
 /// The server span for `request`, continuing its caller's trace if it
 /// carries a `traceparent`, if the sampler samples it; `route` finds the
 /// manifest route of a path (asked only for a sampled request).
-pub fn span<B, R: std::fmt::Display>(request: &http::Request<B>, route: impl FnOnce(&str) -> Option<R>) -> ServerSpan {
+pub fn span<B, R: std::fmt::Display>(
+    request: &http::Request<B>,
+    client: Option<ClientAddress>,
+    route: impl FnOnce(&str) -> Option<R>,
+) -> ServerSpan {
     if !traces_on() {
         return ServerSpan { span: Span::none(), unsampled: None };
     }
@@ -54,7 +58,7 @@ pub fn span<B, R: std::fmt::Display>(request: &http::Request<B>, route: impl FnO
         let own = SpanContext::new(trace_id, ids.new_span_id(), TraceFlags::default(), false, TraceState::NONE);
         return ServerSpan { span: Span::none(), unsampled: Some(own) };
     }
-    let client = request.extensions().get::<ClientAddress>().map(|client| client.0);
+    let client = client.map(|client| client.0);
     let method = request.method();
     let route = route(request.uri().path());
     // The name is the span's from the start: a started span keeps it.
@@ -103,7 +107,7 @@ pub fn answered<B>(server: &ServerSpan, response: &mut http::Response<B>) {
     }
     if let Some(ids) = &server.unsampled {
         if let Some(header) = super::traceparent_of(ids) {
-            response.headers_mut().insert("traceparent", header);
+            response.headers_mut().insert(TRACEPARENT, header);
         }
         return;
     }
@@ -114,6 +118,6 @@ pub fn answered<B>(server: &ServerSpan, response: &mut http::Response<B>) {
         span.record("otel.status_code", "error");
     }
     if let Some(header) = traceparent(span) {
-        response.headers_mut().insert("traceparent", header);
+        response.headers_mut().insert(TRACEPARENT, header);
     }
 }

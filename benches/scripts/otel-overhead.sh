@@ -4,7 +4,7 @@
 # default users) for
 #   baseline  the code before telemetry, no OTEL_* set: BASELINE_DIR is a
 #             checkout of it with its own target/release/newsfeed and
-#             components built, run from there
+#             components built, run from there (`-`: not measured)
 #   off       NEWSFEED_BINARY, no OTEL_* set
 #   on-100    NEWSFEED_BINARY exporting to a real OTLP/HTTP receiver
 #             (the otlp-sink example, decoding every export), always_on
@@ -15,7 +15,8 @@
 #   cargo build --release -p newsfeed -p newsfeed-load --bins --example otlp-sink
 #   benches/scripts/otel-overhead.sh BASELINE_DIR target/release/newsfeed
 set -euo pipefail
-baseline_dir=$(realpath "$1") newsfeed=$(realpath "$2")
+baseline_dir=$1 newsfeed=$(realpath "$2")
+[ "$baseline_dir" = - ] || baseline_dir=$(realpath "$baseline_dir")
 port=${PORT:-3950} sink_port=$((${PORT:-3950} + 1))
 duration=${DURATION:-10} rounds=${ROUNDS:-2}
 load=$(realpath "${LOAD:-target/release/newsfeed-load}")
@@ -47,7 +48,7 @@ measure() {
 }
 
 for round in $(seq "$rounds"); do
-    measure baseline target/release/newsfeed
+    [ "$baseline_dir" = - ] || measure baseline target/release/newsfeed
     measure off "$newsfeed"
     measure on-100 "$newsfeed" OTEL_EXPORTER_OTLP_ENDPOINT="$endpoint" OTEL_TRACES_SAMPLER=always_on
     measure on-1 "$newsfeed" OTEL_EXPORTER_OTLP_ENDPOINT="$endpoint" OTEL_TRACES_SAMPLER=traceidratio OTEL_TRACES_SAMPLER_ARG=0.01
@@ -56,9 +57,10 @@ kill $sink_pid
 wait $sink_pid 2>/dev/null || true
 cat /tmp/otel-sink.out 2>/dev/null || cat /tmp/otlp-sink.out
 # Each mode's best round, and the ratios the goals name.
-awk '{ if ($2 > r[$1]) r[$1] = $2; if ($3 > m[$1]) m[$1] = $3 } END {
-    printf "GET /participant/1: baseline %.0f, off %.0f (%.3fx baseline), on-100 %.0f (%.3fx off), on-1 %.0f (%.3fx off)\n",
-        r["baseline"], r["off"], r["off"] / r["baseline"], r["on-100"], r["on-100"] / r["off"], r["on-1"], r["on-1"] / r["off"]
-    printf "classic mix:        baseline %.0f, off %.0f (%.3fx baseline), on-100 %.0f (%.3fx off), on-1 %.0f (%.3fx off)\n",
-        m["baseline"], m["off"], m["off"] / m["baseline"], m["on-100"], m["on-100"] / m["off"], m["on-1"], m["on-1"] / m["off"]
-}' /tmp/otel-overhead.txt
+awk '
+function line(label, v) {
+    base = v["baseline"] ? sprintf("baseline %.0f, off %.0f (%.3fx baseline)", v["baseline"], v["off"], v["off"] / v["baseline"]) : sprintf("off %.0f", v["off"])
+    printf "%-20s %s, on-100 %.0f (%.3fx off), on-1 %.0f (%.3fx off)\n", label, base, v["on-100"], v["on-100"] / v["off"], v["on-1"], v["on-1"] / v["off"]
+}
+{ if ($2 > r[$1]) r[$1] = $2; if ($3 > m[$1]) m[$1] = $3 }
+END { line("GET /participant/1:", r); line("classic mix:", m) }' /tmp/otel-overhead.txt

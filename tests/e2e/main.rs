@@ -4,7 +4,7 @@
 //! A new suite is a module here: a file `tests/e2e/<name>.rs` (or a folder
 //! with a `mod.rs`) and a `mod <name>;` line below. It reaches the harness as
 //! `crate::common` (start a host with `Host::builder()`). A test's full name
-//! is `<module>::<test>`, so `cargo test --test e2e drain::` runs one suite.
+//! is `<module>::<test>`, so `cargo test --workspace --test e2e drain::` runs one suite.
 //!
 //! - [`common`]: the harness: the real `newsfeed` binary on a free port, real
 //!   HTTP, a real PostgreSQL, answers checked against `openapi.yaml`;

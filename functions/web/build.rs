@@ -30,7 +30,6 @@ fn main() {
 
     let mut table = String::from("pub static ASSETS: &[Asset] = &[\n");
     let mut add = |route: &str, file: &Path, content_type: &str| {
-        println!("cargo:rerun-if-changed={}", file.display());
         let bytes = std::fs::read(file).unwrap_or_else(|e| panic!("reading {}: {e}", file.display()));
         writeln!(
             table,
@@ -41,8 +40,12 @@ fn main() {
         .expect("writing to a String");
     };
     for (route, file, content_type) in ASSETS {
-        add(route, &here.join(file), content_type);
+        let file = here.join(file);
+        println!("cargo:rerun-if-changed={}", file.display());
+        add(route, &file, content_type);
     }
+    // Not watched: written by this script, it would always be newer than
+    // the script's run, and the component rebuilt on every build.
     add("/static/openapi.json", &json_path, "application/json");
     table.push_str("];\n");
     std::fs::write(out.join("assets.rs"), table).expect("writing assets.rs");

@@ -88,7 +88,7 @@ pub fn assemble(app: &App, options: Options) -> Result<Assembly> {
                 tracing::info!(
                     function = %name,
                     version = &loaded.version.sha256[..12],
-                    tier = ?loaded.version.tier,
+                    tier = loaded.version.tier.map_or("none", |tier| tier.as_str()),
                     entry = loaded.version.entry.map_or("none", |entry| entry.as_str()),
                     compile = ?loaded.compile_time,
                     "loaded"

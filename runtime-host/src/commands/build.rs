@@ -7,7 +7,7 @@
 
 use crate::spin::manifest::App;
 use anyhow::{bail, Context, Result};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -24,14 +24,20 @@ fn build_every_manifest(manifest: &Path) -> Result<()> {
     for other in manifests_beside(manifest)? {
         apps.push(App::load(&other)?);
     }
-    // Manifests share components: one command run in one folder once.
-    let mut done = BTreeSet::new();
+    // Manifests share components, and components share commands (every one
+    // here is `cargo build-components`): one command run in one folder
+    // once, naming the components it builds.
+    let mut steps: BTreeMap<(PathBuf, String), BTreeSet<&str>> = BTreeMap::new();
     for app in &apps {
         for name in app.components.keys() {
-            if build_step(app, name).is_some_and(|step| done.insert(step)) {
-                build_component(app, name)?;
+            if let Some(step) = build_step(app, name) {
+                steps.entry(step).or_default().insert(name);
             }
         }
+    }
+    for ((workdir, command), names) in &steps {
+        let names = names.iter().copied().collect::<Vec<_>>().join(", ");
+        run_step(workdir, command, &names)?;
     }
     eprintln!("Finished building all components");
     Ok(())
@@ -72,15 +78,20 @@ pub fn build_component(app: &App, name: &str) -> Result<()> {
     let Some((workdir, command)) = build_step(app, name) else {
         return Ok(());
     };
-    eprintln!("Building component {name} with `{command}`");
+    run_step(&workdir, &command, name)
+}
+
+/// Runs a build `command` in `workdir`, which builds the components `names`.
+fn run_step(workdir: &Path, command: &str, names: &str) -> Result<()> {
+    eprintln!("Building {names} with `{command}`");
     let status = Command::new("sh")
         .arg("-c")
-        .arg(&command)
-        .current_dir(&workdir)
+        .arg(command)
+        .current_dir(workdir)
         .status()
-        .with_context(|| format!("running the build command of {name}"))?;
+        .with_context(|| format!("running the build command of {names}"))?;
     if !status.success() {
-        bail!("building component {name} failed ({status})");
+        bail!("building {names} failed ({status})");
     }
     Ok(())
 }

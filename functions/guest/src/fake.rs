@@ -50,14 +50,21 @@ fn page_request(list: List, id: Id, limit: u32, before: Option<&str>) -> Result<
     PageRequest::new(list, id, limit, before).map_err(BackendError::Invalid)
 }
 
-/// A page of `items` (each with its id, oldest first) for `request`.
+/// A page of `items` (each with its id, oldest first) for `request`, ended
+/// by its limit or its byte budget (`text`), as a real backend's.
 fn page<T>(
     request: &PageRequest,
     items: impl DoubleEndedIterator<Item = (Id, T)>,
+    text: fn(&T) -> usize,
 ) -> Result<(Vec<T>, Option<String>), BackendError> {
     let seek = request.seek(KEY).map_err(BackendError::Invalid)?;
-    let rows = items.rev().filter(|(id, _)| *id < seek).take(request.rows() as usize).collect();
-    Ok(request.page(KEY, rows, false))
+    let rows = items.rev().filter(|(id, _)| *id < seek).take(request.rows() as usize);
+    request.page_from(KEY, rows, Ok, text)
+}
+
+/// The bytes of post text a post holds, against the list's byte budget.
+fn post_text(post: &Post) -> usize {
+    post.subject.len() + post.story.len()
 }
 
 impl Storage for MemoryBackend {
@@ -71,7 +78,7 @@ impl Storage for MemoryBackend {
         let request = page_request(List::Friends, id, limit, before)?;
         let state = self.state.borrow();
         state.known(id)?;
-        let (items, next) = page(&request, state.friends_of(id).map(|f| (f.id, f)))?;
+        let (items, next) = page(&request, state.friends_of(id).map(|f| (f.id, f)), |_| 0)?;
         Ok(FriendsPage { items, next })
     }
 
@@ -81,7 +88,7 @@ impl Storage for MemoryBackend {
         state.known(id)?;
         // A post's id: its place in `posts`, from 1.
         let posts = state.posts.iter().enumerate().filter(|(_, p)| p.author == id);
-        let (items, next) = page(&request, posts.map(|(i, p)| (i as Id + 1, p.clone())))?;
+        let (items, next) = page(&request, posts.map(|(i, p)| (i as Id + 1, p.clone())), post_text)?;
         Ok(OutboundPage { items, next })
     }
 
@@ -93,7 +100,7 @@ impl Storage for MemoryBackend {
         let items = state.inbound.iter().enumerate().filter(|(_, (reader, _))| *reader == id);
         let items =
             items.map(|(i, &(reader, post))| (i as Id + 1, FeedItem { reader, post: state.posts[post].clone() }));
-        let (items, next) = page(&request, items)?;
+        let (items, next) = page(&request, items, |item| post_text(&item.post))?;
         Ok(InboundPage { items, next })
     }
 }

@@ -7,7 +7,7 @@
 
 use crate::spin::manifest::App;
 use anyhow::{bail, Context, Result};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -26,12 +26,16 @@ fn build_every_manifest(manifest: &Path) -> Result<()> {
     }
     // Manifests share components, and components share commands (every one
     // here is `cargo build-components`): one command run in one folder
-    // once, naming the components it builds.
-    let mut steps: BTreeMap<(PathBuf, String), BTreeSet<&str>> = BTreeMap::new();
+    // once, naming the components it builds, in the order first met.
+    let mut steps: Vec<((PathBuf, String), BTreeSet<&str>)> = Vec::new();
     for app in &apps {
         for name in app.components.keys() {
-            if let Some(step) = build_step(app, name) {
-                steps.entry(step).or_default().insert(name);
+            let Some(step) = build_step(app, name) else { continue };
+            match steps.iter_mut().find(|(known, _)| *known == step) {
+                Some((_, names)) => {
+                    names.insert(name);
+                }
+                None => steps.push((step, BTreeSet::from([name.as_str()]))),
             }
         }
     }

@@ -10,7 +10,10 @@
 #             (the otlp-sink example, decoding every export), always_on
 #   on-1      the same, sampler traceidratio 0.01
 # ROUNDS rounds (default 2), the modes interleaved within each round, so that
-# a drift of the machine touches every mode alike.
+# a drift of the machine touches every mode alike. For the reads, it also
+# prints the CPU a request of the host and of the receiver (from
+# /proc/PID/stat around the wrk run): with everything on two cores, what
+# the receiver spends decoding is taken from the host's throughput too.
 #
 #   cargo build --release -p newsfeed -p newsfeed-load --bins --example otlp-sink
 #   benches/scripts/otel-overhead.sh BASELINE_DIR target/release/newsfeed
@@ -27,7 +30,11 @@ sink_pid=$!
 trap 'kill $sink_pid 2>/dev/null' EXIT
 endpoint="http://127.0.0.1:$sink_port"
 
-# One mode: its binary, then env assignments; prints "mode read_rps mix_rps".
+# CPU time (user + system) of process $1 so far, in clock ticks.
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+# One mode: its binary, then env assignments; prints
+# "mode read_rps mix_rps host_us receiver_us" (CPU µs a read request).
 measure() {
     local mode=$1 binary=$2
     shift 2
@@ -39,11 +46,16 @@ measure() {
         source "$start_host"
         url="http://127.0.0.1:$port/participant/1"
         wrk -t2 -c64 -d2s "$url" > /dev/null # warm-up
-        read_rps=$(wrk -t2 -c64 -d"${duration}s" "$url" | awk '/Requests\/sec/ {print $2}')
+        host0=$(ticks "$pid") sink0=$(ticks "$sink_pid")
+        reads=$(wrk -t2 -c64 -d"${duration}s" "$url")
+        host1=$(ticks "$pid") sink1=$(ticks "$sink_pid")
+        read_rps=$(awk '/Requests\/sec/ {print $2}' <<< "$reads")
+        requests=$(awk '/requests in/ {print $1}' <<< "$reads")
+        cpu_us() { awk -v t="$1" -v r="$requests" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.1f", t * 1e6 / hz / r }'; }
         "$load" run --base-url "http://127.0.0.1:$port" --duration "$duration" --warmup 2 --quiet \
             --label "$mode" --out "/tmp/otel-$mode.json" > /dev/null
         mix_rps=$(python3 -c "import json,sys; r=json.load(open('/tmp/otel-$mode.json')); print(round(sum(o['per_second'] for o in r['operations'].values())))")
-        echo "$mode $read_rps $mix_rps"
+        echo "$mode $read_rps $mix_rps $(cpu_us $((host1 - host0))) $(cpu_us $((sink1 - sink0)))"
     )
 }
 
@@ -62,5 +74,8 @@ function line(label, v) {
     base = v["baseline"] ? sprintf("baseline %.0f, off %.0f (%.3fx baseline)", v["baseline"], v["off"], v["off"] / v["baseline"]) : sprintf("off %.0f", v["off"])
     printf "%-20s %s, on-100 %.0f (%.3fx off), on-1 %.0f (%.3fx off)\n", label, base, v["on-100"], v["on-100"] / v["off"], v["on-1"], v["on-1"] / v["off"]
 }
-{ if ($2 > r[$1]) r[$1] = $2; if ($3 > m[$1]) m[$1] = $3 }
-END { line("GET /participant/1:", r); line("classic mix:", m) }' /tmp/otel-overhead.txt
+{ if ($2 > r[$1]) r[$1] = $2; if ($3 > m[$1]) m[$1] = $3; host[$1] += $4; sink[$1] += $5; n[$1]++ }
+END {
+    line("GET /participant/1:", r); line("classic mix:", m)
+    for (mode in n) printf "CPU a read, %-8s host %.1f µs, receiver %.1f µs (mean of %d rounds)\n", mode, host[mode] / n[mode], sink[mode] / n[mode], n[mode]
+}' /tmp/otel-overhead.txt
